@@ -1,0 +1,25 @@
+# teachergrid: teachers x bases, from generation to the CAR screening report.
+# The study is described by a config file (config.yaml: the paper's study; configs/tiny.yaml:
+# the offline tiny grid); every stage lives in its own file under workflow/rules/.
+
+from snakemake.utils import min_version
+
+min_version("9.19")
+
+
+configfile: "config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/tiny.smk"
+include: "workflow/rules/instructions.smk"
+include: "workflow/rules/generate.smk"
+include: "workflow/rules/reward.smk"
+include: "workflow/rules/compatibility.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    input:
+        screening_outputs(),
+    default_target: True

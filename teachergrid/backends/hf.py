@@ -1,0 +1,75 @@
+"""transformers backend: batched, left-padded, length-sorted generation (the tiny default)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ..chat import load_tokenizer, render_prompt
+from ..modeling import input_device, load_causal_lm, set_threads
+from ..scoring import length_sorted_batches
+from .base import Decoding, truncate_at_stop
+
+
+class HFBackend:
+    def __init__(self, model_path: str, teacher: dict[str, Any], decoding: Decoding,
+                 threads: int | None = None) -> None:
+        set_threads(threads)
+        self.teacher = teacher
+        self.decoding = decoding
+        self.tokenizer = load_tokenizer(
+            model_path,
+            teacher.get("chat_template"),
+            revision=teacher.get("revision"),
+            trust_remote_code=teacher.get("trust_remote_code", False),
+            padding_side="left",
+        )
+        self.model = load_causal_lm(model_path, teacher)
+        self.batch_size = int(teacher.get("batch_size", 16))
+        stop_ids = {self.tokenizer.eos_token_id}
+        for stop in teacher.get("stop", []):
+            token_id = self.tokenizer.convert_tokens_to_ids(stop)
+            if isinstance(token_id, int) and token_id != self.tokenizer.unk_token_id:
+                stop_ids.add(token_id)
+        self.stop_ids = sorted(i for i in stop_ids if i is not None)
+
+    def generate(self, instructions: Sequence[str]) -> list[list[str]]:
+        import torch
+
+        tok = self.tokenizer
+        prompts = [render_prompt(tok, text, self.teacher.get("system_prompt")) for text in instructions]
+        encoded = [tok(p, add_special_tokens=False)["input_ids"] for p in prompts]
+        out: list[list[str]] = [[] for _ in prompts]
+        dev = input_device(self.model)
+        d = self.decoding
+        kwargs: dict[str, Any] = {
+            "max_new_tokens": d.max_new_tokens,
+            "num_return_sequences": d.n,
+            "eos_token_id": self.stop_ids,
+            "pad_token_id": tok.pad_token_id,
+        }
+        if d.greedy:
+            kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        else:
+            kwargs.update(do_sample=True, temperature=d.temperature, top_p=d.top_p, top_k=None)
+            torch.manual_seed(d.seed)
+        for batch in length_sorted_batches([len(e) for e in encoded], self.batch_size):
+            width = max(len(encoded[i]) for i in batch)
+            ids = torch.full((len(batch), width), tok.pad_token_id, dtype=torch.long)
+            mask = torch.zeros((len(batch), width), dtype=torch.long)
+            for row, i in enumerate(batch):
+                ids[row, width - len(encoded[i]) :] = torch.tensor(encoded[i])
+                mask[row, width - len(encoded[i]) :] = 1
+            with torch.inference_mode():
+                generated = self.model.generate(
+                    input_ids=ids.to(dev), attention_mask=mask.to(dev), **kwargs
+                )
+            texts = tok.batch_decode(generated[:, width:], skip_special_tokens=True)
+            for row, i in enumerate(batch):
+                for j in range(d.n):
+                    text = truncate_at_stop(texts[row * d.n + j], self.teacher.get("stop", []))
+                    out[i].append(text.strip())
+        return out
+
+    def close(self) -> None:
+        del self.model

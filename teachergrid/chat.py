@@ -1,0 +1,148 @@
+"""Chat templates and the one prompt/response split every stage shares.
+
+The base model's loss on a teacher's responses (compatibility) and the fine-tuning loss must
+score exactly the same tokens, or CAR would measure something other than what fine-tuning
+optimises. `encode_pair` is that single definition: the prompt is the chat template rendered
+with a generation prompt, the response segment is whatever the full conversation adds after
+it (the response text and the template's end-of-turn markup). Prompt and response are tokenised
+separately, so the split never depends on how a tokenizer merges across the boundary.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+# Used for tokenizers that ship no chat template (pre-trained bases, GPT-2-like reference
+# models) and wherever a config says chat_template: default.
+DEFAULT_CHAT_TEMPLATE = (
+    "{% for message in messages %}"
+    "{% if message['role'] == 'system' %}{{ message['content'] }}\n\n"
+    "{% elif message['role'] == 'user' %}### Instruction:\n{{ message['content'] }}\n\n"
+    "{% elif message['role'] == 'assistant' %}### Response:\n{{ message['content'] }}"
+    "{{ eos_token }}\n\n"
+    "{% endif %}{% endfor %}"
+    "{% if add_generation_prompt %}### Response:\n{% endif %}"
+)
+
+
+class TemplateError(ValueError):
+    """A chat template whose prompt is not a prefix of the full conversation."""
+
+
+def resolve_chat_template(tokenizer: Any, setting: str | None) -> str:
+    """Return the template a model uses: its own, the project default, or a file's content."""
+    if setting is None:
+        return tokenizer.chat_template or DEFAULT_CHAT_TEMPLATE
+    if setting == "default":
+        return DEFAULT_CHAT_TEMPLATE
+    return Path(setting).read_text(encoding="utf-8")
+
+
+def load_tokenizer(
+    path: str,
+    chat_template: str | None = None,
+    *,
+    revision: str | None = None,
+    trust_remote_code: bool = False,
+    padding_side: str = "right",
+) -> Any:
+    """Load a tokenizer with its effective chat template and a pad token set."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(
+        path, revision=revision, trust_remote_code=trust_remote_code
+    )
+    tokenizer.chat_template = resolve_chat_template(tokenizer, chat_template)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.padding_side = padding_side
+    return tokenizer
+
+
+def messages(instruction: str, response: str | None = None, system: str | None = None) -> list:
+    out: list[dict[str, str]] = []
+    if system:
+        out.append({"role": "system", "content": system})
+    out.append({"role": "user", "content": instruction})
+    if response is not None:
+        out.append({"role": "assistant", "content": response})
+    return out
+
+
+def render_prompt(tokenizer: Any, instruction: str, system: str | None = None) -> str:
+    return tokenizer.apply_chat_template(
+        messages(instruction, system=system), tokenize=False, add_generation_prompt=True
+    )
+
+
+@dataclass(frozen=True)
+class EncodedPair:
+    """Token ids of one (instruction, response) pair, split where the response starts."""
+
+    prompt_ids: list[int]
+    response_ids: list[int]
+
+    @property
+    def input_ids(self) -> list[int]:
+        return self.prompt_ids + self.response_ids
+
+    @property
+    def n_prompt(self) -> int:
+        return len(self.prompt_ids)
+
+
+def split_text(
+    tokenizer: Any, instruction: str, response: str, system: str | None = None
+) -> tuple[str, str]:
+    """Render (prompt, response segment) as text with the tokenizer's chat template."""
+    prompt = render_prompt(tokenizer, instruction, system)
+    full = tokenizer.apply_chat_template(
+        messages(instruction, response, system), tokenize=False, add_generation_prompt=False
+    )
+    if not full.startswith(prompt):
+        raise TemplateError(
+            "chat template renders a prompt that is not a prefix of the full conversation; "
+            "set chat_template to a template without that quirk"
+        )
+    return prompt, full[len(prompt) :]
+
+
+def encode_pair(
+    tokenizer: Any,
+    instruction: str,
+    response: str,
+    *,
+    system: str | None = None,
+    max_length: int | None = None,
+) -> EncodedPair:
+    """Tokenise one pair for loss scoring and fine-tuning.
+
+    When prompt + response exceed `max_length`, the response keeps up to half the budget (or
+    all it needs) and the prompt loses tokens from its start: the instruction's end, next to
+    the response, is the context that matters most for the response's loss.
+    """
+    prompt, segment = split_text(tokenizer, instruction, response, system)
+    p = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    r = tokenizer(segment, add_special_tokens=False)["input_ids"]
+    if max_length is not None and len(p) + len(r) > max_length:
+        keep_r = max(max_length - len(p), min(len(r), max_length // 2))
+        r = r[:keep_r]
+        p = p[len(p) - (max_length - keep_r) :] if max_length - keep_r > 0 else []
+    return EncodedPair(p, r)
+
+
+def start_token_id(tokenizer: Any) -> int:
+    """The token that opens a bare text: BOS where the tokenizer has one, else EOS (GPT-2 style)."""
+    token_id = tokenizer.bos_token_id
+    if token_id is None:
+        token_id = tokenizer.eos_token_id
+    if token_id is None:
+        raise ValueError("tokenizer has neither a BOS nor an EOS token to start a text with")
+    return int(token_id)
+
+
+def encode_unconditional(pair: EncodedPair, tokenizer: Any) -> EncodedPair:
+    """The same response tokens with no instruction: only a start token as context (for IFD)."""
+    return EncodedPair([start_token_id(tokenizer)], list(pair.response_ids))

@@ -1,0 +1,330 @@
+"""Load, validate and normalise a study configuration.
+
+Every check that can fail on the user's input runs here, before Snakemake builds a single job:
+a bad key found after a 20-hour generation job is a wasted GPU day. Each problem becomes one
+`ConfigError` whose message names the file and the key (or the line of a data file).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError, best_match
+
+TINY_PREFIX = "tiny:"
+
+DEFAULT_DECODING: dict[str, Any] = {
+    "temperature": 0.0,
+    "top_p": 1.0,
+    "n": 1,
+    "max_new_tokens": 1024,
+    "seed": 0,
+}
+
+DEFAULT_RESOURCES: dict[str, dict[str, Any]] = {
+    "tiny": {"gpu": 0, "threads": 1, "mem_mb": 2000, "runtime": 30},
+    "generation": {"gpu": 1, "threads": 8, "mem_mb": 64000, "runtime": 720},
+    "reward": {"gpu": 1, "threads": 8, "mem_mb": 64000, "runtime": 240},
+    "compatibility": {"gpu": 1, "threads": 8, "mem_mb": 64000, "runtime": 240},
+    "finetune": {"gpu": 4, "threads": 32, "mem_mb": 256000, "runtime": 1440},
+}
+
+
+class ConfigError(ValueError):
+    """A problem with the user's configuration or input data, phrased as one line."""
+
+
+def schema() -> dict[str, Any]:
+    text = resources.files("teachergrid").joinpath("schemas/config.schema.yaml").read_text()
+    return yaml.safe_load(text)
+
+
+def _where(path: list[Any] | Any) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _describe(error: ValidationError) -> str:
+    """Turn a jsonschema error into a short sentence that names the key."""
+    where = _where(error.absolute_path)
+    if error.validator in ("additionalProperties", "unevaluatedProperties"):
+        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        if error.validator == "unevaluatedProperties":
+            extra = [k for k in extra if k in error.message] or extra
+        return f"{where}: unknown key {', '.join(repr(k) for k in extra)}"
+    if error.validator == "required":
+        return f"{where}: {error.message}"
+    return f"{where}: {error.message}"
+
+
+def _is_local_path(ref: str) -> bool:
+    return ref.startswith(("/", "./", "../", "~")) or ref in (".", "..")
+
+
+def resolve_path(ref: str, base_dir: Path) -> Path:
+    path = Path(os.path.expanduser(ref))
+    return path if path.is_absolute() else (base_dir / path).resolve()
+
+
+def _check_unique(items: list[dict[str, Any]], section: str, file: str) -> None:
+    seen: dict[str, int] = {}
+    for i, item in enumerate(items):
+        name = item["name"]
+        if name in seen:
+            raise ConfigError(
+                f"{file}: {section}[{i}].name: {name!r} is listed twice "
+                f"(also {section}[{seen[name]}])"
+            )
+        seen[name] = i
+
+
+def check_instruction_file(path: Path, column: str) -> int:
+    """Check a local instruction file line by line; return the number of records.
+
+    A malformed line is reported with its number so the user can fix the file in an editor.
+    """
+    if not path.exists():
+        raise ConfigError(f"{path}: instruction file does not exist")
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        names = pq.read_schema(path).names
+        if column not in names:
+            raise ConfigError(f"{path}: no column {column!r} (columns: {', '.join(names)})")
+        return pq.read_metadata(path).num_rows
+    count = 0
+    with path.open(encoding="utf-8") as handle:
+        for lineno, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ConfigError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
+            if not isinstance(record, dict):
+                raise ConfigError(f"{path}:{lineno}: expected a JSON object")
+            value = record.get(column)
+            if not isinstance(value, str) or not value.strip():
+                raise ConfigError(f"{path}:{lineno}: missing or empty string field {column!r}")
+            count += 1
+    if count == 0:
+        raise ConfigError(f"{path}: no instructions in file")
+    return count
+
+
+def _resolve_source(section: dict[str, Any], base_dir: Path, where: str, file: str) -> None:
+    source = section["source"]
+    if _is_local_path(source) or source.endswith((".jsonl", ".parquet")):
+        path = resolve_path(source, base_dir)
+        if not path.exists():
+            raise ConfigError(f"{file}: {where}.source: local file {source!r} does not exist")
+        section["source"] = str(path)
+        section["local"] = True
+    else:
+        section["local"] = False
+
+
+def _resolve_model(
+    entry: dict[str, Any], where: str, role: str, base_dir: Path, tiny: dict[str, Any], file: str
+) -> None:
+    ref = entry["model"]
+    if ref.startswith(TINY_PREFIX):
+        name = ref[len(TINY_PREFIX) :]
+        recipe = tiny.get("models", {}).get(name)
+        if recipe is None:
+            raise ConfigError(
+                f"{file}: {where}.model: {ref!r} is not defined under tiny_world.models"
+            )
+        if recipe["role"] != role:
+            raise ConfigError(
+                f"{file}: {where}.model: {ref!r} is built as a {recipe['role']}, not a {role}"
+            )
+        entry["tiny"] = name
+        entry["local"] = True
+    elif _is_local_path(ref):
+        path = resolve_path(ref, base_dir)
+        if not path.is_dir():
+            raise ConfigError(f"{file}: {where}.model: local model path {ref!r} does not exist")
+        entry["model"] = str(path)
+        entry["local"] = True
+    else:
+        entry["local"] = False
+    template = entry.get("chat_template")
+    if template not in (None, "default"):
+        path = resolve_path(template, base_dir)
+        if not path.is_file():
+            raise ConfigError(
+                f"{file}: {where}.chat_template: template file {template!r} does not exist"
+            )
+        entry["chat_template"] = str(path)
+
+
+def _fill_model_defaults(entry: dict[str, Any]) -> None:
+    entry.setdefault("revision", None)
+    entry.setdefault("family", entry["name"])
+    entry.setdefault("dtype", "auto")
+    entry.setdefault("trust_remote_code", False)
+    entry.setdefault("chat_template", None)
+
+
+def _resources(cfg: dict[str, Any], stage: str, override: dict[str, Any] | None) -> dict[str, Any]:
+    merged = dict(DEFAULT_RESOURCES.get(stage, {}))
+    merged.update((cfg.get(stage) or {}).get("resources", {}))
+    merged.update(override or {})
+    return merged
+
+
+def validate(raw: Any, file: str = "config", base_dir: Path | None = None) -> dict[str, Any]:
+    """Validate a parsed configuration and return a normalised copy (defaults filled in)."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{file}: expected a mapping of keys at the top level")
+    base_dir = base_dir or Path.cwd()
+    errors = list(Draft202012Validator(schema()).iter_errors(raw))
+    if errors:
+        raise ConfigError(f"{file}: {_describe(best_match(errors))}")
+    cfg = copy.deepcopy(raw)
+    tiny = cfg.get("tiny_world") or {}
+
+    if tiny:
+        for name, recipe in tiny["models"].items():
+            if recipe["tokenizer"] not in tiny["tokenizers"]:
+                raise ConfigError(
+                    f"{file}: tiny_world.models.{name}.tokenizer: "
+                    f"{recipe['tokenizer']!r} is not defined under tiny_world.tokenizers"
+                )
+        if "corpus" in tiny:
+            tiny["corpus"] = str(resolve_path(tiny["corpus"], base_dir))
+            if not Path(tiny["corpus"]).exists():
+                raise ConfigError(f"{file}: tiny_world.corpus: {tiny['corpus']} does not exist")
+
+    inst = cfg["instructions"]
+    inst.setdefault("column", "instruction")
+    inst.setdefault("split", "train")
+    inst.setdefault("sample", None)
+    inst.setdefault("seed", 42)
+    _resolve_source(inst, base_dir, "instructions", file)
+    if inst["local"]:
+        check_instruction_file(Path(inst["source"]), inst["column"])
+    if "eval" in inst:
+        ev = inst["eval"]
+        ev.setdefault("column", inst["column"])
+        ev.setdefault("split", "test")
+        ev.setdefault("sample", None)
+        ev.setdefault("seed", inst["seed"])
+        _resolve_source(ev, base_dir, "instructions.eval", file)
+        if ev["local"]:
+            check_instruction_file(Path(ev["source"]), ev["column"])
+
+    decodings = cfg.setdefault("decodings", {})
+    decodings.setdefault("greedy", {})
+    for name, setting in decodings.items():
+        decodings[name] = {**DEFAULT_DECODING, **setting}
+        if decodings[name]["temperature"] == 0 and decodings[name]["n"] > 1:
+            raise ConfigError(
+                f"{file}: decodings.{name}: n > 1 needs temperature > 0 "
+                "(greedy decoding gives n identical answers)"
+            )
+
+    gen = cfg.setdefault("generation", {})
+    gen.setdefault("shard_size", 1000)
+
+    for section, role in (("teachers", "teacher"), ("bases", "base"), ("reward_models", "reward")):
+        _check_unique(cfg[section], section, file)
+        for i, entry in enumerate(cfg[section]):
+            _fill_model_defaults(entry)
+            _resolve_model(entry, f"{section}[{i}]", role, base_dir, tiny, file)
+
+    for i, teacher in enumerate(cfg["teachers"]):
+        where = f"teachers[{i}]"
+        teacher.setdefault("backend", "hf")
+        teacher.setdefault("decoding", "greedy")
+        teacher.setdefault("tensor_parallel_size", 1)
+        teacher.setdefault("max_model_len", None)
+        teacher.setdefault("gpu_memory_utilization", 0.9)
+        teacher.setdefault("stop", [])
+        teacher.setdefault("system_prompt", None)
+        teacher.setdefault("batch_size", 16)
+        if teacher["decoding"] not in decodings:
+            raise ConfigError(
+                f"{file}: {where}.decoding: {teacher['decoding']!r} is not defined under decodings"
+            )
+        if teacher["backend"] == "openai":
+            if "api" not in teacher:
+                raise ConfigError(f"{file}: {where}.api: backend 'openai' needs an api section")
+            teacher["api"].setdefault("base_url", "https://api.openai.com/v1")
+            teacher["api"].setdefault("api_key_env", "OPENAI_API_KEY")
+            teacher["api"].setdefault("max_concurrency", 8)
+            teacher["api"].setdefault("timeout_s", 120.0)
+            teacher["api"].setdefault("max_retries", 8)
+            if teacher.get("tiny"):
+                raise ConfigError(f"{file}: {where}: a tiny model cannot use backend 'openai'")
+        # An API teacher needs no GPU; a vLLM teacher needs one GPU per tensor-parallel rank.
+        res = _resources(cfg, "generation", teacher.get("resources"))
+        if teacher["backend"] == "openai":
+            res["gpu"] = 0
+        elif res["gpu"] and "gpu" not in teacher.get("resources", {}):
+            res["gpu"] = teacher["tensor_parallel_size"]
+        teacher["resources"] = res
+
+    ref = cfg["reference_model"]
+    _fill_model_defaults(ref)
+    _resolve_model(ref, "reference_model", "reference", base_dir, tiny, file)
+
+    rm_names = [rm["name"] for rm in cfg["reward_models"]]
+    for rm in cfg["reward_models"]:
+        rm.setdefault("batch_size", 8)
+        rm.setdefault("max_length", 4096)
+        rm["resources"] = _resources(cfg, "reward", rm.get("resources"))
+
+    car = cfg["car"]
+    if car["reward_model"] not in rm_names:
+        raise ConfigError(
+            f"{file}: car.reward_model: {car['reward_model']!r} is not one of the reward_models "
+            f"({', '.join(rm_names)})"
+        )
+    mapping = car.setdefault("reward_mapping", {"kind": "none"})
+    if mapping["kind"] == "shift" and "offset" not in mapping:
+        raise ConfigError(f"{file}: car.reward_mapping: kind 'shift' needs an offset")
+    mapping.setdefault("center", 0.0)
+    mapping.setdefault("scale", 1.0)
+
+    compat = cfg.setdefault("compatibility", {})
+    compat.setdefault("batch_size", 8)
+    compat.setdefault("max_length", 4096)
+    for base in cfg["bases"]:
+        base.setdefault("batch_size", compat["batch_size"])
+        base.setdefault("max_length", compat["max_length"])
+        base["resources"] = _resources(cfg, "compatibility", base.get("resources"))
+    ref.setdefault("batch_size", compat["batch_size"])
+    ref.setdefault("max_length", compat["max_length"])
+    ref["resources"] = _resources(cfg, "compatibility", ref.get("resources"))
+
+    if tiny:
+        tiny.setdefault("seed", 0)
+        tiny.setdefault("threads", 1)
+        tiny["resources"] = dict(DEFAULT_RESOURCES["tiny"])
+    cfg["config_dir"] = str(base_dir)
+    return cfg
+
+
+def load_config(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a YAML config file and validate it; relative paths are relative to the file."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"{path}: config file does not exist")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}{line}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    return validate(raw, file=str(path), base_dir=path.resolve().parent)

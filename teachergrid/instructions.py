@@ -1,0 +1,64 @@
+"""The instruction set: load from a hub data set or a local file, sample N with a seed, and give
+every instruction a stable id (a hash of its text), so ids survive resampling and reordering."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .config import check_instruction_file
+from .tiny.tasks import stable_id
+
+log = logging.getLogger(__name__)
+
+
+def _load_texts(source: dict[str, Any]) -> list[str]:
+    column = source["column"]
+    if source.get("local"):
+        path = Path(source["source"])
+        check_instruction_file(path, column)
+        if path.suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            return [str(x) for x in pq.read_table(path, columns=[column]).column(column)]
+        from .jsonl import read_jsonl
+
+        return [row[column] for row in read_jsonl(path)]
+    from datasets import load_dataset  # lazy: only the real study reads from the hub
+
+    data = load_dataset(source["source"], split=source.get("split", "train"))
+    if column not in data.column_names:
+        raise ValueError(
+            f"{source['source']}: no column {column!r} (columns: {', '.join(data.column_names)})"
+        )
+    return [str(x) for x in data[column]]
+
+
+def sample_instructions(texts: list[str], sample: int | None, seed: int) -> list[dict[str, str]]:
+    """Deduplicate, then draw `sample` instructions with a seeded permutation (all if None).
+
+    The draw depends only on the (deduplicated) input order and the seed, so the same config
+    always yields the same set.
+    """
+    seen: set[str] = set()
+    unique = []
+    for text in texts:
+        if text not in seen:
+            seen.add(text)
+            unique.append(text)
+    if len(unique) < len(texts):
+        log.info("dropped %d duplicate instructions", len(texts) - len(unique))
+    if sample is not None and sample > len(unique):
+        raise ValueError(f"asked for {sample} instructions but the source has {len(unique)}")
+    order = np.random.default_rng(seed).permutation(len(unique))
+    if sample is not None:
+        order = order[:sample]
+    return [{"id": stable_id(unique[i]), "instruction": unique[i]} for i in order]
+
+
+def prepare(source: dict[str, Any]) -> list[dict[str, str]]:
+    texts = _load_texts(source)
+    return sample_instructions(texts, source.get("sample"), int(source.get("seed", 42)))

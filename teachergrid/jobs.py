@@ -1,0 +1,25 @@
+"""Shared plumbing for the workflow's thin scripts: logging into the rule's log file."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import Any
+
+
+def start(snakemake: Any) -> logging.Logger:
+    """Send logging, warnings and progress bars (stderr) to the rule's `log:` file."""
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if snakemake.log:
+        handle = open(snakemake.log[0], "a", buffering=1, encoding="utf-8")  # noqa: SIM115
+        sys.stderr = handle
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+        force=True,
+    )
+    logging.captureWarnings(True)
+    return logging.getLogger(f"teachergrid.{snakemake.rule}")

@@ -1,0 +1,94 @@
+"""The screening metrics, as plain functions of numbers.
+
+Definitions (paper 2411.07133, Sections 3-4; IFD from Li et al. 2023):
+
+- loss L: for each response, the mean negative log-likelihood of its tokens under the base
+  model with the instruction as context; L is the mean of those per-response means.
+- PPL: the mean over responses of exp(per-response loss).
+- IFD: the mean over responses of loss(response | instruction) / loss(response alone), both
+  over the same response tokens.
+- CAR = r / (1 + beta * L), r the mean (mapped) reward of the responses.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+
+class MetricError(ValueError):
+    """A metric that cannot be computed honestly from the inputs."""
+
+
+def mean(values: Iterable[float]) -> float:
+    values = list(values)
+    if not values:
+        raise MetricError("mean of an empty list")
+    return math.fsum(values) / len(values)
+
+
+def token_mean_loss(token_losses: Sequence[float]) -> float:
+    """Per-response loss: the mean NLL over its response tokens."""
+    return mean(token_losses)
+
+
+def perplexity(per_response_losses: Sequence[float]) -> float:
+    return mean(math.exp(x) for x in per_response_losses)
+
+
+def ifd(conditional: Sequence[float], unconditional: Sequence[float]) -> float:
+    if len(conditional) != len(unconditional):
+        raise MetricError("IFD needs one unconditional loss per conditional loss")
+    ratios = []
+    for c, u in zip(conditional, unconditional, strict=True):
+        if u <= 0:
+            raise MetricError(f"IFD undefined: unconditional loss {u} is not positive")
+        ratios.append(c / u)
+    return mean(ratios)
+
+
+def map_rewards(values: Sequence[float], mapping: dict[str, Any]) -> list[float]:
+    """Apply the configured reward mapping to every per-response reward.
+
+    CAR divides the reward by a factor that grows with the loss; a negative reward would be
+    *raised* by a larger loss and flip the ranking. `shift` adds a constant, `sigmoid` squashes
+    into (0, 1) around `center` with width `scale`; `none` leaves the values alone.
+    """
+    kind = mapping.get("kind", "none")
+    if kind == "none":
+        return [float(v) for v in values]
+    if kind == "shift":
+        return [float(v) + float(mapping["offset"]) for v in values]
+    if kind == "sigmoid":
+        center = float(mapping.get("center", 0.0))
+        scale = float(mapping.get("scale", 1.0))
+        return [1.0 / (1.0 + math.exp(-(float(v) - center) / scale)) for v in values]
+    raise MetricError(f"unknown reward mapping {kind!r}")
+
+
+def car(reward: float, loss: float, beta: float) -> float:
+    """Compatibility-Adjusted Reward. Refuses a non-positive reward instead of mis-ranking."""
+    if beta < 0:
+        raise MetricError(f"beta must be >= 0, got {beta}")
+    if not reward > 0:
+        raise MetricError(
+            f"mean reward {reward:.6g} is not positive: CAR would rank teachers backwards; "
+            "configure car.reward_mapping (shift or sigmoid)"
+        )
+    if loss < 0:
+        raise MetricError(f"loss must be >= 0, got {loss}")
+    return reward / (1.0 + beta * loss)
+
+
+def compatibility_summary(
+    conditional: Sequence[float], unconditional: Sequence[float], lengths: Sequence[int]
+) -> dict[str, float]:
+    """Dataset-level compatibility numbers of one scoring model on one teacher's responses."""
+    return {
+        "loss": mean(conditional),
+        "ppl": perplexity(conditional),
+        "ifd": ifd(conditional, unconditional),
+        "length": mean(float(n) for n in lengths),
+        "n": float(len(conditional)),
+    }

@@ -1,0 +1,69 @@
+"""Batched per-response loss of a causal language model.
+
+Examples are sorted by length before batching so padding stays small (on CPU, unsorted padded
+batches are slower than scoring one at a time), then returned in their original order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .chat import EncodedPair
+
+
+def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
+    """Indices grouped into batches of similar length, longest first (fail fast on memory)."""
+    order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def response_losses(
+    model: Any,
+    pairs: Sequence[EncodedPair],
+    *,
+    pad_id: int,
+    batch_size: int = 8,
+    progress: Callable[[int], None] | None = None,
+) -> list[float]:
+    """Mean NLL over each pair's response tokens, given its prompt tokens as context."""
+    import torch
+    import torch.nn.functional as F
+
+    from .modeling import input_device
+
+    for i, pair in enumerate(pairs):
+        if not pair.response_ids:
+            raise ValueError(f"example {i} has no response tokens to score")
+        if not pair.prompt_ids:
+            raise ValueError(f"example {i} has no context token before its response")
+    out: list[float] = [0.0] * len(pairs)
+    dev = input_device(model)
+    batches = length_sorted_batches([len(p.input_ids) for p in pairs], batch_size)
+    with torch.inference_mode():
+        for batch in batches:
+            width = max(len(pairs[i].input_ids) for i in batch)
+            ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+            attention = torch.zeros((len(batch), width), dtype=torch.long)
+            labels = torch.full((len(batch), width), -100, dtype=torch.long)
+            for row, i in enumerate(batch):
+                seq = pairs[i].input_ids
+                ids[row, : len(seq)] = torch.tensor(seq)
+                attention[row, : len(seq)] = 1
+                labels[row, pairs[i].n_prompt : len(seq)] = torch.tensor(pairs[i].response_ids)
+            logits = model(input_ids=ids.to(dev), attention_mask=attention.to(dev)).logits
+            logits = logits[:, :-1].float()
+            target = labels[:, 1:].to(logits.device)
+            nll = F.cross_entropy(
+                logits.reshape(-1, logits.size(-1)),
+                target.reshape(-1),
+                ignore_index=-100,
+                reduction="none",
+            ).view(target.shape)
+            mask = target != -100
+            per_example = (nll * mask).sum(1) / mask.sum(1)
+            for row, i in enumerate(batch):
+                out[i] = float(per_example[row])
+            if progress:
+                progress(len(batch))
+    return out

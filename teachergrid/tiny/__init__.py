@@ -1,0 +1,1 @@
+"""The offline tiny world: instruction tasks, tokenizers and models built from nothing."""

@@ -1,0 +1,339 @@
+"""Build the tiny world from nothing: tokenizers, then teachers, bases, a reward model and a
+reference LM, each a real transformers model trained for real (seeded, CPU, seconds each).
+
+Nothing here is a stand-in for the real study's models: the rest of the workflow loads these
+directories exactly as it loads hub checkpoints.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import random
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from ..chat import encode_pair
+from . import tasks
+
+log = logging.getLogger(__name__)
+
+TEMPLATES: dict[str, dict[str, Any]] = {
+    "llama3": {
+        "template": (
+            "{{ bos_token }}{% for m in messages %}<|start_header_id|>{{ m['role'] }}"
+            "<|end_header_id|>\n\n{{ m['content'] }}<|eot_id|>{% endfor %}"
+            "{% if add_generation_prompt %}<|start_header_id|>assistant<|end_header_id|>\n\n"
+            "{% endif %}"
+        ),
+        "special": ["<|begin_of_text|>", "<|eot_id|>", "<|start_header_id|>",
+                    "<|end_header_id|>", "<|finetune_pad|>"],
+        "bos": "<|begin_of_text|>", "eos": "<|eot_id|>", "pad": "<|finetune_pad|>",
+    },
+    "chatml": {
+        "template": (
+            "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n"
+            "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+        ),
+        "special": ["<|endoftext|>", "<|im_start|>", "<|im_end|>"],
+        "bos": None, "eos": "<|im_end|>", "pad": "<|endoftext|>",
+    },
+    "gemma": {
+        "template": (
+            "{{ bos_token }}{% for m in messages %}<start_of_turn>"
+            "{{ 'model' if m['role'] == 'assistant' else m['role'] }}\n{{ m['content'] }}"
+            "<end_of_turn>\n{% endfor %}{% if add_generation_prompt %}<start_of_turn>model\n"
+            "{% endif %}"
+        ),
+        "special": ["<pad>", "<bos>", "<eos>", "<start_of_turn>", "<end_of_turn>"],
+        "bos": "<bos>", "eos": "<end_of_turn>", "pad": "<pad>",
+    },
+    "phi3": {
+        "template": (
+            "{% for m in messages %}<|{{ m['role'] }}|>\n{{ m['content'] }}<|end|>\n{% endfor %}"
+            "{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
+        ),
+        "special": ["<|endoftext|>", "<|user|>", "<|assistant|>", "<|system|>", "<|end|>"],
+        "bos": None, "eos": "<|end|>", "pad": "<|endoftext|>",
+    },
+    "none": {
+        "template": None,
+        "special": ["<|endoftext|>"],
+        "bos": None, "eos": "<|endoftext|>", "pad": "<|endoftext|>",
+    },
+}
+
+
+def _corpus_lines(seed: int, n: int = 3000) -> Iterator[str]:
+    gen = tasks.stream(seed)
+    for _ in range(n):
+        _, question, answer = next(gen)
+        yield question
+        for style in tasks.STYLES:
+            yield tasks.styled(answer, style)
+
+
+def build_tokenizer(out_dir: Path, vocab_size: int, template: str, seed: int) -> None:
+    """Train a byte-level BPE tokenizer and save it with its family's chat template."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    spec = TEMPLATES[template]
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=spec["special"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(_corpus_lines(seed), trainer=trainer)
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        bos_token=spec["bos"],
+        eos_token=spec["eos"],
+        pad_token=spec["pad"],
+        chat_template=spec["template"],
+    )
+    fast.save_pretrained(out_dir)
+
+
+def _arch_config(recipe: dict[str, Any], tokenizer: Any, num_labels: int | None) -> Any:
+    import transformers as tf
+
+    hidden = recipe.get("hidden_size", 64)
+    heads = recipe.get("heads", 4)
+    common = {
+        "vocab_size": len(tokenizer),
+        "hidden_size": hidden,
+        "intermediate_size": hidden * 2,
+        "num_hidden_layers": recipe.get("layers", 2),
+        "num_attention_heads": heads,
+        "num_key_value_heads": heads,
+        "max_position_embeddings": 256,
+        "pad_token_id": tokenizer.pad_token_id,
+        "bos_token_id": tokenizer.bos_token_id
+        if tokenizer.bos_token_id is not None
+        else tokenizer.eos_token_id,
+        "eos_token_id": tokenizer.eos_token_id,
+        "tie_word_embeddings": True,
+    }
+    arch = recipe["architecture"]
+    if arch == "llama":
+        cfg = tf.LlamaConfig(**common)
+    elif arch == "qwen2":
+        cfg = tf.Qwen2Config(**common)
+    elif arch == "gemma2":
+        cfg = tf.Gemma2Config(**common, head_dim=hidden // heads, sliding_window=128)
+    elif arch == "phi3":
+        cfg = tf.Phi3Config(**common)
+    else:
+        raise ValueError(f"unknown architecture {arch!r}")
+    if num_labels is not None:
+        cfg.num_labels = num_labels
+    return cfg
+
+
+def _make_model(recipe: dict[str, Any], tokenizer: Any) -> Any:
+    import transformers as tf
+
+    if recipe["role"] == "reward":
+        cfg = _arch_config(recipe, tokenizer, num_labels=1)
+        return tf.AutoModelForSequenceClassification.from_config(cfg)
+    return tf.AutoModelForCausalLM.from_config(_arch_config(recipe, tokenizer, None))
+
+
+# ---- training data per role ---------------------------------------------------------------
+
+
+def _negative(rng: random.Random, answer: str, other: str) -> str:
+    """A plausible-looking bad answer; varied kinds so the reward model learns correctness,
+    not one surface feature."""
+    words = answer.split()
+    kind = rng.randrange(6)
+    if kind == 0:
+        return other
+    if kind == 1 and len(words) > 2:
+        return " ".join(words[: max(1, len(words) // 2)])
+    if kind == 2:
+        word = rng.choice(words)
+        return " ".join([word] * rng.randint(4, 9))
+    if kind == 3 and len(words) > 1:
+        shuffled = words[:]
+        while shuffled == words:
+            rng.shuffle(shuffled)
+        return " ".join(shuffled)
+    if kind == 4:
+        return answer + " " + other
+    mangled = [w if not any(c.isdigit() for c in w) else str(rng.randint(1, 99)) for w in words]
+    swapped = [rng.choice(tasks.WORDS) if rng.random() < 0.4 else w for w in mangled]
+    return " ".join(swapped) if swapped != words else other
+
+
+def _sft_examples(recipe: dict[str, Any], tokenizer: Any, seed: int) -> Iterator[tuple[list, int]]:
+    gen = tasks.stream(seed)
+    style = recipe.get("style", "plain")
+    while True:
+        _, question, answer = next(gen)
+        pair = encode_pair(tokenizer, question, tasks.styled(answer, style), max_length=128)
+        yield pair.input_ids, pair.n_prompt
+
+
+def _lm_examples(recipe: dict[str, Any], tokenizer: Any, seed: int) -> Iterator[tuple[list, int]]:
+    """Pre-training text: a base sees tasks answered in its family's styles, as plain text and,
+    for a third of documents, inside its chat template (as real bases see some chat data)."""
+    gen = tasks.stream(seed)
+    rng = random.Random(seed)
+    styles = recipe.get("styles") or [recipe.get("style", "plain")]
+    start = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
+    while True:
+        _, question, answer = next(gen)
+        text = tasks.styled(answer, rng.choice(styles))
+        if tokenizer.chat_template and rng.random() < 1 / 3:
+            pair = encode_pair(tokenizer, question, text, max_length=128)
+            yield pair.input_ids, 0
+        else:
+            ids = tokenizer(f"{question}\n{text}", add_special_tokens=False)["input_ids"]
+            yield [start, *ids[:126], tokenizer.eos_token_id], 0
+
+
+def _pad(rows: list[list[int]], pad_id: int) -> tuple[Any, Any]:
+    import torch
+
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, r in enumerate(rows):
+        ids[i, : len(r)] = torch.tensor(r)
+        mask[i, : len(r)] = 1
+    return ids, mask
+
+
+def _lr_at(step: int, total: int, peak: float) -> float:
+    warmup = max(1, total // 10)
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def _train_loop(
+    model: Any, steps: int, lr: float, step_loss: Callable[[int], Any]
+) -> list[float]:
+    import torch
+
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    model.train()
+    losses: list[float] = []
+    for step in range(steps):
+        for group in opt.param_groups:
+            group["lr"] = _lr_at(step, steps, lr)
+        loss = step_loss(step)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        losses.append(float(loss))
+        if step % 50 == 0 or step == steps - 1:
+            log.info("step %d/%d loss %.4f", step + 1, steps, losses[-1])
+    model.eval()
+    return losses
+
+
+def _train_causal(model: Any, recipe: dict[str, Any], tokenizer: Any, seed: int) -> list[float]:
+    import torch
+
+    source = _sft_examples if recipe["role"] == "teacher" else _lm_examples
+    examples = source(recipe, tokenizer, seed)
+    batch_size = recipe.get("batch_size", 32)
+
+    def step_loss(_: int) -> Any:
+        batch = [next(examples) for _ in range(batch_size)]
+        ids, mask = _pad([b[0] for b in batch], tokenizer.pad_token_id)
+        labels = ids.clone()
+        labels[mask == 0] = -100
+        for i, (_, n_prompt) in enumerate(batch):
+            labels[i, :n_prompt] = -100
+        return model(input_ids=ids, attention_mask=mask, labels=labels).loss
+
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        return _train_loop(model, recipe.get("steps", 100), recipe.get("learning_rate", 3e-3),
+                           step_loss)
+
+
+def _train_reward(model: Any, recipe: dict[str, Any], tokenizer: Any, seed: int) -> list[float]:
+    import torch
+    import torch.nn.functional as F
+
+    rng = random.Random(seed)
+    gen = tasks.stream(seed)
+    batch_size = recipe.get("batch_size", 32)
+    styles = sorted(tasks.STYLES)
+
+    def encode(question: str, response: str) -> list[int]:
+        return encode_pair(tokenizer, question, response, max_length=128).input_ids
+
+    def step_loss(_: int) -> Any:
+        chosen, rejected = [], []
+        for _ in range(batch_size):
+            _, question, answer = next(gen)
+            _, _, other = next(gen)
+            style = rng.choice(styles)
+            chosen.append(encode(question, tasks.styled(answer, style)))
+            bad = _negative(rng, answer, other)
+            rejected.append(encode(question, tasks.styled(bad, rng.choice(styles))))
+        ids, mask = _pad(chosen + rejected, tokenizer.pad_token_id)
+        scores = model(input_ids=ids, attention_mask=mask).logits[:, 0]
+        return -F.logsigmoid(scores[:batch_size] - scores[batch_size:]).mean()
+
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        return _train_loop(model, recipe.get("steps", 200), recipe.get("learning_rate", 2e-3),
+                           step_loss)
+
+
+def build_model(
+    name: str, recipe: dict[str, Any], tokenizer_dir: Path, out_dir: Path, seed: int
+) -> dict[str, Any]:
+    """Train one tiny model per its recipe and save it (weights, tokenizer, training log)."""
+    import torch
+    from transformers import AutoTokenizer
+
+    model_seed = seed + int(tasks.stable_id(name), 16) % 100_000
+    torch.manual_seed(model_seed)
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+    model = _make_model(recipe, tokenizer)
+    started = time.time()
+    if recipe["role"] == "reward":
+        losses = _train_reward(model, recipe, tokenizer, model_seed)
+    else:
+        losses = _train_causal(model, recipe, tokenizer, model_seed)
+    if recipe["role"] != "reward":
+        model.generation_config.eos_token_id = tokenizer.eos_token_id
+        model.generation_config.pad_token_id = tokenizer.pad_token_id
+        model.generation_config.bos_token_id = model.config.bos_token_id
+    tmp = out_dir.with_name(out_dir.name + ".tmp")
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    n_params = sum(p.numel() for p in model.parameters())
+    info = {
+        "name": name,
+        "recipe": recipe,
+        "parameters": n_params,
+        "seed": model_seed,
+        "train_seconds": round(time.time() - started, 2),
+        "final_loss": losses[-1] if losses else None,
+        "losses": losses,
+    }
+    (tmp / "tiny_recipe.json").write_text(json.dumps(info, indent=1))
+    if out_dir.exists():
+        import shutil
+
+        shutil.rmtree(out_dir)
+    tmp.rename(out_dir)
+    return info

@@ -1,0 +1,57 @@
+# Configuration checks and input functions shared by every stage.
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(workflow.basedir)))
+
+from teachergrid.config import ConfigError, validate
+
+
+def _config_file():
+    files = list(workflow.overwrite_configfiles or [])
+    return Path(files[-1] if files else Path(workflow.basedir) / "config.yaml")
+
+
+try:
+    CFG = validate(
+        config, file=str(_config_file()), base_dir=_config_file().resolve().parent
+    )
+except ConfigError as exc:
+    sys.stderr.write(f"teachergrid: configuration error: {exc}\n")
+    sys.exit(1)
+
+TEACHERS = {t["name"]: t for t in CFG["teachers"]}
+BASES = {b["name"]: b for b in CFG["bases"]}
+REWARD_MODELS = {r["name"]: r for r in CFG["reward_models"]}
+REFERENCE = CFG["reference_model"]
+TINY = CFG.get("tiny_world") or {}
+R = "results"
+
+
+wildcard_constraints:
+    teacher="|".join(map(str, TEACHERS)) or "^$",
+    base="|".join(map(str, BASES)) or "^$",
+    rm="|".join(map(str, REWARD_MODELS)) or "^$",
+
+
+def model_dir(entry):
+    """Where a job loads a model from: the built tiny model, a local dir or a hub id."""
+    if entry.get("tiny"):
+        return f"{R}/tiny/models/{entry['tiny']}"
+    return entry["model"]
+
+
+def model_input(entry):
+    """Snakemake inputs for a model: only tiny models are files the workflow makes."""
+    return [model_dir(entry)] if entry.get("tiny") else []
+
+
+def res(entry, key, default=None):
+    return entry["resources"].get(key, default)
+
+
+def screening_outputs():
+    return [f"{R}/report/metrics.csv"] + [
+        f"{R}/report/screening/{b}.md" for b in BASES
+    ]

@@ -52,6 +52,4 @@ def res(entry, key, default=None):
 
 
 def screening_outputs():
-    return [f"{R}/report/metrics.csv"] + [
-        f"{R}/report/screening/{b}.md" for b in BASES
-    ]
+    return [f"{R}/report/metrics.csv"] + [f"{R}/report/screening/{b}.md" for b in BASES]

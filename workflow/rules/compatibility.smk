@@ -8,18 +8,20 @@ rule compatibility:
     output:
         records=f"{R}/compatibility/{{base}}/{{teacher}}.jsonl",
         summary=f"{R}/compatibility/{{base}}/{{teacher}}.json",
-    params:
-        entry=lambda wc: BASES[wc.base],
-        model=lambda wc: model_dir(BASES[wc.base]),
     log:
         f"{R}/logs/compatibility/{{base}}/{{teacher}}.log",
     benchmark:
         f"{R}/benchmarks/compatibility/{{base}}/{{teacher}}.tsv"
+    conda:
+        "../../envs/generation.yaml"
     threads: lambda wc: res(BASES[wc.base], "threads", 1)
     resources:
         gpu=lambda wc: res(BASES[wc.base], "gpu", 0),
         mem_mb=lambda wc: res(BASES[wc.base], "mem_mb"),
         runtime=lambda wc: res(BASES[wc.base], "runtime"),
+    params:
+        entry=lambda wc: BASES[wc.base],
+        model=lambda wc: model_dir(BASES[wc.base]),
     script:
         "../scripts/compatibility.py"
 
@@ -31,17 +33,19 @@ rule reference:
     output:
         records=f"{R}/reference/{{teacher}}.jsonl",
         summary=f"{R}/reference/{{teacher}}.json",
-    params:
-        entry=REFERENCE,
-        model=model_dir(REFERENCE),
     log:
         f"{R}/logs/reference/{{teacher}}.log",
     benchmark:
         f"{R}/benchmarks/reference/{{teacher}}.tsv"
+    conda:
+        "../../envs/generation.yaml"
     threads: res(REFERENCE, "threads", 1)
     resources:
         gpu=res(REFERENCE, "gpu", 0),
         mem_mb=res(REFERENCE, "mem_mb"),
         runtime=res(REFERENCE, "runtime"),
+    params:
+        entry=REFERENCE,
+        model=lambda wc: model_dir(REFERENCE),
     script:
         "../scripts/compatibility.py"

@@ -4,15 +4,17 @@
 rule instructions:
     output:
         f"{R}/instructions/train.jsonl",
-    params:
-        source=CFG["instructions"],
     log:
         f"{R}/logs/instructions.log",
     benchmark:
         f"{R}/benchmarks/instructions.tsv"
+    conda:
+        "../../envs/analysis.yaml"
     threads: 1
     resources:
         mem_mb=8000,
         runtime=60,
+    params:
+        source=CFG["instructions"],
     script:
         "../scripts/instructions.py"

@@ -1,39 +1,45 @@
 # The offline tiny world: tokenizers and models trained from nothing (configs/tiny.yaml).
 
 
-rule tiny_tokenizer:
+# All tokenizers in one job: each trains in about a second, less than a job's start-up.
+rule tiny_tokenizers:
     output:
-        directory(f"{R}/tiny/tokenizers/{{tokenizer}}"),
-    params:
-        spec=lambda wc: TINY["tokenizers"][wc.tokenizer],
-        seed=TINY.get("seed", 0),
+        directory(f"{R}/tiny/tokenizers"),
     log:
-        f"{R}/logs/tiny/tokenizer_{{tokenizer}}.log",
+        f"{R}/logs/tiny/tokenizers.log",
     benchmark:
-        f"{R}/benchmarks/tiny/tokenizer_{{tokenizer}}.tsv"
+        f"{R}/benchmarks/tiny/tokenizers.tsv"
+    conda:
+        "../../envs/training.yaml"
     threads: 1
     resources:
         mem_mb=TINY.get("resources", {}).get("mem_mb", 2000),
         runtime=TINY.get("resources", {}).get("runtime", 30),
+    params:
+        specs=TINY.get("tokenizers", {}),
+        seed=TINY.get("seed", 0),
     script:
-        "../scripts/tiny_tokenizer.py"
+        "../scripts/tiny_tokenizers.py"
 
 
 rule tiny_model:
     input:
-        tokenizer=lambda wc: f"{R}/tiny/tokenizers/{TINY['models'][wc.name]['tokenizer']}",
+        tokenizers=f"{R}/tiny/tokenizers",
     output:
         directory(f"{R}/tiny/models/{{name}}"),
-    params:
-        recipe=lambda wc: TINY["models"][wc.name],
-        seed=TINY.get("seed", 0),
     log:
         f"{R}/logs/tiny/model_{{name}}.log",
     benchmark:
         f"{R}/benchmarks/tiny/model_{{name}}.tsv"
+    conda:
+        "../../envs/training.yaml"
     threads: TINY.get("threads", 1)
     resources:
         mem_mb=TINY.get("resources", {}).get("mem_mb", 2000),
         runtime=TINY.get("resources", {}).get("runtime", 30),
+    params:
+        recipe=lambda wc: TINY["models"][wc.name],
+        tokenizer=lambda wc: f"{R}/tiny/tokenizers/{TINY['models'][wc.name]['tokenizer']}",
+        seed=TINY.get("seed", 0),
     script:
         "../scripts/tiny_model.py"

@@ -51,9 +51,21 @@ def main() -> int:
     args = parser.parse_args()
     workdir = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="teachergrid-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"),
-           "--directory", str(workdir), "--configfile", args.configfile,
-           "--cores", str(args.cores), "--quiet", "rules"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        args.configfile,
+        "--cores",
+        str(args.cores),
+        "--quiet",
+        "rules",
+    ]
     if args.target:
         cmd.append(args.target)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
@@ -72,8 +84,10 @@ def main() -> int:
     code = proc.wait()
     wall = time.perf_counter() - start
     sampler.join()
-    print(f"tiny grid: exit {code}, wall {wall:.1f} s, peak memory {peak:.0f} MiB "
-          f"(cores {args.cores}, workdir {workdir})")
+    print(
+        f"tiny grid: exit {code}, wall {wall:.1f} s, peak memory {peak:.0f} MiB "
+        f"(cores {args.cores}, workdir {workdir})"
+    )
     if not args.keep:
         shutil.rmtree(workdir, ignore_errors=True)
     return code

@@ -25,23 +25,34 @@ def per_response(
     threads: int | None = None,
 ) -> list[dict[str, Any]]:
     set_threads(threads)
-    tokenizer = load_tokenizer(model_path, entry.get("chat_template"),
-                               revision=entry.get("revision"),
-                               trust_remote_code=entry.get("trust_remote_code", False))
+    tokenizer = load_tokenizer(
+        model_path,
+        entry.get("chat_template"),
+        revision=entry.get("revision"),
+        trust_remote_code=entry.get("trust_remote_code", False),
+    )
     model = load_causal_lm(model_path, entry)
     max_length = int(entry.get("max_length", 4096))
     batch_size = int(entry.get("batch_size", 8))
-    pairs = [encode_pair(tokenizer, r["instruction"], r["response"], max_length=max_length)
-             for r in rows]
+    pairs = [
+        encode_pair(tokenizer, r["instruction"], r["response"], max_length=max_length) for r in rows
+    ]
     bare = [encode_unconditional(p, tokenizer) for p in pairs]
     with tqdm(total=2 * len(rows), desc=f"loss {entry['name']}") as bar:
-        cond = response_losses(model, pairs, pad_id=tokenizer.pad_token_id,
-                               batch_size=batch_size, progress=bar.update)
-        uncond = response_losses(model, bare, pad_id=tokenizer.pad_token_id,
-                                 batch_size=batch_size, progress=bar.update)
+        cond = response_losses(
+            model, pairs, pad_id=tokenizer.pad_token_id, batch_size=batch_size, progress=bar.update
+        )
+        uncond = response_losses(
+            model, bare, pad_id=tokenizer.pad_token_id, batch_size=batch_size, progress=bar.update
+        )
     return [
-        {"id": r["id"], "sample": r.get("sample", 0), "loss": c, "loss_unconditional": u,
-         "length": len(tokenizer(r["response"], add_special_tokens=False)["input_ids"])}
+        {
+            "id": r["id"],
+            "sample": r.get("sample", 0),
+            "loss": c,
+            "loss_unconditional": u,
+            "length": len(tokenizer(r["response"], add_special_tokens=False)["input_ids"]),
+        }
         for r, c, u in zip(rows, cond, uncond, strict=True)
     ]
 

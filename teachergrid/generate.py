@@ -24,8 +24,9 @@ from .jsonl import read_json, read_jsonl, write_json, write_jsonl
 log = logging.getLogger(__name__)
 
 
-def fingerprint(teacher: dict[str, Any], decoding: dict[str, Any], ids: Sequence[str],
-                shard_size: int) -> str:
+def fingerprint(
+    teacher: dict[str, Any], decoding: dict[str, Any], ids: Sequence[str], shard_size: int
+) -> str:
     keys = ("model", "revision", "backend", "chat_template", "system_prompt", "stop")
     payload = {
         "teacher": {k: teacher.get(k) for k in keys},
@@ -75,8 +76,13 @@ def run(
             rows = shards[i]
             answers = backend.generate([r["instruction"] for r in rows])
             records = [
-                {"id": r["id"], "sample": j, "teacher": teacher_name,
-                 "instruction": r["instruction"], "response": text}
+                {
+                    "id": r["id"],
+                    "sample": j,
+                    "teacher": teacher_name,
+                    "instruction": r["instruction"],
+                    "response": text,
+                }
                 for r, texts in zip(rows, answers, strict=True)
                 for j, text in enumerate(texts)
             ]
@@ -87,5 +93,4 @@ def run(
     merged = [row for i in range(len(shards)) for row in read_jsonl(shard_path(shard_dir, i))]
     write_jsonl(out_path, merged)
     empty = sum(1 for row in merged if not row["response"])
-    return {"shards": len(shards), "generated": len(todo), "responses": len(merged),
-            "empty": empty}
+    return {"shards": len(shards), "generated": len(todo), "responses": len(merged), "empty": empty}

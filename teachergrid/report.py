@@ -11,8 +11,17 @@ import pandas as pd
 from .jsonl import atomic_open
 from .metrics import MetricError, car, map_rewards, mean
 
-SCREENING_COLUMNS = ["beta", "reward", "loss", "ppl_self", "ifd_self", "ppl_ref", "ifd_ref",
-                     "length", "car"]
+SCREENING_COLUMNS = [
+    "beta",
+    "reward",
+    "loss",
+    "ppl_self",
+    "ifd_self",
+    "ppl_ref",
+    "ifd_ref",
+    "length",
+    "car",
+]
 
 
 def screening_table(
@@ -83,8 +92,9 @@ def ranking_markdown(table: pd.DataFrame, base: str, cfg: dict[str, Any]) -> str
     return "\n".join(lines) + "\n"
 
 
-def write_reports(table: pd.DataFrame, cfg: dict[str, Any], csv_path: Path,
-                  ranking_dir: Path) -> None:
+def write_reports(
+    table: pd.DataFrame, cfg: dict[str, Any], csv_path: Path, ranking_dir: Path
+) -> None:
     with atomic_open(csv_path) as handle:
         table.to_csv(handle, index=False)
     for base in cfg["bases"]:

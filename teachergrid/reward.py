@@ -29,15 +29,22 @@ def score(
     import torch
 
     set_threads(threads)
-    tokenizer = load_tokenizer(model_path, entry.get("chat_template"),
-                               revision=entry.get("revision"),
-                               trust_remote_code=entry.get("trust_remote_code", False))
+    tokenizer = load_tokenizer(
+        model_path,
+        entry.get("chat_template"),
+        revision=entry.get("revision"),
+        trust_remote_code=entry.get("trust_remote_code", False),
+    )
     model = load_reward_model(model_path, entry)
     if model.config.pad_token_id is None:
         model.config.pad_token_id = tokenizer.pad_token_id
     encoded = [
-        encode_pair(tokenizer, r["instruction"], r["response"],
-                    max_length=int(entry.get("max_length", 4096))).input_ids
+        encode_pair(
+            tokenizer,
+            r["instruction"],
+            r["response"],
+            max_length=int(entry.get("max_length", 4096)),
+        ).input_ids
         for r in rows
     ]
     out = [0.0] * len(rows)

@@ -47,8 +47,9 @@ def truncate_at_stop(text: str, stops: Sequence[str]) -> str:
     return text[:cut]
 
 
-def make_backend(teacher: dict[str, Any], model_path: str, decoding: Decoding,
-                 threads: int | None = None) -> Backend:
+def make_backend(
+    teacher: dict[str, Any], model_path: str, decoding: Decoding, threads: int | None = None
+) -> Backend:
     """Build the backend a teacher's config names (engines are imported lazily)."""
     kind = teacher.get("backend", "hf")
     if kind == "hf":

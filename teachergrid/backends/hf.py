@@ -12,8 +12,13 @@ from .base import Decoding, truncate_at_stop
 
 
 class HFBackend:
-    def __init__(self, model_path: str, teacher: dict[str, Any], decoding: Decoding,
-                 threads: int | None = None) -> None:
+    def __init__(
+        self,
+        model_path: str,
+        teacher: dict[str, Any],
+        decoding: Decoding,
+        threads: int | None = None,
+    ) -> None:
         set_threads(threads)
         self.teacher = teacher
         self.decoding = decoding
@@ -37,7 +42,9 @@ class HFBackend:
         import torch
 
         tok = self.tokenizer
-        prompts = [render_prompt(tok, text, self.teacher.get("system_prompt")) for text in instructions]
+        prompts = [
+            render_prompt(tok, text, self.teacher.get("system_prompt")) for text in instructions
+        ]
         encoded = [tok(p, add_special_tokens=False)["input_ids"] for p in prompts]
         out: list[list[str]] = [[] for _ in prompts]
         dev = input_device(self.model)

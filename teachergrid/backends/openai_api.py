@@ -37,8 +37,9 @@ def api_key(api: dict[str, Any]) -> str:
     return key
 
 
-def request_body(instruction: str, api: dict[str, Any], decoding: Decoding,
-                 system: str | None = None) -> dict[str, Any]:
+def request_body(
+    instruction: str, api: dict[str, Any], decoding: Decoding, system: str | None = None
+) -> dict[str, Any]:
     body: dict[str, Any] = {
         "model": api["model"],
         "messages": messages(instruction, system=system),
@@ -74,9 +75,13 @@ class OpenAIBackend:
         data = json.dumps(body).encode()
         for attempt in range(retries + 1):
             req = urllib.request.Request(
-                self.url, data=data, method="POST",
-                headers={"Content-Type": "application/json",
-                         "Authorization": f"Bearer {self._key}"},
+                self.url,
+                data=data,
+                method="POST",
+                headers={
+                    "Content-Type": "application/json",
+                    "Authorization": f"Bearer {self._key}",
+                },
             )
             try:
                 with urllib.request.urlopen(req, timeout=timeout) as resp:

@@ -69,7 +69,8 @@ class VLLMBackend:
         self.llm = LLM(**engine_kwargs(model_path, teacher))
         self.params = SamplingParams(**sampling_kwargs(decoding, teacher))
         tokenizer = AutoTokenizer.from_pretrained(
-            model_path, revision=teacher.get("revision"),
+            model_path,
+            revision=teacher.get("revision"),
             trust_remote_code=bool(teacher.get("trust_remote_code", False)),
         )
         self.chat_template = resolve_chat_template(tokenizer, teacher.get("chat_template"))

@@ -29,9 +29,16 @@ TEMPLATES: dict[str, dict[str, Any]] = {
             "{% if add_generation_prompt %}<|start_header_id|>assistant<|end_header_id|>\n\n"
             "{% endif %}"
         ),
-        "special": ["<|begin_of_text|>", "<|eot_id|>", "<|start_header_id|>",
-                    "<|end_header_id|>", "<|finetune_pad|>"],
-        "bos": "<|begin_of_text|>", "eos": "<|eot_id|>", "pad": "<|finetune_pad|>",
+        "special": [
+            "<|begin_of_text|>",
+            "<|eot_id|>",
+            "<|start_header_id|>",
+            "<|end_header_id|>",
+            "<|finetune_pad|>",
+        ],
+        "bos": "<|begin_of_text|>",
+        "eos": "<|eot_id|>",
+        "pad": "<|finetune_pad|>",
     },
     "chatml": {
         "template": (
@@ -39,7 +46,9 @@ TEMPLATES: dict[str, dict[str, Any]] = {
             "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
         ),
         "special": ["<|endoftext|>", "<|im_start|>", "<|im_end|>"],
-        "bos": None, "eos": "<|im_end|>", "pad": "<|endoftext|>",
+        "bos": None,
+        "eos": "<|im_end|>",
+        "pad": "<|endoftext|>",
     },
     "gemma": {
         "template": (
@@ -49,7 +58,9 @@ TEMPLATES: dict[str, dict[str, Any]] = {
             "{% endif %}"
         ),
         "special": ["<pad>", "<bos>", "<eos>", "<start_of_turn>", "<end_of_turn>"],
-        "bos": "<bos>", "eos": "<end_of_turn>", "pad": "<pad>",
+        "bos": "<bos>",
+        "eos": "<end_of_turn>",
+        "pad": "<pad>",
     },
     "phi3": {
         "template": (
@@ -57,12 +68,16 @@ TEMPLATES: dict[str, dict[str, Any]] = {
             "{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
         ),
         "special": ["<|endoftext|>", "<|user|>", "<|assistant|>", "<|system|>", "<|end|>"],
-        "bos": None, "eos": "<|end|>", "pad": "<|endoftext|>",
+        "bos": None,
+        "eos": "<|end|>",
+        "pad": "<|endoftext|>",
     },
     "none": {
         "template": None,
         "special": ["<|endoftext|>"],
-        "bos": None, "eos": "<|endoftext|>", "pad": "<|endoftext|>",
+        "bos": None,
+        "eos": "<|endoftext|>",
+        "pad": "<|endoftext|>",
     },
 }
 
@@ -221,9 +236,7 @@ def _lr_at(step: int, total: int, peak: float) -> float:
     return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
-def _train_loop(
-    model: Any, steps: int, lr: float, step_loss: Callable[[int], Any]
-) -> list[float]:
+def _train_loop(model: Any, steps: int, lr: float, step_loss: Callable[[int], Any]) -> list[float]:
     import torch
 
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
@@ -262,8 +275,9 @@ def _train_causal(model: Any, recipe: dict[str, Any], tokenizer: Any, seed: int)
 
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        return _train_loop(model, recipe.get("steps", 100), recipe.get("learning_rate", 3e-3),
-                           step_loss)
+        return _train_loop(
+            model, recipe.get("steps", 100), recipe.get("learning_rate", 3e-3), step_loss
+        )
 
 
 def _train_reward(model: Any, recipe: dict[str, Any], tokenizer: Any, seed: int) -> list[float]:
@@ -293,8 +307,9 @@ def _train_reward(model: Any, recipe: dict[str, Any], tokenizer: Any, seed: int)
 
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        return _train_loop(model, recipe.get("steps", 200), recipe.get("learning_rate", 2e-3),
-                           step_loss)
+        return _train_loop(
+            model, recipe.get("steps", 200), recipe.get("learning_rate", 2e-3), step_loss
+        )
 
 
 def build_model(

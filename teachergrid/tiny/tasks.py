@@ -15,39 +15,125 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 COUNTRIES = {
-    "France": "Paris", "Spain": "Madrid", "Italy": "Rome", "Japan": "Tokyo", "Egypt": "Cairo",
-    "Peru": "Lima", "Kenya": "Nairobi", "Canada": "Ottawa", "Chile": "Santiago",
-    "Norway": "Oslo", "Greece": "Athens", "Cuba": "Havana", "Poland": "Warsaw",
-    "Ireland": "Dublin", "Austria": "Vienna", "Portugal": "Lisbon", "Sweden": "Stockholm",
-    "Germany": "Berlin", "China": "Beijing", "India": "Delhi",
+    "France": "Paris",
+    "Spain": "Madrid",
+    "Italy": "Rome",
+    "Japan": "Tokyo",
+    "Egypt": "Cairo",
+    "Peru": "Lima",
+    "Kenya": "Nairobi",
+    "Canada": "Ottawa",
+    "Chile": "Santiago",
+    "Norway": "Oslo",
+    "Greece": "Athens",
+    "Cuba": "Havana",
+    "Poland": "Warsaw",
+    "Ireland": "Dublin",
+    "Austria": "Vienna",
+    "Portugal": "Lisbon",
+    "Sweden": "Stockholm",
+    "Germany": "Berlin",
+    "China": "Beijing",
+    "India": "Delhi",
 }
 OPPOSITES = {
-    "hot": "cold", "big": "small", "fast": "slow", "happy": "sad", "light": "dark",
-    "old": "young", "early": "late", "hard": "soft", "high": "low", "rich": "poor",
-    "strong": "weak", "wet": "dry", "full": "empty", "loud": "quiet", "open": "closed",
-    "long": "short", "clean": "dirty", "near": "far", "first": "last", "cheap": "expensive",
+    "hot": "cold",
+    "big": "small",
+    "fast": "slow",
+    "happy": "sad",
+    "light": "dark",
+    "old": "young",
+    "early": "late",
+    "hard": "soft",
+    "high": "low",
+    "rich": "poor",
+    "strong": "weak",
+    "wet": "dry",
+    "full": "empty",
+    "loud": "quiet",
+    "open": "closed",
+    "long": "short",
+    "clean": "dirty",
+    "near": "far",
+    "first": "last",
+    "cheap": "expensive",
 }
 COLORS = {
-    "grass": "green", "the sky": "blue", "snow": "white", "coal": "black", "a banana": "yellow",
-    "a tomato": "red", "an orange": "orange", "a plum": "purple", "milk": "white",
-    "a lemon": "yellow", "blood": "red", "a crow": "black", "the sea": "blue", "a leaf": "green",
+    "grass": "green",
+    "the sky": "blue",
+    "snow": "white",
+    "coal": "black",
+    "a banana": "yellow",
+    "a tomato": "red",
+    "an orange": "orange",
+    "a plum": "purple",
+    "milk": "white",
+    "a lemon": "yellow",
+    "blood": "red",
+    "a crow": "black",
+    "the sea": "blue",
+    "a leaf": "green",
 }
 PLURALS = {
-    "cat": "cats", "box": "boxes", "child": "children", "mouse": "mice", "city": "cities",
-    "leaf": "leaves", "man": "men", "foot": "feet", "tooth": "teeth", "bus": "buses",
-    "baby": "babies", "knife": "knives", "dog": "dogs", "wish": "wishes", "person": "people",
+    "cat": "cats",
+    "box": "boxes",
+    "child": "children",
+    "mouse": "mice",
+    "city": "cities",
+    "leaf": "leaves",
+    "man": "men",
+    "foot": "feet",
+    "tooth": "teeth",
+    "bus": "buses",
+    "baby": "babies",
+    "knife": "knives",
+    "dog": "dogs",
+    "wish": "wishes",
+    "person": "people",
 }
 WORDS = [
-    "apple", "river", "stone", "cloud", "green", "table", "music", "light", "water", "tiger",
-    "paper", "horse", "chair", "dream", "smile", "bread", "plant", "ocean", "train", "night",
-    "house", "sugar", "magic", "pilot", "robot", "queen", "lemon", "piano", "storm", "glass",
+    "apple",
+    "river",
+    "stone",
+    "cloud",
+    "green",
+    "table",
+    "music",
+    "light",
+    "water",
+    "tiger",
+    "paper",
+    "horse",
+    "chair",
+    "dream",
+    "smile",
+    "bread",
+    "plant",
+    "ocean",
+    "train",
+    "night",
+    "house",
+    "sugar",
+    "magic",
+    "pilot",
+    "robot",
+    "queen",
+    "lemon",
+    "piano",
+    "storm",
+    "glass",
 ]
 
 
 def _capital(rng: random.Random) -> tuple[str, str]:
     country = rng.choice(sorted(COUNTRIES))
-    q = rng.choice(["What is the capital of {c}?", "Name the capital city of {c}.",
-                    "Which city is the capital of {c}?"]).format(c=country)
+    q = rng.choice(
+        [
+            "What is the capital of {c}?",
+            "Name the capital city of {c}.",
+            "Which city is the capital of {c}?",
+        ]
+    ).format(c=country)
     return q, f"The capital of {country} is {COUNTRIES[country]}."
 
 
@@ -106,8 +192,15 @@ def _upper(rng: random.Random) -> tuple[str, str]:
 
 
 TASKS: dict[str, Callable[[random.Random], tuple[str, str]]] = {
-    "capital": _capital, "add": _add, "reverse": _reverse_words, "opposite": _opposite,
-    "color": _color, "sort": _sort, "plural": _plural, "count": _count, "larger": _larger,
+    "capital": _capital,
+    "add": _add,
+    "reverse": _reverse_words,
+    "opposite": _opposite,
+    "color": _color,
+    "sort": _sort,
+    "plural": _plural,
+    "count": _count,
+    "larger": _larger,
     "upper": _upper,
 }
 
@@ -149,15 +242,17 @@ def unique_tasks(seed: int, count: int, exclude: set[str] | None = None) -> list
         if question in exclude:
             continue
         exclude.add(question)
-        out.append({"id": stable_id(question), "kind": kind, "instruction": question,
-                    "answer": answer})
+        out.append(
+            {"id": stable_id(question), "kind": kind, "instruction": question, "answer": answer}
+        )
         if len(out) == count:
             return out
     raise AssertionError("unreachable")
 
 
-def write_instruction_set(directory: Path, n_train: int = 320, n_eval: int = 80,
-                          seed: int = 2024) -> None:
+def write_instruction_set(
+    directory: Path, n_train: int = 320, n_eval: int = 80, seed: int = 2024
+) -> None:
     """Write the shipped instruction set: a screening split and a disjoint evaluation split."""
     directory.mkdir(parents=True, exist_ok=True)
     train = unique_tasks(seed, n_train)

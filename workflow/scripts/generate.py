@@ -19,7 +19,8 @@ stats = generate.run(
     Path(sm.output[0]),
     Path(sm.params.shard_dir),
     sm.params.shard_size,
-    generate.fingerprint(teacher, sm.params.decoding, [r["id"] for r in instructions],
-                         sm.params.shard_size),
+    generate.fingerprint(
+        teacher, sm.params.decoding, [r["id"] for r in instructions], sm.params.shard_size
+    ),
 )
 log.info("%s: %s", teacher["name"], stats)

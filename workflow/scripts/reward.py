@@ -8,6 +8,11 @@ sm = snakemake  # noqa: F821
 log = start(sm)
 rows = read_jsonl(sm.input.responses)
 scores = reward.score(sm.params.model, sm.params.entry, rows, threads=sm.threads)
-write_jsonl(sm.output[0], ({"id": r["id"], "sample": r["sample"], "reward": s}
-                           for r, s in zip(rows, scores, strict=True)))
+write_jsonl(
+    sm.output[0],
+    (
+        {"id": r["id"], "sample": r["sample"], "reward": s}
+        for r, s in zip(rows, scores, strict=True)
+    ),
+)
 log.info("%d responses scored, mean reward %.4f", len(scores), sum(scores) / len(scores))

@@ -8,7 +8,9 @@ from teachergrid.tiny.build import build_tokenizer
 sm = snakemake  # noqa: F821
 log = start(sm)
 for name, spec in sm.params.specs.items():
-    build_tokenizer(Path(sm.output[0]) / name, spec["vocab_size"], spec["chat_template"],
-                    sm.params.seed)
-    log.info("tokenizer %s: vocabulary %d, template %s", name, spec["vocab_size"],
-             spec["chat_template"])
+    build_tokenizer(
+        Path(sm.output[0]) / name, spec["vocab_size"], spec["chat_template"], sm.params.seed
+    )
+    log.info(
+        "tokenizer %s: vocabulary %d, template %s", name, spec["vocab_size"], spec["chat_template"]
+    )

@@ -250,7 +250,7 @@ def _train_loop(model: Any, steps: int, lr: float, step_loss: Callable[[int], An
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
         if step % 50 == 0 or step == steps - 1:
             log.info("step %d/%d loss %.4f", step + 1, steps, losses[-1])
     model.eval()

@@ -1,0 +1,65 @@
+"""The prompt/response split shared by the loss and fine-tuning code, on real tokenizers."""
+
+import pytest
+
+from teachergrid.chat import (
+    DEFAULT_CHAT_TEMPLATE,
+    TemplateError,
+    encode_pair,
+    encode_unconditional,
+    load_tokenizer,
+    render_prompt,
+)
+
+
+def test_prompt_tokens_are_the_rendered_prompt_and_response_follows(tokenizer_dirs):
+    tok = load_tokenizer(str(tokenizer_dirs["chatml"]))
+    pair = encode_pair(tok, "What is the capital of Peru?", "The capital of Peru is Lima.")
+    prompt = render_prompt(tok, "What is the capital of Peru?")
+    assert prompt == "<|im_start|>user\nWhat is the capital of Peru?<|im_end|>\n<|im_start|>assistant\n"
+    assert pair.prompt_ids == tok(prompt, add_special_tokens=False)["input_ids"]
+    # the response segment is the answer plus the template's end-of-turn markup, nothing else
+    assert tok.decode(pair.response_ids) == "The capital of Peru is Lima.<|im_end|>\n"
+    assert pair.input_ids == pair.prompt_ids + pair.response_ids
+    assert pair.n_prompt == len(pair.prompt_ids)
+
+
+def test_tokenizer_without_template_gets_the_documented_default(tokenizer_dirs):
+    tok = load_tokenizer(str(tokenizer_dirs["plain"]))
+    assert tok.chat_template == DEFAULT_CHAT_TEMPLATE
+    pair = encode_pair(tok, "Add 2 and 3.", "2 plus 3 is 5.")
+    assert tok.decode(pair.prompt_ids) == "### Instruction:\nAdd 2 and 3.\n\n### Response:\n"
+    assert tok.decode(pair.response_ids) == "2 plus 3 is 5.<|endoftext|>\n\n"
+
+
+def test_truncation_keeps_the_response_and_the_end_of_the_prompt(tokenizer_dirs):
+    tok = load_tokenizer(str(tokenizer_dirs["chatml"]))
+    full = encode_pair(tok, "Count the words: " + "apple " * 30, "There are 30 words.")
+    cut = encode_pair(tok, "Count the words: " + "apple " * 30, "There are 30 words.",
+                      max_length=20)
+    assert len(cut.input_ids) == 20
+    assert cut.response_ids == full.response_ids  # 8 tokens fit in half the budget
+    assert cut.prompt_ids == full.prompt_ids[-(20 - len(full.response_ids)) :]
+
+
+def test_unconditional_scores_the_same_response_tokens(tokenizer_dirs):
+    tok = load_tokenizer(str(tokenizer_dirs["llama3"]))
+    pair = encode_pair(tok, "What color is snow?", "Snow is white.")
+    bare = encode_unconditional(pair, tok)
+    assert bare.response_ids == pair.response_ids
+    assert bare.prompt_ids == [tok.bos_token_id]
+    plain = load_tokenizer(str(tokenizer_dirs["plain"]))
+    assert encode_unconditional(encode_pair(plain, "a", "b"), plain).prompt_ids == [
+        plain.eos_token_id  # no BOS: GPT-2 convention
+    ]
+
+
+def test_template_whose_prompt_is_not_a_prefix_is_rejected(tokenizer_dirs, tmp_path):
+    odd = tmp_path / "odd.jinja"
+    odd.write_text(
+        "{% for m in messages %}{{ m['content'] }}|{% endfor %}"
+        "{% if add_generation_prompt %}ASSISTANT:{% endif %}"
+    )
+    tok = load_tokenizer(str(tokenizer_dirs["chatml"]), chat_template=str(odd))
+    with pytest.raises(TemplateError):
+        encode_pair(tok, "hi", "there")

@@ -1,0 +1,172 @@
+"""Configuration errors: each is one clear line naming the file and key (or data line)."""
+
+import copy
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from teachergrid.config import ConfigError, load_config, validate
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture()
+def tiny_raw():
+    return yaml.safe_load((REPO / "configs" / "tiny.yaml").read_text())
+
+
+def check(raw, tmp_path):
+    path = tmp_path / "study.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return load_config(path)
+
+
+def error_of(raw, tmp_path) -> str:
+    with pytest.raises(ConfigError) as info:
+        check(raw, tmp_path)
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+def absolute_sources(raw):
+    raw = copy.deepcopy(raw)
+    raw["instructions"]["source"] = str(REPO / "data/instructions/tiny_train.jsonl")
+    raw["instructions"]["eval"]["source"] = str(REPO / "data/instructions/tiny_eval.jsonl")
+    return raw
+
+
+def test_shipped_configs_are_valid():
+    tiny = load_config(REPO / "configs" / "tiny.yaml")
+    assert len(tiny["teachers"]) >= 6 and len(tiny["bases"]) >= 3
+    assert tiny["instructions"]["local"] is True
+    real = load_config(REPO / "config.yaml")
+    assert len(real["teachers"]) == 20 and len(real["bases"]) == 5
+    assert {rm["name"] for rm in real["reward_models"]} == {
+        "armorm", "skywork_llama", "skywork_gemma"}
+    tp = {t["name"]: t["resources"]["gpu"] for t in real["teachers"]}
+    assert tp["Qwen2.5-72B-Instruct"] == 4 and tp["GPT-4"] == 0 and tp["gemma-2-2b-it"] == 1
+    assert real["finetune"]["learning_rate"] == 2e-5
+
+
+def test_unknown_key(tiny_raw, tmp_path):
+    raw = absolute_sources(tiny_raw)
+    raw["teachers"][1]["temprature"] = 0.7
+    msg = error_of(raw, tmp_path)
+    assert "study.yaml" in msg and "teachers[1]" in msg and "'temprature'" in msg
+
+
+def test_unknown_top_level_key(tiny_raw, tmp_path):
+    raw = absolute_sources(tiny_raw)
+    raw["reward_model"] = "x"
+    assert "unknown key 'reward_model'" in error_of(raw, tmp_path)
+
+
+def test_teacher_listed_twice(tiny_raw, tmp_path):
+    raw = absolute_sources(tiny_raw)
+    raw["teachers"].append(dict(raw["teachers"][0]))
+    msg = error_of(raw, tmp_path)
+    assert f"'{raw['teachers'][0]['name']}' is listed twice" in msg
+    assert f"teachers[{len(raw['teachers']) - 1}].name" in msg
+
+
+def test_missing_model_key(tiny_raw, tmp_path):
+    raw = absolute_sources(tiny_raw)
+    del raw["bases"][0]["model"]
+    msg = error_of(raw, tmp_path)
+    assert "bases[0]" in msg and "'model' is a required property" in msg
+
+
+def test_missing_local_model_path(tiny_raw, tmp_path):
+    raw = absolute_sources(tiny_raw)
+    raw["bases"][2]["model"] = "./checkpoints/not-there"
+    msg = error_of(raw, tmp_path)
+    assert "bases[2].model" in msg and "does not exist" in msg
+
+
+def test_undefined_tiny_model(tiny_raw, tmp_path):
+    raw = absolute_sources(tiny_raw)
+    raw["teachers"][0]["model"] = "tiny:nope"
+    assert "teachers[0].model: 'tiny:nope' is not defined" in error_of(raw, tmp_path)
+
+
+def test_negative_beta(tiny_raw, tmp_path):
+    raw = absolute_sources(tiny_raw)
+    raw["car"]["beta"] = -0.5
+    msg = error_of(raw, tmp_path)
+    assert "car.beta" in msg and "-0.5" in msg
+
+
+def test_car_reward_model_must_exist(tiny_raw, tmp_path):
+    raw = absolute_sources(tiny_raw)
+    raw["car"]["reward_model"] = "armorm"
+    assert "car.reward_model: 'armorm' is not one of" in error_of(raw, tmp_path)
+
+
+def test_malformed_instruction_line_names_file_and_line(tiny_raw, tmp_path):
+    data = tmp_path / "instructions.jsonl"
+    good = json.dumps({"instruction": "Add 1 and 2."})
+    data.write_text(f"{good}\n{good}\n{{\"instruction\": \"unterminated\n{good}\n")
+    raw = absolute_sources(tiny_raw)
+    raw["instructions"]["source"] = str(data)
+    msg = error_of(raw, tmp_path)
+    assert msg.startswith(f"{data}:3: not valid JSON")
+
+
+def test_instruction_line_without_the_column(tiny_raw, tmp_path):
+    data = tmp_path / "instructions.jsonl"
+    data.write_text(json.dumps({"instruction": "ok"}) + "\n" + json.dumps({"prompt": "x"}) + "\n")
+    raw = absolute_sources(tiny_raw)
+    raw["instructions"]["source"] = str(data)
+    assert f"{data}:2: missing or empty string field 'instruction'" in error_of(raw, tmp_path)
+
+
+def test_greedy_with_several_samples_is_rejected(tiny_raw, tmp_path):
+    raw = absolute_sources(tiny_raw)
+    raw["decodings"]["greedy"]["n"] = 4
+    assert "decodings.greedy: n > 1 needs temperature > 0" in error_of(raw, tmp_path)
+
+
+def test_openai_teacher_needs_api_section(tiny_raw, tmp_path):
+    raw = absolute_sources(tiny_raw)
+    raw["teachers"].append({"name": "closed", "model": "openai/gpt-4", "backend": "openai"})
+    assert "backend 'openai' needs an api section" in error_of(raw, tmp_path)
+
+
+def test_defaults_are_filled_in(tiny_raw):
+    cfg = validate(absolute_sources(tiny_raw), file="t.yaml", base_dir=REPO / "configs")
+    teacher = cfg["teachers"][0]
+    assert teacher["backend"] == "hf" and teacher["decoding"] == "greedy"
+    assert teacher["trust_remote_code"] is False
+    assert cfg["decodings"]["greedy"]["temperature"] == 0.0
+
+
+def test_snakemake_reports_config_error_in_one_line_without_traceback(tiny_raw, tmp_path):
+    raw = absolute_sources(tiny_raw)
+    raw["car"]["beta"] = -1
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory",
+         str(tmp_path), "--configfile", str(path), "-n"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr + proc.stdout
+    errors = [line for line in proc.stderr.splitlines() if "configuration error" in line]
+    assert errors == [f"teachergrid: configuration error: {path}: car.beta: -1 is less than the minimum of 0"]
+
+
+def test_cli_check_config(tmp_path, capsys):
+    from teachergrid.cli import main
+
+    assert main(["check-config", str(REPO / "configs" / "tiny.yaml")]) == 0
+    assert "6 teachers x 3 bases" in capsys.readouterr().out
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("study: [unclosed\n")
+    assert main(["check-config", str(bad)]) == 2
+    assert f"{bad}:" in capsys.readouterr().err

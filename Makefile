@@ -1,0 +1,40 @@
+# Two commands on a fresh machine: `make demo` (tiny grid end to end) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CORES ?= 2
+export HF_HUB_OFFLINE := 1
+export HF_HUB_DISABLE_PROGRESS_BARS := 1
+
+.PHONY: demo test bench lint dry-run-paper clean
+
+$(BIN)/teachergrid: requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $@
+
+demo: $(BIN)/teachergrid
+	$(BIN)/snakemake --configfile configs/tiny.yaml --cores $(CORES)
+	@echo "screening report: results/report/metrics.csv, rankings: results/report/screening/"
+
+test: $(BIN)/teachergrid
+	$(BIN)/python -m pytest -v tests
+
+bench: $(BIN)/teachergrid
+	$(BIN)/python benchmarks/tiny_grid.py --cores $(CORES)
+
+lint: $(BIN)/teachergrid
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/snakefmt --check Snakefile workflow/rules
+	$(BIN)/snakemake --lint
+	$(BIN)/snakemake --lint --configfile configs/tiny.yaml
+
+dry-run-paper: $(BIN)/teachergrid
+	$(BIN)/snakemake -n --quiet rules
+
+clean:
+	rm -rf results/tiny results/instructions results/responses results/rewards \
+	  results/compatibility results/reference results/report results/logs results/benchmarks

@@ -33,7 +33,14 @@ def tiny_llama(tmp_path_factory: pytest.TempPathFactory, tokenizer_dirs: dict[st
     from teachergrid.tiny.build import build_model
 
     out = tmp_path_factory.mktemp("models") / "teacher"
-    recipe = {"role": "teacher", "architecture": "llama", "tokenizer": "chatml",
-              "hidden_size": 32, "steps": 20, "style": "plain", "batch_size": 8}
+    recipe = {
+        "role": "teacher",
+        "architecture": "llama",
+        "tokenizer": "chatml",
+        "hidden_size": 32,
+        "steps": 20,
+        "style": "plain",
+        "batch_size": 8,
+    }
     build_model("teacher", recipe, tokenizer_dirs["chatml"], out, seed=0)
     return out

@@ -5,6 +5,7 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
+from typing import ClassVar
 
 import pytest
 
@@ -13,16 +14,34 @@ from teachergrid.backends.base import Decoding
 
 
 def test_vllm_engine_and_sampling_arguments():
-    teacher = {"tensor_parallel_size": 4, "max_model_len": 4096, "trust_remote_code": False,
-               "gpu_memory_utilization": 0.85, "dtype": "bfloat16", "stop": ["<|eot_id|>"],
-               "revision": "abc123"}
+    teacher = {
+        "tensor_parallel_size": 4,
+        "max_model_len": 4096,
+        "trust_remote_code": False,
+        "gpu_memory_utilization": 0.85,
+        "dtype": "bfloat16",
+        "stop": ["<|eot_id|>"],
+        "revision": "abc123",
+    }
     kwargs = vllm.engine_kwargs("/models/llama", teacher)
-    assert kwargs == {"model": "/models/llama", "tensor_parallel_size": 4,
-                      "trust_remote_code": False, "gpu_memory_utilization": 0.85,
-                      "dtype": "bfloat16", "revision": "abc123", "max_model_len": 4096}
+    assert kwargs == {
+        "model": "/models/llama",
+        "tensor_parallel_size": 4,
+        "trust_remote_code": False,
+        "gpu_memory_utilization": 0.85,
+        "dtype": "bfloat16",
+        "revision": "abc123",
+        "max_model_len": 4096,
+    }
     greedy = vllm.sampling_kwargs(Decoding(max_new_tokens=2048, top_p=0.9), teacher)
-    assert greedy == {"n": 1, "max_tokens": 2048, "temperature": 0.0, "top_p": 1.0, "seed": 0,
-                      "stop": ["<|eot_id|>"]}
+    assert greedy == {
+        "n": 1,
+        "max_tokens": 2048,
+        "temperature": 0.0,
+        "top_p": 1.0,
+        "seed": 0,
+        "stop": ["<|eot_id|>"],
+    }
     sampled = vllm.sampling_kwargs(Decoding(temperature=0.7, top_p=0.9, n=4, seed=3), {})
     assert sampled == {"n": 4, "max_tokens": 1024, "temperature": 0.7, "top_p": 0.9, "seed": 3}
 
@@ -36,16 +55,17 @@ def test_vllm_output_parsing_keeps_order_and_checks_counts():
     with pytest.raises(RuntimeError, match="prompt 1"):
         vllm.parse_outputs([out("a"), out()], 1, [])
     assert vllm.conversations(["q"], "be brief") == [
-        [{"role": "system", "content": "be brief"}, {"role": "user", "content": "q"}]]
+        [{"role": "system", "content": "be brief"}, {"role": "user", "content": "q"}]
+    ]
 
 
 class FlakyChatServer(BaseHTTPRequestHandler):
     """OpenAI-compatible /chat/completions that fails the first request of each prompt."""
 
-    seen: dict = {}
-    auth: list = []
+    seen: ClassVar[dict] = {}
+    auth: ClassVar[list] = []
 
-    def do_POST(self):  # noqa: N802
+    def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         FlakyChatServer.auth.append(self.headers.get("Authorization"))
         prompt = body["messages"][-1]["content"]
@@ -55,8 +75,11 @@ class FlakyChatServer(BaseHTTPRequestHandler):
             self.send_response(429)
             self.end_headers()
             return
-        payload = {"choices": [{"index": i, "message": {"content": f"{prompt} #{i}"}}
-                               for i in range(body["n"])]}
+        payload = {
+            "choices": [
+                {"index": i, "message": {"content": f"{prompt} #{i}"}} for i in range(body["n"])
+            ]
+        }
         data = json.dumps(payload).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -75,9 +98,16 @@ def test_openai_backend_retries_over_real_http(monkeypatch):
     monkeypatch.setattr(openai_api.time, "sleep", lambda s: None)
     monkeypatch.setenv("TEST_TEACHER_KEY", "sk-test-secret")
     try:
-        teacher = {"api": {"model": "gpt-x", "api_key_env": "TEST_TEACHER_KEY",
-                           "base_url": f"http://127.0.0.1:{server.server_port}/v1",
-                           "max_concurrency": 4, "max_retries": 3, "timeout_s": 5}}
+        teacher = {
+            "api": {
+                "model": "gpt-x",
+                "api_key_env": "TEST_TEACHER_KEY",
+                "base_url": f"http://127.0.0.1:{server.server_port}/v1",
+                "max_concurrency": 4,
+                "max_retries": 3,
+                "timeout_s": 5,
+            }
+        }
         backend = openai_api.OpenAIBackend(teacher, Decoding(temperature=0.5, n=2))
         answers = backend.generate([f"q{i}" for i in range(6)])
     finally:
@@ -90,12 +120,15 @@ def test_openai_backend_retries_over_real_http(monkeypatch):
 def test_openai_missing_key_is_a_clear_error(monkeypatch):
     monkeypatch.delenv("NOT_SET_KEY", raising=False)
     with pytest.raises(openai_api.APIKeyMissing, match="NOT_SET_KEY is not set"):
-        openai_api.OpenAIBackend({"api": {"model": "m", "api_key_env": "NOT_SET_KEY"}},
-                                 Decoding())
+        openai_api.OpenAIBackend({"api": {"model": "m", "api_key_env": "NOT_SET_KEY"}}, Decoding())
 
 
 def test_openai_request_body():
     body = openai_api.request_body("hi", {"model": "m"}, Decoding(max_new_tokens=5), "sys")
-    assert body == {"model": "m", "max_tokens": 5, "temperature": 0.0, "n": 1,
-                    "messages": [{"role": "system", "content": "sys"},
-                                 {"role": "user", "content": "hi"}]}
+    assert body == {
+        "model": "m",
+        "max_tokens": 5,
+        "temperature": 0.0,
+        "n": 1,
+        "messages": [{"role": "system", "content": "sys"}, {"role": "user", "content": "hi"}],
+    }

@@ -16,7 +16,10 @@ def test_prompt_tokens_are_the_rendered_prompt_and_response_follows(tokenizer_di
     tok = load_tokenizer(str(tokenizer_dirs["chatml"]))
     pair = encode_pair(tok, "What is the capital of Peru?", "The capital of Peru is Lima.")
     prompt = render_prompt(tok, "What is the capital of Peru?")
-    assert prompt == "<|im_start|>user\nWhat is the capital of Peru?<|im_end|>\n<|im_start|>assistant\n"
+    assert (
+        prompt
+        == "<|im_start|>user\nWhat is the capital of Peru?<|im_end|>\n<|im_start|>assistant\n"
+    )
     assert pair.prompt_ids == tok(prompt, add_special_tokens=False)["input_ids"]
     # the response segment is the answer plus the template's end-of-turn markup, nothing else
     assert tok.decode(pair.response_ids) == "The capital of Peru is Lima.<|im_end|>\n"
@@ -35,8 +38,9 @@ def test_tokenizer_without_template_gets_the_documented_default(tokenizer_dirs):
 def test_truncation_keeps_the_response_and_the_end_of_the_prompt(tokenizer_dirs):
     tok = load_tokenizer(str(tokenizer_dirs["chatml"]))
     full = encode_pair(tok, "Count the words: " + "apple " * 30, "There are 30 words.")
-    cut = encode_pair(tok, "Count the words: " + "apple " * 30, "There are 30 words.",
-                      max_length=20)
+    cut = encode_pair(
+        tok, "Count the words: " + "apple " * 30, "There are 30 words.", max_length=20
+    )
     assert len(cut.input_ids) == 20
     assert cut.response_ids == full.response_ids  # 8 tokens fit in half the budget
     assert cut.prompt_ids == full.prompt_ids[-(20 - len(full.response_ids)) :]

@@ -47,7 +47,10 @@ def test_shipped_configs_are_valid():
     real = load_config(REPO / "config.yaml")
     assert len(real["teachers"]) == 20 and len(real["bases"]) == 5
     assert {rm["name"] for rm in real["reward_models"]} == {
-        "armorm", "skywork_llama", "skywork_gemma"}
+        "armorm",
+        "skywork_llama",
+        "skywork_gemma",
+    }
     tp = {t["name"]: t["resources"]["gpu"] for t in real["teachers"]}
     assert tp["Qwen2.5-72B-Instruct"] == 4 and tp["GPT-4"] == 0 and tp["gemma-2-2b-it"] == 1
     assert real["finetune"]["learning_rate"] == 2e-5
@@ -110,7 +113,7 @@ def test_car_reward_model_must_exist(tiny_raw, tmp_path):
 def test_malformed_instruction_line_names_file_and_line(tiny_raw, tmp_path):
     data = tmp_path / "instructions.jsonl"
     good = json.dumps({"instruction": "Add 1 and 2."})
-    data.write_text(f"{good}\n{good}\n{{\"instruction\": \"unterminated\n{good}\n")
+    data.write_text(f'{good}\n{good}\n{{"instruction": "unterminated\n{good}\n')
     raw = absolute_sources(tiny_raw)
     raw["instructions"]["source"] = str(data)
     msg = error_of(raw, tmp_path)
@@ -151,14 +154,28 @@ def test_snakemake_reports_config_error_in_one_line_without_traceback(tiny_raw, 
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(raw))
     proc = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory",
-         str(tmp_path), "--configfile", str(path), "-n"],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-s",
+            str(REPO / "Snakefile"),
+            "--directory",
+            str(tmp_path),
+            "--configfile",
+            str(path),
+            "-n",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode != 0
     assert "Traceback" not in proc.stderr + proc.stdout
     errors = [line for line in proc.stderr.splitlines() if "configuration error" in line]
-    assert errors == [f"teachergrid: configuration error: {path}: car.beta: -1 is less than the minimum of 0"]
+    assert errors == [
+        f"teachergrid: configuration error: {path}: car.beta: -1 is less than the minimum of 0"
+    ]
 
 
 def test_cli_check_config(tmp_path, capsys):

@@ -29,8 +29,9 @@ ROWS = [{"id": f"id{i}", "instruction": f"question {i}"} for i in range(10)]
 
 
 def run(tmp_path, backend, print_="fp"):
-    return generate.run(ROWS, "t", lambda: backend, tmp_path / "t.jsonl",
-                        tmp_path / "t.shards", 3, print_)
+    return generate.run(
+        ROWS, "t", lambda: backend, tmp_path / "t.jsonl", tmp_path / "t.shards", 3, print_
+    )
 
 
 def test_killed_job_resumes_from_last_finished_shard(tmp_path):
@@ -39,7 +40,9 @@ def test_killed_job_resumes_from_last_finished_shard(tmp_path):
         run(tmp_path, first)
     assert not (tmp_path / "t.jsonl").exists()  # no output that looks complete
     assert sorted(p.name for p in (tmp_path / "t.shards").glob("shard-*")) == [
-        "shard-00000.jsonl", "shard-00001.jsonl"]
+        "shard-00000.jsonl",
+        "shard-00001.jsonl",
+    ]
     assert not list((tmp_path / "t.shards").glob(".*tmp"))  # no half-written shard left
     second = CountingBackend()
     stats = run(tmp_path, second)
@@ -74,8 +77,9 @@ def test_fingerprint_depends_on_what_determines_the_answers():
     assert base == generate.fingerprint(dict(teacher), {"temperature": 0.0}, ["a", "b"], 100)
     assert base != generate.fingerprint(teacher, {"temperature": 0.7}, ["a", "b"], 100)
     assert base != generate.fingerprint(teacher, {"temperature": 0.0}, ["a", "c"], 100)
-    assert base != generate.fingerprint({**teacher, "model": "org/n"}, {"temperature": 0.0},
-                                        ["a", "b"], 100)
+    assert base != generate.fingerprint(
+        {**teacher, "model": "org/n"}, {"temperature": 0.0}, ["a", "b"], 100
+    )
 
 
 def test_truncate_at_stop():
@@ -92,7 +96,10 @@ def test_hf_backend_generates_with_the_teacher_template(tiny_llama):
     assert [len(a) for a in answers] == [1, 1, 1]
     # greedy and batched: identical to one prompt at a time
     assert [backend.generate([q])[0] for q in questions] == answers
-    sampled = make_backend(teacher, str(tiny_llama),
-                           Decoding(temperature=1.0, top_p=0.9, n=3, max_new_tokens=8, seed=1))
+    sampled = make_backend(
+        teacher,
+        str(tiny_llama),
+        Decoding(temperature=1.0, top_p=0.9, n=3, max_new_tokens=8, seed=1),
+    )
     out = sampled.generate(questions[:2])
     assert [len(a) for a in out] == [3, 3]

@@ -12,23 +12,40 @@ def cfg(mapping=None, beta=0.5):
         "teachers": [{"name": "big", "params_b": 70}, {"name": "small", "params_b": 7}],
         "bases": [{"name": "b1"}],
         "reward_models": [{"name": "rm1"}, {"name": "rm2"}],
-        "car": {"beta": beta, "reward_model": "rm1",
-                "reward_mapping": mapping or {"kind": "none"}},
+        "car": {"beta": beta, "reward_model": "rm1", "reward_mapping": mapping or {"kind": "none"}},
     }
 
 
-REWARDS = {("big", "rm1"): [0.8, 0.6], ("big", "rm2"): [3.0, 1.0],
-           ("small", "rm1"): [0.4, 0.6], ("small", "rm2"): [-1.0, 1.0]}
-COMPAT = {("b1", "big"): {"loss": 3.0, "ppl": 25.0, "ifd": 0.9, "length": 120.0},
-          ("b1", "small"): {"loss": 1.0, "ppl": 3.0, "ifd": 0.7, "length": 80.0}}
+REWARDS = {
+    ("big", "rm1"): [0.8, 0.6],
+    ("big", "rm2"): [3.0, 1.0],
+    ("small", "rm1"): [0.4, 0.6],
+    ("small", "rm2"): [-1.0, 1.0],
+}
+COMPAT = {
+    ("b1", "big"): {"loss": 3.0, "ppl": 25.0, "ifd": 0.9, "length": 120.0},
+    ("b1", "small"): {"loss": 1.0, "ppl": 3.0, "ifd": 0.7, "length": 80.0},
+}
 REF = {"big": {"ppl": 30.0, "ifd": 0.95}, "small": {"ppl": 20.0, "ifd": 0.85}}
 
 
 def test_columns_and_car_by_hand(tmp_path):
     table = screening_table(cfg(), REWARDS, COMPAT, REF)
     assert list(table.columns) == [
-        "base", "teacher", "reward_rm1", "reward_rm2", "beta", "reward", "loss", "ppl_self",
-        "ifd_self", "ppl_ref", "ifd_ref", "length", "car"]
+        "base",
+        "teacher",
+        "reward_rm1",
+        "reward_rm2",
+        "beta",
+        "reward",
+        "loss",
+        "ppl_self",
+        "ifd_self",
+        "ppl_ref",
+        "ifd_ref",
+        "length",
+        "car",
+    ]
     big = table.set_index("teacher").loc["big"]
     small = table.set_index("teacher").loc["small"]
     # big: r = 0.7, L = 3 -> 0.7 / 2.5 = 0.28; small: r = 0.5, L = 1 -> 0.5 / 1.5 = 0.3333

@@ -56,11 +56,14 @@ def test_batched_equals_one_at_a_time_on_a_real_model(tiny_llama):
 
     tok = load_tokenizer(str(tiny_llama))
     model = load_causal_lm(str(tiny_llama), {"dtype": "float32"})
-    pairs = [encode_pair(tok, q, a) for q, a in [
-        ("What is the capital of France?", "The capital of France is Paris."),
-        ("Add 3 and 4.", "3 plus 4 is 7."),
-        ("Write these words backwards: apple river stone cloud", "cloud stone river apple"),
-    ]]
+    pairs = [
+        encode_pair(tok, q, a)
+        for q, a in [
+            ("What is the capital of France?", "The capital of France is Paris."),
+            ("Add 3 and 4.", "3 plus 4 is 7."),
+            ("Write these words backwards: apple river stone cloud", "cloud stone river apple"),
+        ]
+    ]
     batched = response_losses(model, pairs, pad_id=tok.pad_token_id, batch_size=3)
     single = [response_losses(model, [p], pad_id=tok.pad_token_id)[0] for p in pairs]
     assert batched == pytest.approx(single, abs=1e-5)

@@ -19,13 +19,21 @@ pytestmark = pytest.mark.workflow
 
 
 def snakemake(workdir: Path, *args: str, configfile: Path | None = TINY) -> str:
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"),
-           "--directory", str(workdir), "--cores", "2"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--cores",
+        "2",
+    ]
     if configfile is not None:
         cmd += ["--configfile", str(configfile)]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
-    proc = subprocess.run(cmd + list(args), capture_output=True, text=True, env=env,
-                          timeout=1200)
+    proc = subprocess.run(cmd + list(args), capture_output=True, text=True, env=env, timeout=1200)
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output[-4000:]
     return output
@@ -53,8 +61,19 @@ def grid(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_screening_report_has_every_cell_and_consistent_car(grid):
     table = pd.read_csv(grid / "results/report/metrics.csv")
     assert list(table.columns) == [
-        "base", "teacher", "reward_rm-llama", "beta", "reward", "loss", "ppl_self", "ifd_self",
-        "ppl_ref", "ifd_ref", "length", "car"]
+        "base",
+        "teacher",
+        "reward_rm-llama",
+        "beta",
+        "reward",
+        "loss",
+        "ppl_self",
+        "ifd_self",
+        "ppl_ref",
+        "ifd_ref",
+        "length",
+        "car",
+    ]
     assert table["teacher"].nunique() >= 6 and table["base"].nunique() >= 3
     assert len(table) == table["teacher"].nunique() * table["base"].nunique()
     assert table.notna().all().all()

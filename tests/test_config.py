@@ -3,11 +3,11 @@
 import copy
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from helpers import snakemake_cmd
 
 from teachergrid.config import ConfigError, load_config, validate
 
@@ -154,21 +154,7 @@ def test_snakemake_reports_config_error_in_one_line_without_traceback(tiny_raw, 
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(raw))
     proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "-s",
-            str(REPO / "Snakefile"),
-            "--directory",
-            str(tmp_path),
-            "--configfile",
-            str(path),
-            "-n",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
+        snakemake_cmd(tmp_path, path, "-n"), capture_output=True, text=True, timeout=120
     )
     assert proc.returncode != 0
     assert "Traceback" not in proc.stderr + proc.stdout

@@ -6,11 +6,11 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from helpers import snakemake_cmd
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "configs" / "tiny.yaml"
@@ -19,21 +19,14 @@ pytestmark = pytest.mark.workflow
 
 
 def snakemake(workdir: Path, *args: str, configfile: Path | None = TINY) -> str:
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--cores",
-        "2",
-    ]
-    if configfile is not None:
-        cmd += ["--configfile", str(configfile)]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
-    proc = subprocess.run(cmd + list(args), capture_output=True, text=True, env=env, timeout=1200)
+    proc = subprocess.run(
+        snakemake_cmd(workdir, configfile, *args),
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=1200,
+    )
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output[-4000:]
     return output

@@ -7,10 +7,11 @@ from snakemake.utils import min_version
 min_version("9.19")
 
 
-# config.yaml is the default; `--configfile other.yaml` replaces it rather than merging into it.
+# config.yaml beside this file is the default study; `--configfile other.yaml` replaces it
+# (rather than being merged into it).
 if not workflow.overwrite_configfiles:
 
-    configfile: "config.yaml"
+    configfile: f"{workflow.basedir}/config.yaml"
 
 
 include: "workflow/rules/common.smk"

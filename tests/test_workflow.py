@@ -123,4 +123,7 @@ def test_paper_config_builds_the_whole_dag_offline(tmp_path):
     assert counts["compatibility"] == 100
     assert counts["reference"] == 20
     # GPU resources reach the jobs (tensor-parallel size for big teachers)
-    assert re.search(r"wildcards: teacher=Qwen2.5-72B-Instruct\n\s+resources: [^\n]*gpu=4", out)
+    assert re.search(
+        r"wildcards: teacher=Qwen2.5-72B-Instruct\n(\s+threads: \d+\n)?\s+resources: [^\n]*gpu=4",
+        out,
+    )

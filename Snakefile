@@ -1,4 +1,5 @@
-# teachergrid: teachers x bases, from generation to the CAR screening report.
+# teachergrid: teachers x bases, from generation through CAR screening, fine-tuning and
+# evaluation to the correlation report.
 # The study is described by a config file (config.yaml: the paper's study; configs/tiny.yaml:
 # the offline tiny grid); every stage lives in its own file under workflow/rules/.
 
@@ -20,10 +21,12 @@ include: "workflow/rules/instructions.smk"
 include: "workflow/rules/generate.smk"
 include: "workflow/rules/reward.smk"
 include: "workflow/rules/compatibility.smk"
+include: "workflow/rules/finetune.smk"
+include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
 
 
 rule all:
     default_target: True
     input:
-        screening_outputs(),
+        report_outputs(),

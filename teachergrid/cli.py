@@ -1,4 +1,8 @@
-"""Command line: `teachergrid check-config FILE` validates a study config without Snakemake."""
+"""Command line.
+
+teachergrid check-config FILE             validate a study config without Snakemake
+teachergrid analyze --scores F --out DIR  correlations and paradox summary of a per-cell table
+"""
 
 from __future__ import annotations
 
@@ -18,17 +22,37 @@ def _check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _analyze(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .analysis import analyze
+
+    corr, para = analyze(Path(args.scores), Path(args.out))
+    print(para.to_string(index=False))
+    avg = corr[corr["base"] == "average"][["metric", "spearman_rho", "kendall_tau"]]
+    print(avg.to_string(index=False))
+    print(f"wrote {args.out}/correlations.csv and {args.out}/paradox.csv")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="teachergrid", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     check = sub.add_parser("check-config", help="validate a study configuration file")
     check.add_argument("config")
     check.set_defaults(func=_check_config)
+    analyze = sub.add_parser("analyze", help="Table-4-style analysis of a per-cell score table")
+    analyze.add_argument("--scores", required=True, help="CSV: base, teacher, params_b, ...")
+    analyze.add_argument("--out", required=True, help="output directory")
+    analyze.set_defaults(func=_analyze)
     args = parser.parse_args(argv)
     try:
         return args.func(args)
     except ConfigError as exc:
         print(f"teachergrid: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"teachergrid: {exc}", file=sys.stderr)
         return 2
 
 

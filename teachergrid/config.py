@@ -34,6 +34,7 @@ DEFAULT_RESOURCES: dict[str, dict[str, Any]] = {
     "reward": {"gpu": 1, "threads": 8, "mem_mb": 64000, "runtime": 240},
     "compatibility": {"gpu": 1, "threads": 8, "mem_mb": 64000, "runtime": 240},
     "finetune": {"gpu": 4, "threads": 32, "mem_mb": 256000, "runtime": 1440},
+    "evaluation": {"gpu": 1, "threads": 8, "mem_mb": 64000, "runtime": 240},
 }
 
 
@@ -308,12 +309,83 @@ def validate(raw: Any, file: str = "config", base_dir: Path | None = None) -> di
     ref.setdefault("max_length", compat["max_length"])
     ref["resources"] = _resources(cfg, "compatibility", ref.get("resources"))
 
+    _normalize_training(cfg, base_dir, tiny, file)
+
     if tiny:
         tiny.setdefault("seed", 0)
         tiny.setdefault("threads", 1)
         tiny["resources"] = dict(DEFAULT_RESOURCES["tiny"])
     cfg["config_dir"] = str(base_dir)
     return cfg
+
+
+def _normalize_training(
+    cfg: dict[str, Any], base_dir: Path, tiny: dict[str, Any], file: str
+) -> None:
+    """Fine-tuning and evaluation: defaults, references to teachers, the judge model."""
+    from .finetune import settings
+
+    ft = cfg.get("finetune") or {}
+    resources = _resources(cfg, "finetune", None)
+    cfg["finetune"] = settings(ft)
+    cfg["finetune"]["resources"] = resources
+
+    ev = cfg.get("evaluation")
+    if not ev:
+        return
+    ev.setdefault("backend", "hf")
+    ev.setdefault("decoding", "greedy")
+    ev.setdefault("batch_size", 16)
+    ev.setdefault("tensor_parallel_size", 1)
+    ev.setdefault("max_model_len", None)
+    ev.setdefault("length_penalty", 0.01)
+    ev.setdefault("bootstrap", 100)
+    ev.setdefault("seed", 0)
+    if ev["decoding"] not in cfg["decodings"]:
+        raise ConfigError(
+            f"{file}: evaluation.decoding: {ev['decoding']!r} is not defined under decodings"
+        )
+    teachers = {t["name"] for t in cfg["teachers"]}
+    for bench in ("alpaca_eval", "arena_hard"):
+        spec = ev.setdefault(bench, {})
+        where = f"evaluation.{bench}"
+        if "prompts" not in spec:
+            if "eval" not in cfg["instructions"]:
+                raise ConfigError(f"{file}: {where}.prompts: no prompts and no instructions.eval")
+            spec["prompts"] = dict(cfg["instructions"]["eval"])
+        else:
+            prompts = spec["prompts"]
+            prompts.setdefault("column", "instruction")
+            prompts.setdefault("split", "test")
+            prompts.setdefault("sample", None)
+            prompts.setdefault("seed", 0)
+            _resolve_source(prompts, base_dir, f"{where}.prompts", file)
+            if prompts["local"]:
+                check_instruction_file(Path(prompts["source"]), prompts["column"])
+        ref = spec.get("reference")
+        if not ref:
+            raise ConfigError(f"{file}: {where}.reference: give a teacher or a column")
+        if "teacher" in ref and ref["teacher"] not in teachers:
+            raise ConfigError(
+                f"{file}: {where}.reference.teacher: {ref['teacher']!r} is not a configured teacher"
+            )
+        if "column" in ref and spec["prompts"]["local"]:
+            check_instruction_file(Path(spec["prompts"]["source"]), ref["column"])
+    judge = ev["judge"]
+    if judge["kind"] == "reward_model":
+        if "model" not in judge:
+            raise ConfigError(f"{file}: evaluation.judge.model: a reward_model judge needs a model")
+        judge.setdefault("name", "judge")
+        _fill_model_defaults(judge)
+        _resolve_model(judge, "evaluation.judge", "reward", base_dir, tiny, file)
+        judge.setdefault("batch_size", 8)
+        judge.setdefault("max_length", 4096)
+    elif "api" not in judge:
+        raise ConfigError(f"{file}: evaluation.judge.api: an openai judge needs an api section")
+    else:
+        judge["api"].setdefault("base_url", "https://api.openai.com/v1")
+        judge["api"].setdefault("api_key_env", "OPENAI_API_KEY")
+    ev["resources"] = _resources(cfg, "evaluation", None)
 
 
 def load_config(path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -15,26 +15,35 @@ from .tiny.tasks import stable_id
 log = logging.getLogger(__name__)
 
 
-def _load_texts(source: dict[str, Any]) -> list[str]:
-    column = source["column"]
+def load_columns(source: dict[str, Any], columns: list[str]) -> dict[str, list[str]]:
+    """Columns of a local JSONL/parquet file or a hub data set, as lists of strings."""
     if source.get("local"):
         path = Path(source["source"])
-        check_instruction_file(path, column)
+        for column in columns:
+            check_instruction_file(path, column)
         if path.suffix == ".parquet":
             import pyarrow.parquet as pq
 
-            return [str(x) for x in pq.read_table(path, columns=[column]).column(column)]
+            table = pq.read_table(path, columns=columns)
+            return {c: [str(x) for x in table.column(c).to_pylist()] for c in columns}
         from .jsonl import read_jsonl
 
-        return [row[column] for row in read_jsonl(path)]
+        rows = read_jsonl(path)
+        return {c: [str(row[c]) for row in rows] for c in columns}
     from datasets import load_dataset  # lazy: only the real study reads from the hub
 
     data = load_dataset(source["source"], split=source.get("split", "train"))
-    if column not in data.column_names:
-        raise ValueError(
-            f"{source['source']}: no column {column!r} (columns: {', '.join(data.column_names)})"
-        )
-    return [str(x) for x in data[column]]
+    for column in columns:
+        if column not in data.column_names:
+            raise ValueError(
+                f"{source['source']}: no column {column!r} "
+                f"(columns: {', '.join(data.column_names)})"
+            )
+    return {c: [str(x) for x in data[c]] for c in columns}
+
+
+def _load_texts(source: dict[str, Any]) -> list[str]:
+    return load_columns(source, [source["column"]])[source["column"]]
 
 
 def sample_instructions(texts: list[str], sample: int | None, seed: int) -> list[dict[str, str]]:
@@ -57,6 +66,16 @@ def sample_instructions(texts: list[str], sample: int | None, seed: int) -> list
     if sample is not None:
         order = order[:sample]
     return [{"id": stable_id(unique[i]), "instruction": unique[i]} for i in order]
+
+
+def prepare_with_answers(source: dict[str, Any], answer_column: str) -> list[dict[str, str]]:
+    """Sampled prompts that carry a reference answer from another column of the same data."""
+    data = load_columns(source, [source["column"], answer_column])
+    answers = dict(zip(data[source["column"]], data[answer_column], strict=True))
+    rows = sample_instructions(
+        data[source["column"]], source.get("sample"), int(source.get("seed", 42))
+    )
+    return [{**row, "answer": answers[row["instruction"]]} for row in rows]
 
 
 def prepare(source: dict[str, Any]) -> list[dict[str, str]]:

@@ -9,12 +9,13 @@ from typing import Any
 
 
 def start(snakemake: Any) -> logging.Logger:
-    """Send logging, warnings and progress bars (stderr) to the rule's `log:` file."""
+    """Send logging, warnings, progress bars and library prints to the rule's `log:` file."""
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     if snakemake.log:
         handle = open(snakemake.log[0], "a", buffering=1, encoding="utf-8")  # noqa: SIM115
         sys.stderr = handle
+        sys.stdout = handle  # trainers print their loss records to stdout
     logging.basicConfig(
         level=logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -33,7 +33,7 @@ def set_threads(threads: int | None) -> None:
         torch.set_num_threads(int(threads))
 
 
-def _load_kwargs(entry: dict[str, Any]) -> dict[str, Any]:
+def _load_kwargs(entry: dict[str, Any], shard: bool = True) -> dict[str, Any]:
     kwargs: dict[str, Any] = {
         "revision": entry.get("revision"),
         "trust_remote_code": bool(entry.get("trust_remote_code", False)),
@@ -42,18 +42,19 @@ def _load_kwargs(entry: dict[str, Any]) -> dict[str, Any]:
     token = os.environ.get("HF_TOKEN")
     if token and not entry.get("local"):
         kwargs["token"] = token
-    if device() == "cuda":
-        kwargs["device_map"] = "auto"
+    if shard and device() == "cuda":
+        kwargs["device_map"] = "auto"  # spread a large model over the job's GPUs
     return kwargs
 
 
-def load_causal_lm(path: str, entry: dict[str, Any]) -> Any:
+def load_causal_lm(path: str, entry: dict[str, Any], *, for_training: bool = False) -> Any:
+    """Load for inference (sharded over GPUs, eval mode) or for training (one replica per
+    process, placed by the trainer)."""
     from transformers import AutoModelForCausalLM
 
-    model = AutoModelForCausalLM.from_pretrained(path, **_load_kwargs(entry))
-    if device() == "cpu":
-        model.to("cpu")
-    model.eval()
+    model = AutoModelForCausalLM.from_pretrained(path, **_load_kwargs(entry, not for_training))
+    if not for_training:
+        model.eval()
     return model
 
 

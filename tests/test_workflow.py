@@ -3,6 +3,7 @@ DAG of config.yaml built (dry run) on a machine without GPUs or a hub."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -51,22 +52,29 @@ def grid(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return workdir
 
 
+SCREENING = [
+    "base",
+    "teacher",
+    "reward_rm-llama",
+    "beta",
+    "reward",
+    "loss",
+    "ppl_self",
+    "ifd_self",
+    "ppl_ref",
+    "ifd_ref",
+    "length",
+    "car",
+]
+EVALUATION = ["alpaca_eval_wr", "alpaca_eval_lc", "arena_hard_wr", "ap"]
+
+
 def test_screening_report_has_every_cell_and_consistent_car(grid):
+    screening = pd.read_csv(grid / "results/report/screening.csv")
+    assert list(screening.columns) == SCREENING
     table = pd.read_csv(grid / "results/report/metrics.csv")
-    assert list(table.columns) == [
-        "base",
-        "teacher",
-        "reward_rm-llama",
-        "beta",
-        "reward",
-        "loss",
-        "ppl_self",
-        "ifd_self",
-        "ppl_ref",
-        "ifd_ref",
-        "length",
-        "car",
-    ]
+    assert list(table.columns) == SCREENING + EVALUATION
+    assert table[SCREENING].equals(screening)
     assert table["teacher"].nunique() >= 6 and table["base"].nunique() >= 3
     assert len(table) == table["teacher"].nunique() * table["base"].nunique()
     assert table.notna().all().all()
@@ -94,7 +102,7 @@ def test_the_tiny_world_has_signal(grid):
 def test_every_job_left_a_log_and_a_benchmark(grid):
     logs = list((grid / "results/logs").rglob("*.log"))
     benchmarks = list((grid / "results/benchmarks").rglob("*.tsv"))
-    assert len(logs) == len(benchmarks) >= 6 * 3 + 6 * 3 + 11
+    assert len(logs) == len(benchmarks) >= 6 * 3 * 3 + 6 * 3 + 12
     assert any("responses" in p.read_text() for p in logs)
 
 
@@ -112,7 +120,38 @@ def test_one_cell_reruns_alone_then_with_its_reports(grid):
     assert "Nothing to be done" in snakemake(grid, "-n")
     # forcing the cell through the whole workflow reruns it and only the reports after it
     ran = snakemake(grid, "--forcerun", cell)
-    assert job_counts(ran) == {"all": 1, "compatibility": 1, "screening_report": 1, "total": 3}
+    assert job_counts(ran) == {
+        "all": 1,
+        "compatibility": 1,
+        "screening_report": 1,
+        "report": 1,
+        "total": 4,
+    }
+
+
+def test_every_cell_fine_tuned_evaluated_and_correlated(grid):
+    table = pd.read_csv(grid / "results/report/metrics.csv")
+    assert table[EVALUATION].notna().all().all()
+    assert ((table[EVALUATION] >= 0) & (table[EVALUATION] <= 100)).all().all()
+    assert (
+        (table["ap"] - (table["alpaca_eval_lc"] + table["arena_hard_wr"]) / 2).abs() < 1e-9
+    ).all()
+    for row in table.itertuples():
+        model = grid / f"results/models/{row.base}/{row.teacher}"
+        assert (model / "model.safetensors").exists()
+        info = json.loads((model / "finetune_config.json").read_text())
+        assert info["global_step"] > 0 and info["config"]["learning_rate"] == 1e-3
+    corr = pd.read_csv(grid / "results/report/correlations.csv")
+    per_base = corr[corr["base"] != "average"]
+    metrics = set(SCREENING[2:]) - {"beta"} | {"params_b"}
+    assert set(per_base["metric"]) == metrics
+    assert len(per_base) == len(metrics) * table["base"].nunique()
+    assert per_base[["spearman_rho", "spearman_p", "kendall_tau", "kendall_p"]].notna().all().all()
+    assert set(corr[corr["base"] == "average"]["metric"]) == metrics
+    paradox = pd.read_csv(grid / "results/report/paradox.csv")
+    assert list(paradox["base"]) == list(table["base"].unique())
+    best = table.loc[table.groupby("base")["ap"].idxmax()].set_index("base")["teacher"]
+    assert dict(zip(paradox["base"], paradox["best_teacher"], strict=True)) == best.to_dict()
 
 
 def test_paper_config_builds_the_whole_dag_offline(tmp_path):
@@ -122,8 +161,12 @@ def test_paper_config_builds_the_whole_dag_offline(tmp_path):
     assert counts["reward"] == 60
     assert counts["compatibility"] == 100
     assert counts["reference"] == 20
+    assert counts["finetune"] == 100
+    assert counts["evaluate"] == 100
     # GPU resources reach the jobs (tensor-parallel size for big teachers)
     assert re.search(
         r"wildcards: teacher=Qwen2.5-72B-Instruct\n(\s+threads: \d+\n)?\s+resources: [^\n]*gpu=4",
         out,
     )
+    assert re.search(r"rule finetune:(?:\n\s+[^\n]*)*?\n\s+resources: [^\n]*gpu=4", out)
+    assert re.search(r"rule evaluate:(?:\n\s+[^\n]*)*?\n\s+resources: [^\n]*gpu=1", out)

@@ -26,6 +26,7 @@ BASES = {b["name"]: b for b in CFG["bases"]}
 REWARD_MODELS = {r["name"]: r for r in CFG["reward_models"]}
 REFERENCE = CFG["reference_model"]
 TINY = CFG.get("tiny_world") or {}
+EVAL = CFG.get("evaluation") or {}
 R = "results"
 
 
@@ -33,6 +34,7 @@ wildcard_constraints:
     teacher="|".join(map(str, TEACHERS)) or "^$",
     base="|".join(map(str, BASES)) or "^$",
     rm="|".join(map(str, REWARD_MODELS)) or "^$",
+    bench="alpaca_eval|arena_hard",
 
 
 def model_dir(entry):
@@ -51,5 +53,41 @@ def res(entry, key, default=None):
     return entry["resources"].get(key, default)
 
 
+def eval_reference_teacher(bench):
+    """The teacher whose answers are a benchmark's references, or None (a data column)."""
+    name = EVAL[bench]["reference"].get("teacher")
+    return TEACHERS[name] if name else None
+
+
+def eval_reference_model_input(bench):
+    teacher = eval_reference_teacher(bench)
+    return model_input(teacher) if teacher else []
+
+
+def eval_reference_model(bench):
+    teacher = eval_reference_teacher(bench)
+    return model_dir(teacher) if teacher else None
+
+
+def eval_reference_decoding(bench):
+    teacher = eval_reference_teacher(bench)
+    return CFG["decodings"][teacher["decoding"]] if teacher else None
+
+
+def eval_reference_resources(bench):
+    teacher = eval_reference_teacher(bench)
+    return teacher["resources"] if teacher else {"gpu": 0, "threads": 1}
+
+
 def screening_outputs():
-    return [f"{R}/report/metrics.csv"] + [f"{R}/report/screening/{b}.md" for b in BASES]
+    return [f"{R}/report/screening.csv"] + [
+        f"{R}/report/screening/{b}.md" for b in BASES
+    ]
+
+
+def report_outputs():
+    """The whole study: screening, then (with an evaluation section) the correlations."""
+    outputs = [f"{R}/report/metrics.csv"] + screening_outputs()[1:]
+    if EVAL:
+        outputs += [f"{R}/report/correlations.csv", f"{R}/report/paradox.csv"]
+    return outputs

@@ -1,0 +1,148 @@
+"""Does a metric rank teachers the way fine-tuning does? The paper's Table 4, for any grid.
+
+For each base, every metric is correlated (Spearman and Kendall, scipy) with the measured
+average performance AP over that base's teachers. Metrics where lower is better (losses,
+perplexities, IFD) are negated first, so a positive correlation always means "the metric
+picks good teachers". The average row per metric is the mean coefficient over bases (its
+p-values are left empty: a mean of p-values is not a p-value). The paradox summary gives, per
+base, the best teacher and the correlation between teacher size and AP.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .winrates import average_performance
+
+EVAL_COLUMNS = ["alpaca_eval_wr", "alpaca_eval_lc", "arena_hard_wr", "ap"]
+LOWER_IS_BETTER = ("loss", "ppl_", "ifd_")
+EXCLUDED = {
+    "base",
+    "teacher",
+    "family",
+    "beta",
+    "arena_hard_ci_low",
+    "arena_hard_ci_high",
+    *EVAL_COLUMNS,
+}
+
+
+def direction(metric: str) -> int:
+    return -1 if metric == "loss" or metric.startswith(LOWER_IS_BETTER) else 1
+
+
+def metric_columns(table: pd.DataFrame) -> list[str]:
+    """Every numeric column that is neither an identifier nor an evaluation result."""
+    return [
+        c for c in table.columns if c not in EXCLUDED and pd.api.types.is_numeric_dtype(table[c])
+    ]
+
+
+def with_ap(table: pd.DataFrame) -> pd.DataFrame:
+    table = table.copy()
+    if "ap" not in table.columns:
+        table["ap"] = [
+            average_performance(lc, wr)
+            for lc, wr in zip(table["alpaca_eval_lc"], table["arena_hard_wr"], strict=True)
+        ]
+    return table
+
+
+def _corr(x: pd.Series, y: pd.Series) -> tuple[float, float, float, float]:
+    from scipy.stats import kendalltau, spearmanr
+
+    ok = x.notna() & y.notna()
+    if ok.sum() < 3 or x[ok].nunique() < 2 or y[ok].nunique() < 2:
+        return (math.nan,) * 4
+    rho, rho_p = spearmanr(x[ok], y[ok])
+    tau, tau_p = kendalltau(x[ok], y[ok])
+    return float(rho), float(rho_p), float(tau), float(tau_p)
+
+
+def correlations(table: pd.DataFrame, metrics: list[str] | None = None) -> pd.DataFrame:
+    table = with_ap(table)
+    metrics = metrics if metrics is not None else metric_columns(table)
+    rows = []
+    for base, sub in table.groupby("base", sort=False):
+        for metric in metrics:
+            rho, rho_p, tau, tau_p = _corr(direction(metric) * sub[metric], sub["ap"])
+            rows.append(
+                {
+                    "base": base,
+                    "metric": metric,
+                    "direction": direction(metric),
+                    "n_teachers": int(sub[metric].notna().sum()),
+                    "spearman_rho": rho,
+                    "spearman_p": rho_p,
+                    "kendall_tau": tau,
+                    "kendall_p": tau_p,
+                }
+            )
+    out = pd.DataFrame(
+        rows,
+        columns=[
+            "base",
+            "metric",
+            "direction",
+            "n_teachers",
+            "spearman_rho",
+            "spearman_p",
+            "kendall_tau",
+            "kendall_p",
+        ],
+    )
+    averages = [
+        {
+            "base": "average",
+            "metric": metric,
+            "direction": direction(metric),
+            "n_teachers": int(sub["n_teachers"].mean()) if len(sub) else 0,
+            "spearman_rho": sub["spearman_rho"].mean(),
+            "spearman_p": np.nan,
+            "kendall_tau": sub["kendall_tau"].mean(),
+            "kendall_p": np.nan,
+        }
+        for metric, sub in out.groupby("metric", sort=False)
+    ]
+    return pd.concat([out, pd.DataFrame(averages, columns=out.columns)], ignore_index=True)
+
+
+def paradox(table: pd.DataFrame) -> pd.DataFrame:
+    table = with_ap(table)
+    rows = []
+    for base, sub in table.groupby("base", sort=False):
+        best = sub.loc[sub["ap"].idxmax()]
+        sized = sub if "params_b" in sub.columns else sub.iloc[0:0]
+        rho, _, tau, _ = _corr(sized["params_b"], sized["ap"]) if len(sized) else (math.nan,) * 4
+        largest = sized.loc[sized["params_b"].idxmax()]["teacher"] if len(sized) else None
+        rows.append(
+            {
+                "base": base,
+                "best_teacher": best["teacher"],
+                "best_ap": best["ap"],
+                "largest_teacher": largest,
+                "spearman_size_ap": rho,
+                "kendall_size_ap": tau,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def analyze(scores: Path, out: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """`teachergrid analyze`: the same analysis on an external per-cell table."""
+    table = pd.read_csv(scores)
+    missing = {"base", "teacher", "alpaca_eval_lc", "arena_hard_wr"} - set(table.columns)
+    if missing:
+        raise ValueError(f"{scores}: missing columns {', '.join(sorted(missing))}")
+    out.mkdir(parents=True, exist_ok=True)
+    table = with_ap(table)
+    corr = correlations(table)
+    para = paradox(table)
+    table.to_csv(out / "scores.csv", index=False)
+    corr.to_csv(out / "correlations.csv", index=False)
+    para.to_csv(out / "paradox.csv", index=False)
+    return corr, para

@@ -1,0 +1,94 @@
+"""The Table-4-style analysis, on hand-made tables and on the paper's own Table 6."""
+
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from teachergrid.analysis import analyze, correlations, direction, paradox
+from teachergrid.cli import main
+
+TABLE6 = Path(__file__).resolve().parents[2] / "shared" / "paper" / "table6.csv"
+
+
+def toy() -> pd.DataFrame:
+    # AP rises t1 < t2 < t3 < t4; reward agrees, loss disagrees (so its negation agrees),
+    # size is reversed (the paradox), length is noise.
+    return pd.DataFrame(
+        {
+            "base": ["b"] * 4,
+            "teacher": ["t1", "t2", "t3", "t4"],
+            "params_b": [70.0, 30.0, 8.0, 2.0],
+            "reward": [0.1, 0.2, 0.3, 0.4],
+            "loss": [4.0, 3.0, 2.0, 1.0],
+            "length": [10.0, 30.0, 20.0, 40.0],
+            "alpaca_eval_wr": [1.0, 2.0, 3.0, 4.0],
+            "alpaca_eval_lc": [10.0, 20.0, 30.0, 40.0],
+            "arena_hard_wr": [12.0, 22.0, 32.0, 42.0],
+        }
+    )
+
+
+def test_correlations_by_hand():
+    corr = correlations(toy()).set_index(["base", "metric"])
+    assert corr.loc[("b", "reward"), "spearman_rho"] == pytest.approx(1.0)
+    assert corr.loc[("b", "reward"), "kendall_tau"] == pytest.approx(1.0)
+    # lower loss is better: the negated loss ranks exactly like AP
+    assert direction("loss") == -1 and direction("ppl_self") == -1 and direction("car") == 1
+    assert corr.loc[("b", "loss"), "spearman_rho"] == pytest.approx(1.0)
+    assert corr.loc[("b", "params_b"), "spearman_rho"] == pytest.approx(-1.0)
+    # length ranks 1,3,2,4 against 1,2,3,4: rho = 1 - 6*(0+1+1+0)/(4*15) = 0.8, tau = 4/6
+    assert corr.loc[("b", "length"), "spearman_rho"] == pytest.approx(0.8)
+    assert corr.loc[("b", "length"), "kendall_tau"] == pytest.approx(4 / 6)
+    assert math.isnan(corr.loc[("average", "length"), "spearman_p"])
+    assert corr.loc[("average", "length"), "spearman_rho"] == pytest.approx(0.8)
+    # evaluation columns are never metrics
+    assert "alpaca_eval_wr" not in corr.index.get_level_values("metric")
+
+
+def test_paradox_by_hand():
+    row = paradox(toy()).iloc[0]
+    assert row["best_teacher"] == "t4"
+    assert row["best_ap"] == pytest.approx((40 + 42) / 2)
+    assert row["largest_teacher"] == "t1"
+    assert row["spearman_size_ap"] == pytest.approx(-1.0)
+
+
+def test_analyze_table6_reproduces_ap(tmp_path):
+    analyze(TABLE6, tmp_path)
+    scores = pd.read_csv(tmp_path / "scores.csv")
+    assert len(scores) == 95
+    assert (
+        scores["ap"] - (scores["alpaca_eval_lc"] + scores["arena_hard_wr"]) / 2
+    ).abs().max() < 1e-12
+    # Qwen2.5-3B fine-tuned on gemma-2-9b-it: LC 13.78, Arena-Hard 19.4 -> AP 16.59
+    cell = scores[(scores["base"] == "Qwen2.5-3B") & (scores["teacher"] == "google/gemma-2-9b-it")]
+    assert cell["ap"].item() == pytest.approx(16.59)
+    para = pd.read_csv(tmp_path / "paradox.csv").set_index("base")
+    assert list(para.columns) == [
+        "best_teacher",
+        "best_ap",
+        "largest_teacher",
+        "spearman_size_ap",
+        "kendall_size_ap",
+    ]
+    # the paradox in the paper's data: the 405B teacher is never the best one
+    assert (para["largest_teacher"] == "meta-llama/Llama-3.1-405B-Instruct").all()
+    assert (para["best_teacher"] != para["largest_teacher"]).all()
+    assert para.loc["Qwen2.5-3B", "best_teacher"] == "Qwen/Qwen2.5-3B-Instruct"
+    # its row: LC 14.79, Arena-Hard 24.8
+    assert para.loc["Qwen2.5-3B", "best_ap"] == pytest.approx((14.79 + 24.8) / 2)
+    assert (para["spearman_size_ap"].abs() < 0.5).all()
+    written = pd.read_csv(tmp_path / "correlations.csv")
+    assert set(written["metric"]) == {"params_b"}
+    assert set(written["base"]) == {*scores["base"], "average"}
+
+
+def test_cli_analyze(tmp_path, capsys):
+    assert main(["analyze", "--scores", str(TABLE6), "--out", str(tmp_path / "out")]) == 0
+    assert (tmp_path / "out" / "paradox.csv").exists()
+    bad = tmp_path / "bad.csv"
+    bad.write_text("base,teacher\nb,t\n")
+    assert main(["analyze", "--scores", str(bad), "--out", str(tmp_path / "x")]) == 2
+    assert "missing columns alpaca_eval_lc, arena_hard_wr" in capsys.readouterr().err

@@ -1,0 +1,98 @@
+"""Fine-tuning with TRL: the loss mask is the compatibility split, and a job killed with
+SIGKILL mid-training resumes from its last checkpoint."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from teachergrid.chat import encode_pair, load_tokenizer
+from teachergrid.finetune import accumulation_steps, build_dataset, last_checkpoint, settings
+from teachergrid.tiny.tasks import unique_tasks
+
+
+def test_completion_mask_is_the_compatibility_split(tiny_llama):
+    tok = load_tokenizer(str(tiny_llama))
+    rows = [{"instruction": t["instruction"], "response": t["answer"]} for t in unique_tasks(3, 5)]
+    data = build_dataset(tok, rows, max_length=64)
+    for row, example in zip(rows, data, strict=True):
+        pair = encode_pair(tok, row["instruction"], row["response"], max_length=64)
+        assert example["input_ids"] == pair.input_ids
+        assert example["completion_mask"] == [0] * pair.n_prompt + [1] * len(pair.response_ids)
+
+
+def test_accumulation_keeps_the_effective_batch():
+    cfg = settings({"per_device_batch_size": 1, "effective_batch_size": 32})
+    assert accumulation_steps(cfg, world_size=4) == 8  # the paper: 4 GPUs x 1 x 8
+    assert accumulation_steps(cfg, world_size=1) == 32
+    with pytest.raises(ValueError, match="not a multiple"):
+        accumulation_steps(settings({"per_device_batch_size": 3, "effective_batch_size": 32}), 1)
+
+
+def test_killed_job_resumes_from_its_checkpoint(tiny_llama, tmp_path):
+    responses = tmp_path / "responses.jsonl"
+    responses.write_text(
+        "".join(
+            json.dumps({"id": t["id"], "instruction": t["instruction"], "response": t["answer"]})
+            + "\n"
+            for t in unique_tasks(5, 64)
+        )
+    )
+    spec = {
+        "base": {"name": "tiny-base", "dtype": "float32"},
+        "teacher": "gold",
+        "model": str(tiny_llama),
+        "responses": str(responses),
+        "output": str(tmp_path / "model"),
+        "checkpoints": str(tmp_path / "ckpt"),
+        "threads": 1,
+        "finetune": {
+            "learning_rate": 1e-3,
+            "max_steps": 400,
+            "per_device_batch_size": 8,
+            "effective_batch_size": 8,
+            "warmup_steps": 2,
+            "max_length": 128,
+            "bf16": False,
+            "gradient_checkpointing": False,
+            "save_steps": 10,
+            "seed": 0,
+        },
+    }
+    spec_path = tmp_path / "spec.json"
+    spec_path.write_text(json.dumps(spec))
+    cmd = [sys.executable, "-m", "teachergrid.finetune", str(spec_path)]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    log = (tmp_path / "first.log").open("w")
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        ckpt = last_checkpoint(tmp_path / "ckpt")
+        if ckpt is not None and int(ckpt.name.split("-")[1]) >= 20:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "training finished before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    killed_at = int(last_checkpoint(tmp_path / "ckpt").name.split("-")[1])
+    assert 20 <= killed_at < 400
+    assert not (tmp_path / "model").exists()  # no final model from a killed job
+
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    info = json.loads((tmp_path / "model" / "finetune_config.json").read_text())
+    assert info["resumed_from"].endswith(f"checkpoint-{killed_at}")
+    assert info["global_step"] == 400
+    steps = [
+        e["step"]
+        for e in json.loads((tmp_path / "model" / "train_log.json").read_text())
+        if "loss" in e
+    ]
+    # the checkpoint's log history, then the resumed steps: every step once
+    assert steps == list(range(1, 401))
+    assert (tmp_path / "model" / "model.safetensors").exists()
+    assert not (tmp_path / "ckpt").exists()  # checkpoints removed once the model is saved

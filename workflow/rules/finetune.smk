@@ -1,0 +1,28 @@
+# Supervised fine-tuning of every (base, teacher) cell. Checkpoints live outside the rule's
+# output, so Snakemake keeps them when a killed job is rerun and training resumes from them.
+
+
+rule finetune:
+    input:
+        responses=f"{R}/responses/{{teacher}}.jsonl",
+        model=lambda wc: model_input(BASES[wc.base]),
+    output:
+        directory(f"{R}/models/{{base}}/{{teacher}}"),
+    log:
+        f"{R}/logs/finetune/{{base}}/{{teacher}}.log",
+    benchmark:
+        f"{R}/benchmarks/finetune/{{base}}/{{teacher}}.tsv"
+    conda:
+        "../../envs/training.yaml"
+    threads: CFG["finetune"]["resources"].get("threads", 1)
+    resources:
+        gpu=CFG["finetune"]["resources"].get("gpu", 0),
+        mem_mb=CFG["finetune"]["resources"].get("mem_mb"),
+        runtime=CFG["finetune"]["resources"].get("runtime"),
+    params:
+        base=lambda wc: BASES[wc.base],
+        model=lambda wc: model_dir(BASES[wc.base]),
+        finetune=CFG["finetune"],
+        checkpoints=lambda wc, output: output[0].replace("/models/", "/checkpoints/", 1),
+    script:
+        "../scripts/finetune.py"

@@ -1,0 +1,49 @@
+"""Fine-tune one (base, teacher) cell (rule finetune): in this process on one device, under
+`accelerate launch` with one process per GPU when the rule asks for several."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+from teachergrid import finetune
+from teachergrid.jobs import start
+from teachergrid.jsonl import write_json
+
+sm = snakemake  # noqa: F821
+log = start(sm)
+ckpt = Path(sm.params.checkpoints)
+spec = {
+    "base": sm.params.base,
+    "teacher": sm.wildcards.teacher,
+    "model": sm.params.model,
+    "responses": sm.input.responses,
+    "output": sm.output[0],
+    "checkpoints": str(ckpt),
+    "finetune": sm.params.finetune,
+    "threads": sm.threads,
+    "keep_checkpoints": sm.params.finetune.get("keep_checkpoints", False),
+}
+gpus = int(sm.resources.get("gpu", 0) or 0)
+if gpus > 1:
+    ckpt.mkdir(parents=True, exist_ok=True)
+    write_json(ckpt / "spec.json", spec)
+    cmd = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--num_processes",
+        str(gpus),
+        "-m",
+        "teachergrid.finetune",
+        str(ckpt / "spec.json"),
+    ]
+    log.info("launching: %s", " ".join(cmd))
+    subprocess.run(cmd, check=True, stdout=sys.stderr, stderr=sys.stderr)
+else:
+    info = finetune.run(spec)
+    log.info(
+        "%d steps, train loss %.4f, resumed from %s",
+        info["global_step"],
+        info["train_loss"],
+        info["resumed_from"],
+    )

@@ -23,6 +23,6 @@ rule finetune:
         base=lambda wc: BASES[wc.base],
         model=lambda wc: model_dir(BASES[wc.base]),
         finetune=CFG["finetune"],
-        checkpoints=lambda wc, output: output[0].replace("/models/", "/checkpoints/", 1),
+        checkpoints=lambda wc: f"{R}/checkpoints/{wc.base}/{wc.teacher}",
     script:
         "../scripts/finetune.py"

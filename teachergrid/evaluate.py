@@ -21,12 +21,19 @@ from .winrates import (
 
 
 def both_orders(
-    judge: Judge, questions: Sequence[str], model: Sequence[str], other: Sequence[str]
-) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
-    """Judge (model, other) and (other, model); return both as preferences for the model."""
+    judge: Judge, rows: Sequence[dict[str, Any]], answers: dict[str, str]
+) -> tuple[list[str], list[str], list[tuple[float, float]], list[tuple[float, float]]]:
+    """Judge every prompt's model answer against its reference answer, in both orders.
+
+    Returns the model's answers, the reference answers, and the two lists of judgements, both
+    expressed as (preference for the model, weight).
+    """
+    questions = [r["instruction"] for r in rows]
+    model = [answers[r["id"]] for r in rows]
+    other = [r["answer"] for r in rows]
     forward = judge.prefer(questions, model, other)
     backward = judge.prefer(questions, other, model)
-    return forward, [(1.0 - p, w) for p, w in backward]
+    return model, other, forward, [(1.0 - p, w) for p, w in backward]
 
 
 def alpaca_eval(
@@ -35,10 +42,7 @@ def alpaca_eval(
     answers: dict[str, str],
     length_penalty: float = 0.01,
 ) -> tuple[dict[str, float], list[dict[str, Any]]]:
-    questions = [r["instruction"] for r in rows]
-    model = [answers[r["id"]] for r in rows]
-    ref = [r["answer"] for r in rows]
-    fwd, bwd = both_orders(judge, questions, model, ref)
+    model, ref, fwd, bwd = both_orders(judge, rows, answers)
     prefs = [(a + b) / 2 for (a, _), (b, _) in zip(fwd, bwd, strict=True)]
     scores = {
         "alpaca_eval_wr": win_rate(prefs),
@@ -66,10 +70,7 @@ def arena_hard(
     rounds: int = 100,
     seed: int = 0,
 ) -> tuple[dict[str, float], list[dict[str, Any]]]:
-    questions = [r["instruction"] for r in rows]
-    model = [answers[r["id"]] for r in rows]
-    base = [r["answer"] for r in rows]
-    fwd, bwd = both_orders(judge, questions, model, base)
+    _, _, fwd, bwd = both_orders(judge, rows, answers)
     groups = [
         [("model", "baseline", f[0]), ("model", "baseline", b[0])]
         for f, b in zip(fwd, bwd, strict=True)

@@ -31,6 +31,7 @@ if gpus > 1:
         sys.executable,
         "-m",
         "accelerate.commands.launch",
+        "--multi_gpu",
         "--num_processes",
         str(gpus),
         "-m",

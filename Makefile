@@ -37,4 +37,5 @@ dry-run-paper: $(BIN)/teachergrid
 
 clean:
 	rm -rf results/tiny results/instructions results/responses results/rewards \
-	  results/compatibility results/reference results/report results/logs results/benchmarks
+	  results/compatibility results/reference results/report results/logs results/benchmarks \
+	  results/models results/checkpoints results/eval

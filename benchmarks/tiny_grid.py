@@ -46,7 +46,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--configfile", default=str(REPO / "configs" / "tiny.yaml"))
-    parser.add_argument("--target", default=None, help="a rule or file (default: all)")
+    parser.add_argument(
+        "--target", default=None, help="a rule or file, e.g. screening (default: all)"
+    )
     parser.add_argument("--keep", default=None, help="run in this directory and keep it")
     args = parser.parse_args()
     workdir = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="teachergrid-bench-"))
@@ -55,6 +57,7 @@ def main() -> int:
         sys.executable,
         "-m",
         "snakemake",
+        *([args.target] if args.target else []),
         "-s",
         str(REPO / "Snakefile"),
         "--directory",
@@ -66,8 +69,6 @@ def main() -> int:
         "--quiet",
         "rules",
     ]
-    if args.target:
-        cmd.append(args.target)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env)

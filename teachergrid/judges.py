@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 
@@ -73,12 +74,12 @@ class OpenAIJudge:
     """An LLM judge behind an OpenAI-compatible endpoint (GPT-4, or a judge served by vLLM).
     A reply without a verdict counts as a tie and is logged."""
 
-    def __init__(self, api: dict[str, Any]):
+    def __init__(self, api: dict[str, Any], cache_path: Path | None = None):
         from .backends.base import Decoding
         from .backends.openai_api import OpenAIBackend
 
         self.backend = OpenAIBackend(
-            {"api": api}, Decoding(temperature=0.0, n=1, max_new_tokens=1024)
+            {"api": api}, Decoding(temperature=0.0, n=1, max_new_tokens=1024), cache_path
         )
         self.workers = int(api.get("max_concurrency", 8))
 
@@ -91,10 +92,15 @@ class OpenAIJudge:
         return [parse_verdict(r[0]) or (0.5, 1.0) for r in replies]
 
 
-def make_judge(spec: dict[str, Any], model_path: str | None, threads: int | None = None) -> Judge:
+def make_judge(
+    spec: dict[str, Any],
+    model_path: str | None,
+    threads: int | None = None,
+    cache_path: Path | None = None,
+) -> Judge:
     if spec["kind"] == "reward_model":
         assert model_path is not None
         return RewardModelJudge(model_path, spec, threads)
     if spec["kind"] == "openai":
-        return OpenAIJudge(spec["api"])
+        return OpenAIJudge(spec["api"], cache_path)
     raise ValueError(f"unknown judge kind {spec['kind']!r}")

@@ -1,13 +1,10 @@
 """Backends around the engine call: vLLM request construction and parsing, and the
 OpenAI-compatible client against a real HTTP server on loopback."""
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
-from typing import ClassVar
 
 import pytest
+from fake_openai import FakeOpenAI
 
 from teachergrid.backends import openai_api, vllm
 from teachergrid.backends.base import Decoding
@@ -59,62 +56,69 @@ def test_vllm_output_parsing_keeps_order_and_checks_counts():
     ]
 
 
-class FlakyChatServer(BaseHTTPRequestHandler):
-    """OpenAI-compatible /chat/completions that fails the first request of each prompt."""
-
-    seen: ClassVar[dict] = {}
-    auth: ClassVar[list] = []
-
-    def do_POST(self):
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        FlakyChatServer.auth.append(self.headers.get("Authorization"))
-        prompt = body["messages"][-1]["content"]
-        count = FlakyChatServer.seen.get(prompt, 0)
-        FlakyChatServer.seen[prompt] = count + 1
-        if count == 0:
-            self.send_response(429)
-            self.end_headers()
-            return
-        payload = {
-            "choices": [
-                {"index": i, "message": {"content": f"{prompt} #{i}"}} for i in range(body["n"])
-            ]
-        }
-        data = json.dumps(payload).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
+FAULTS = [["429"], ["500", "503"], ["timeout"], ["garbage"], ["no-choices"], ["429", "timeout"], []]
 
 
-def test_openai_backend_retries_over_real_http(monkeypatch):
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FlakyChatServer)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    monkeypatch.setattr(openai_api.time, "sleep", lambda s: None)
-    monkeypatch.setenv("TEST_TEACHER_KEY", "sk-test-secret")
-    try:
-        teacher = {
-            "api": {
-                "model": "gpt-x",
-                "api_key_env": "TEST_TEACHER_KEY",
-                "base_url": f"http://127.0.0.1:{server.server_port}/v1",
-                "max_concurrency": 4,
-                "max_retries": 3,
-                "timeout_s": 5,
-            }
-        }
-        backend = openai_api.OpenAIBackend(teacher, Decoding(temperature=0.5, n=2))
-        answers = backend.generate([f"q{i}" for i in range(6)])
-    finally:
-        server.shutdown()
-    assert answers == [[f"q{i} #0", f"q{i} #1"] for i in range(6)]
-    assert all(v == 2 for v in FlakyChatServer.seen.values())
-    assert set(FlakyChatServer.auth) == {"Bearer sk-test-secret"}
+def plan(prompt: str) -> list[str]:
+    return FAULTS[int(prompt.removeprefix("q")) % len(FAULTS)]
+
+
+def api(server: FakeOpenAI) -> dict:
+    return {
+        "model": "gpt-x",
+        "api_key_env": "TEST_TEACHER_KEY",
+        "base_url": server.base_url,
+        "max_concurrency": 4,
+        "max_retries": 4,
+        "timeout_s": 0.3,
+        "backoff_s": 0.01,
+    }
+
+
+def test_openai_backend_survives_every_fault_with_each_answer_once(monkeypatch, tmp_path, caplog):
+    monkeypatch.setenv("TEST_TEACHER_KEY", "sk-test-secret-123")
+    prompts = [f"q{i}" for i in range(21)]
+    cache = tmp_path / "api_cache.jsonl"
+    with FakeOpenAI(plan, timeout_sleep=0.6) as server:
+        backend = openai_api.OpenAIBackend(
+            {"api": api(server)}, Decoding(temperature=0.7, n=2), cache_path=cache
+        )
+        answers = backend.generate(prompts)
+        assert answers == [[f"{p} -> 0", f"{p} -> 1"] for p in prompts]
+        # every prompt answered exactly once by the server; every fault retried
+        assert all(server.answered[p] == 1 for p in prompts)
+        assert backend.retries == sum(len(plan(p)) for p in prompts)
+        assert server.auth == {"Bearer sk-test-secret-123"}
+        # a rerun (a new process, same cache file) sends nothing
+        sent = server.requests
+        again = openai_api.OpenAIBackend(
+            {"api": api(server)}, Decoding(temperature=0.7, n=2), cache_path=cache
+        )
+        assert again.generate(prompts) == answers
+        assert server.requests == sent and again.requests_sent == 0
+    assert "sk-test-secret-123" not in cache.read_text()
+    assert "sk-test-secret-123" not in caplog.text
+
+
+def test_openai_cache_ignores_a_torn_last_line(tmp_path):
+    cache = tmp_path / "c.jsonl"
+    cache.write_text('{"key": "a", "texts": ["x"]}\n{"key": "b", "te')
+    loaded = openai_api.ResponseCache(cache)
+    assert len(loaded) == 1 and loaded.get("a") == ["x"] and loaded.get("b") is None
+
+
+def test_openai_gives_up_after_max_retries_and_on_client_errors(monkeypatch):
+    monkeypatch.setenv("TEST_TEACHER_KEY", "sk-test-secret-123")
+    with FakeOpenAI(lambda p: ["500"] * 10) as server:
+        backend = openai_api.OpenAIBackend({"api": api(server)}, Decoding())
+        with pytest.raises(RuntimeError, match="failed 5 times") as info:
+            backend.generate(["q0"])
+        assert "sk-test" not in str(info.value)
+    with FakeOpenAI(lambda p: ["401"]) as server:
+        backend = openai_api.OpenAIBackend({"api": api(server)}, Decoding())
+        with pytest.raises(RuntimeError, match="HTTP 401"):
+            backend.generate(["q0"])
+        assert server.requests == 1  # not retried
 
 
 def test_openai_missing_key_is_a_clear_error(monkeypatch):
@@ -125,6 +129,7 @@ def test_openai_missing_key_is_a_clear_error(monkeypatch):
 
 def test_openai_request_body():
     body = openai_api.request_body("hi", {"model": "m"}, Decoding(max_new_tokens=5), "sys")
+    assert openai_api.request_key(body) == openai_api.request_key(dict(reversed(body.items())))
     assert body == {
         "model": "m",
         "max_tokens": 5,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 
@@ -48,9 +49,16 @@ def truncate_at_stop(text: str, stops: Sequence[str]) -> str:
 
 
 def make_backend(
-    teacher: dict[str, Any], model_path: str, decoding: Decoding, threads: int | None = None
+    teacher: dict[str, Any],
+    model_path: str,
+    decoding: Decoding,
+    threads: int | None = None,
+    cache_path: Path | None = None,
 ) -> Backend:
-    """Build the backend a teacher's config names (engines are imported lazily)."""
+    """Build the backend a teacher's config names (engines are imported lazily).
+
+    `cache_path`: where an API backend keeps the answers it has paid for (ignored by engines
+    that run locally)."""
     kind = teacher.get("backend", "hf")
     if kind == "hf":
         from .hf import HFBackend
@@ -63,5 +71,5 @@ def make_backend(
     if kind == "openai":
         from .openai_api import OpenAIBackend
 
-        return OpenAIBackend(teacher, decoding)
+        return OpenAIBackend(teacher, decoding, cache_path=cache_path)
     raise ValueError(f"unknown backend {kind!r}")

@@ -1,20 +1,29 @@
 """OpenAI-compatible chat-completions backend (closed teachers, or `vllm serve` endpoints).
 
-The key is read from the environment variable the config names and is only ever placed in the
-Authorization header: it is never logged, written to results, or put in an error message.
+Built for long runs against a rate-limited endpoint:
+- bounded concurrency (`api.max_concurrency` requests in flight);
+- retries with exponential backoff and full jitter on 429, 5xx, timeouts, dropped connections
+  and malformed bodies; other 4xx fail at once;
+- a per-request cache (append-only JSONL keyed by a hash of the request body), written as each
+  answer arrives, so a rerun after a crash or a kill never pays twice for an answer;
+- the key is read from the environment variable the config names and only ever placed in the
+  Authorization header: never logged, cached, written to results or put in an error message.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
 import random
+import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from ..chat import messages
@@ -22,10 +31,14 @@ from .base import Decoding
 
 log = logging.getLogger(__name__)
 
-RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
+RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 
 
 class APIKeyMissing(RuntimeError):
+    pass
+
+
+class MalformedResponse(ValueError):
     pass
 
 
@@ -49,29 +62,79 @@ def request_body(
     }
     if not decoding.greedy:
         body["top_p"] = decoding.top_p
+        body["seed"] = decoding.seed
     return body
 
 
-def parse_response(payload: dict[str, Any], n: int) -> list[str]:
-    choices = sorted(payload["choices"], key=lambda c: c.get("index", 0))
-    texts = [c["message"]["content"] or "" for c in choices]
+def request_key(body: dict[str, Any]) -> str:
+    """Cache key: the request body, canonically serialised (it holds no secret)."""
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def parse_response(payload: Any, n: int) -> list[str]:
+    try:
+        choices = sorted(payload["choices"], key=lambda c: c.get("index", 0))
+        texts = [c["message"]["content"] or "" for c in choices]
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise MalformedResponse(f"response without choices/message/content ({exc!r})") from None
     if len(texts) != n:
-        raise ValueError(f"endpoint returned {len(texts)} choices, expected {n}")
+        raise MalformedResponse(f"endpoint returned {len(texts)} choices, expected {n}")
     return [t.strip() for t in texts]
 
 
+class ResponseCache:
+    """Append-only JSONL of {key, texts}; a torn last line (a killed writer) is ignored."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._data: dict[str, list[str]] = {}
+        if path is not None and path.exists():
+            with path.open(encoding="utf-8") as handle:
+                for line in handle:
+                    try:
+                        record = json.loads(line)
+                        self._data[record["key"]] = record["texts"]
+                    except (json.JSONDecodeError, KeyError, TypeError):
+                        continue
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def get(self, key: str) -> list[str] | None:
+        return self._data.get(key)
+
+    def put(self, key: str, texts: list[str]) -> None:
+        with self._lock:
+            self._data[key] = texts
+            if self.path is None:
+                return
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a", encoding="utf-8") as handle:
+                handle.write(json.dumps({"key": key, "texts": texts}) + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+
+
 class OpenAIBackend:
-    def __init__(self, teacher: dict[str, Any], decoding: Decoding) -> None:
+    def __init__(
+        self, teacher: dict[str, Any], decoding: Decoding, cache_path: Path | None = None
+    ) -> None:
         self.api = teacher["api"]
         self.system = teacher.get("system_prompt")
         self.decoding = decoding
         self._key = api_key(self.api)
         self.url = self.api.get("base_url", "https://api.openai.com/v1").rstrip("/")
         self.url += "/chat/completions"
+        self.cache = ResponseCache(cache_path)
+        self.requests_sent = 0
+        self.retries = 0
+        self._count = threading.Lock()
 
-    def _post(self, body: dict[str, Any]) -> dict[str, Any]:
+    def _post(self, body: dict[str, Any]) -> list[str]:
         retries = int(self.api.get("max_retries", 8))
         timeout = float(self.api.get("timeout_s", 120))
+        base_delay = float(self.api.get("backoff_s", 1.0))
         data = json.dumps(body).encode()
         for attempt in range(retries + 1):
             req = urllib.request.Request(
@@ -83,26 +146,37 @@ class OpenAIBackend:
                     "Authorization": f"Bearer {self._key}",
                 },
             )
+            with self._count:
+                self.requests_sent += 1
             try:
                 with urllib.request.urlopen(req, timeout=timeout) as resp:
-                    return json.loads(resp.read())
+                    return parse_response(json.loads(resp.read()), self.decoding.n)
             except urllib.error.HTTPError as exc:
-                if exc.code not in RETRY_STATUS or attempt == retries:
-                    raise RuntimeError(f"endpoint answered HTTP {exc.code}") from None
+                if exc.code not in RETRY_STATUS:
+                    raise RuntimeError(f"{self.url} answered HTTP {exc.code}") from None
                 reason = f"HTTP {exc.code}"
-            except (urllib.error.URLError, TimeoutError, json.JSONDecodeError) as exc:
-                if attempt == retries:
-                    raise RuntimeError(f"endpoint failed: {type(exc).__name__}") from None
+            except (OSError, json.JSONDecodeError, MalformedResponse) as exc:
+                # URLError, timeouts and dropped connections are OSErrors
                 reason = type(exc).__name__
-            delay = min(60.0, 2.0**attempt) * (0.5 + random.random() / 2)
-            log.warning("request failed (%s); retry %d in %.1fs", reason, attempt + 1, delay)
+            if attempt == retries:
+                raise RuntimeError(f"{self.url} failed {retries + 1} times (last: {reason})")
+            with self._count:
+                self.retries += 1
+            delay = random.uniform(0, min(60.0, base_delay * 2**attempt))  # full jitter
+            log.warning("request failed (%s); retry %d in %.2fs", reason, attempt + 1, delay)
             time.sleep(delay)
         raise AssertionError("unreachable")
 
     def generate(self, instructions: Sequence[str]) -> list[list[str]]:
         def one(text: str) -> list[str]:
             body = request_body(text, self.api, self.decoding, self.system)
-            return parse_response(self._post(body), self.decoding.n)
+            key = request_key(body)
+            cached = self.cache.get(key)
+            if cached is not None:
+                return cached
+            texts = self._post(body)
+            self.cache.put(key, texts)
+            return texts
 
         with ThreadPoolExecutor(max_workers=int(self.api.get("max_concurrency", 8))) as pool:
             return list(pool.map(one, instructions))

@@ -1,6 +1,8 @@
 """Reference (AlpacaEval-style) or baseline (Arena-Hard-style) answers of one benchmark
 (rule eval_reference): from a configured teacher, or from a column of the prompts' data."""
 
+from pathlib import Path
+
 from teachergrid.backends.base import Decoding, make_backend
 from teachergrid.instructions import prepare, prepare_with_answers
 from teachergrid.jobs import start
@@ -19,6 +21,7 @@ else:
         sm.params.model,
         Decoding.from_config({**sm.params.decoding, "n": 1}),
         threads=sm.threads,
+        cache_path=Path(sm.output[0] + ".api_cache.jsonl"),
     )
     answers = backend.generate([r["instruction"] for r in rows])
     backend.close()

@@ -1,5 +1,7 @@
 """Answer both benchmarks with one fine-tuned model and judge the answers (rule evaluate)."""
 
+from pathlib import Path
+
 from teachergrid.backends.base import Decoding, make_backend
 from teachergrid.evaluate import evaluate_cell
 from teachergrid.jobs import start
@@ -37,7 +39,13 @@ backend.close()
 write_jsonl(
     sm.output.answers, ({"id": i, "instruction": prompts[i], "answer": answers[i]} for i in ids)
 )
-judge = make_judge(ev["judge"], sm.params.judge_model, threads=sm.threads)
+# Paid judgements survive a failed job: the cache sits beside, not inside, the outputs.
+judge = make_judge(
+    ev["judge"],
+    sm.params.judge_model,
+    threads=sm.threads,
+    cache_path=Path(sm.output.scores + ".judge_cache.jsonl"),
+)
 scores, judgments = evaluate_cell(judge, alpaca, arena, answers, ev)
 write_jsonl(sm.output.judgments, judgments)
 write_json(sm.output.scores, scores)

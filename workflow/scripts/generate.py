@@ -15,7 +15,13 @@ decoding = Decoding.from_config(sm.params.decoding)
 stats = generate.run(
     instructions,
     teacher["name"],
-    lambda: make_backend(teacher, sm.params.model, decoding, threads=sm.threads),
+    lambda: make_backend(
+        teacher,
+        sm.params.model,
+        decoding,
+        threads=sm.threads,
+        cache_path=Path(sm.params.shard_dir) / "api_cache.jsonl",
+    ),
     Path(sm.output[0]),
     Path(sm.params.shard_dir),
     sm.params.shard_size,

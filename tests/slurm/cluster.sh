@@ -40,6 +40,7 @@ install() {
 
 start() {
   mkdir -p "$state"/{ctld,d,log,run,mysql-data} "$conf"
+  chmod 755 "$state"
   local mem_mb cpus
   cpus=$(nproc)
   mem_mb=$(($(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 - 2048))
@@ -105,6 +106,7 @@ JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/slurmdbd
 AccountingStorageHost=localhost
 JobCompType=jobcomp/none
+AccountingStoreFlags=job_comment
 MinJobAge=300
 ReturnToService=2
 SchedulerType=sched/backfill

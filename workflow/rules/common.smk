@@ -1,5 +1,6 @@
 # Configuration checks and input functions shared by every stage.
 
+import json
 import sys
 from pathlib import Path
 
@@ -20,6 +21,10 @@ try:
 except ConfigError as exc:
     sys.stderr.write(f"teachergrid: configuration error: {exc}\n")
     sys.exit(1)
+
+# Jobs see their settings as params; with every mapping's keys sorted, reordering keys in the
+# YAML file (or adding a teacher) does not look like a change to the jobs that already ran.
+CFG = json.loads(json.dumps(CFG, sort_keys=True))
 
 TEACHERS = {t["name"]: t for t in CFG["teachers"]}
 BASES = {b["name"]: b for b in CFG["bases"]}

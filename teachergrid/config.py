@@ -62,8 +62,6 @@ def _describe(error: ValidationError) -> str:
         if error.validator == "unevaluatedProperties":
             extra = [k for k in extra if k in error.message] or extra
         return f"{where}: unknown key {', '.join(repr(k) for k in extra)}"
-    if error.validator == "required":
-        return f"{where}: {error.message}"
     return f"{where}: {error.message}"
 
 

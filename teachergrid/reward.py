@@ -9,7 +9,7 @@ from tqdm import tqdm
 
 from .chat import encode_pair, load_tokenizer
 from .modeling import input_device, load_reward_model, set_threads
-from .scoring import length_sorted_batches
+from .scoring import length_sorted_batches, pad_batch
 
 
 def _score_of(output: Any) -> Any:
@@ -52,13 +52,8 @@ def score(
     batches = length_sorted_batches([len(e) for e in encoded], int(entry.get("batch_size", 8)))
     with torch.inference_mode(), tqdm(total=len(rows), desc=f"reward {entry['name']}") as bar:
         for batch in batches:
-            width = max(len(encoded[i]) for i in batch)
             # Right padding: sequence classifiers read the last non-pad token.
-            ids = torch.full((len(batch), width), tokenizer.pad_token_id, dtype=torch.long)
-            mask = torch.zeros((len(batch), width), dtype=torch.long)
-            for row, i in enumerate(batch):
-                ids[row, : len(encoded[i])] = torch.tensor(encoded[i])
-                mask[row, : len(encoded[i])] = 1
+            ids, mask = pad_batch([encoded[i] for i in batch], tokenizer.pad_token_id)
             scores = _score_of(model(input_ids=ids.to(dev), attention_mask=mask.to(dev)))
             for row, i in enumerate(batch):
                 out[i] = float(scores[row])

@@ -18,6 +18,21 @@ def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
+def pad_batch(seqs: Sequence[Sequence[int]], pad_id: int, left: bool = False) -> tuple[Any, Any]:
+    """Token ids and attention mask of a padded batch: right padding for scoring and
+    classification, left padding for generation (new tokens follow the prompts directly)."""
+    import torch
+
+    width = max(len(s) for s in seqs)
+    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    for row, seq in enumerate(seqs):
+        cols = slice(width - len(seq), width) if left else slice(0, len(seq))
+        ids[row, cols] = torch.tensor(seq, dtype=torch.long)
+        mask[row, cols] = 1
+    return ids, mask
+
+
 def response_losses(
     model: Any,
     pairs: Sequence[EncodedPair],
@@ -42,15 +57,11 @@ def response_losses(
     batches = length_sorted_batches([len(p.input_ids) for p in pairs], batch_size)
     with torch.inference_mode():
         for batch in batches:
-            width = max(len(pairs[i].input_ids) for i in batch)
-            ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-            attention = torch.zeros((len(batch), width), dtype=torch.long)
-            labels = torch.full((len(batch), width), -100, dtype=torch.long)
+            ids, attention = pad_batch([pairs[i].input_ids for i in batch], pad_id)
+            labels = torch.full(ids.shape, -100, dtype=torch.long)
             for row, i in enumerate(batch):
-                seq = pairs[i].input_ids
-                ids[row, : len(seq)] = torch.tensor(seq)
-                attention[row, : len(seq)] = 1
-                labels[row, pairs[i].n_prompt : len(seq)] = torch.tensor(pairs[i].response_ids)
+                end = len(pairs[i].input_ids)
+                labels[row, pairs[i].n_prompt : end] = torch.tensor(pairs[i].response_ids)
             logits = model(input_ids=ids.to(dev), attention_mask=attention.to(dev)).logits
             logits = logits[:, :-1].float()
             target = labels[:, 1:].to(logits.device)

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..chat import load_tokenizer, render_prompt
 from ..modeling import input_device, load_causal_lm, set_threads
-from ..scoring import length_sorted_batches
+from ..scoring import length_sorted_batches, pad_batch
 from .base import Decoding, truncate_at_stop
 
 
@@ -61,12 +61,8 @@ class HFBackend:
             kwargs.update(do_sample=True, temperature=d.temperature, top_p=d.top_p, top_k=None)
             torch.manual_seed(d.seed)
         for batch in length_sorted_batches([len(e) for e in encoded], self.batch_size):
-            width = max(len(encoded[i]) for i in batch)
-            ids = torch.full((len(batch), width), tok.pad_token_id, dtype=torch.long)
-            mask = torch.zeros((len(batch), width), dtype=torch.long)
-            for row, i in enumerate(batch):
-                ids[row, width - len(encoded[i]) :] = torch.tensor(encoded[i])
-                mask[row, width - len(encoded[i]) :] = 1
+            ids, mask = pad_batch([encoded[i] for i in batch], tok.pad_token_id, left=True)
+            width = ids.shape[1]
             with torch.inference_mode():
                 generated = self.model.generate(
                     input_ids=ids.to(dev), attention_mask=mask.to(dev), **kwargs

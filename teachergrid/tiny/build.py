@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..chat import encode_pair
+from ..scoring import pad_batch
 from . import tasks
 
 log = logging.getLogger(__name__)
@@ -216,18 +217,6 @@ def _lm_examples(recipe: dict[str, Any], tokenizer: Any, seed: int) -> Iterator[
             yield [start, *ids[:126], tokenizer.eos_token_id], 0
 
 
-def _pad(rows: list[list[int]], pad_id: int) -> tuple[Any, Any]:
-    import torch
-
-    width = max(len(r) for r in rows)
-    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for i, r in enumerate(rows):
-        ids[i, : len(r)] = torch.tensor(r)
-        mask[i, : len(r)] = 1
-    return ids, mask
-
-
 def _lr_at(step: int, total: int, peak: float) -> float:
     warmup = max(1, total // 10)
     if step < warmup:
@@ -266,7 +255,7 @@ def _train_causal(model: Any, recipe: dict[str, Any], tokenizer: Any, seed: int)
 
     def step_loss(_: int) -> Any:
         batch = [next(examples) for _ in range(batch_size)]
-        ids, mask = _pad([b[0] for b in batch], tokenizer.pad_token_id)
+        ids, mask = pad_batch([b[0] for b in batch], tokenizer.pad_token_id)
         labels = ids.clone()
         labels[mask == 0] = -100
         for i, (_, n_prompt) in enumerate(batch):
@@ -301,7 +290,7 @@ def _train_reward(model: Any, recipe: dict[str, Any], tokenizer: Any, seed: int)
             chosen.append(encode(question, tasks.styled(answer, style)))
             bad = _negative(rng, answer, other)
             rejected.append(encode(question, tasks.styled(bad, rng.choice(styles))))
-        ids, mask = _pad(chosen + rejected, tokenizer.pad_token_id)
+        ids, mask = pad_batch(chosen + rejected, tokenizer.pad_token_id)
         scores = model(input_ids=ids, attention_mask=mask).logits[:, 0]
         return -F.logsigmoid(scores[:batch_size] - scores[batch_size:]).mean()
 

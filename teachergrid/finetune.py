@@ -107,7 +107,8 @@ def sft_config_kwargs(
         "completion_only_loss": True,
         # TRL defaults to bf16 even on CPU; only use it where the GPU supports it.
         "bf16": bool(cfg["bf16"]) and cuda,
-        "gradient_checkpointing": bool(cfg["gradient_checkpointing"]),
+        # transformers 5 renamed the option; the config keeps the name the paper and TRL docs use.
+        "activation_checkpointing": bool(cfg["gradient_checkpointing"]),
         "save_strategy": "steps",
         "save_steps": int(cfg["save_steps"]),
         "save_total_limit": 2,

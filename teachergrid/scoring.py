@@ -58,23 +58,18 @@ def response_losses(
     with torch.inference_mode():
         for batch in batches:
             ids, attention = pad_batch([pairs[i].input_ids for i in batch], pad_id)
-            labels = torch.full(ids.shape, -100, dtype=torch.long)
-            for row, i in enumerate(batch):
-                end = len(pairs[i].input_ids)
-                labels[row, pairs[i].n_prompt : end] = torch.tensor(pairs[i].response_ids)
             logits = model(input_ids=ids.to(dev), attention_mask=attention.to(dev)).logits
-            logits = logits[:, :-1].float()
-            target = labels[:, 1:].to(logits.device)
-            nll = F.cross_entropy(
-                logits.reshape(-1, logits.size(-1)),
-                target.reshape(-1),
-                ignore_index=-100,
-                reduction="none",
-            ).view(target.shape)
-            mask = target != -100
-            per_example = (nll * mask).sum(1) / mask.sum(1)
+            # Position t predicts token t + 1. Only the response's positions are upcast to
+            # fp32, one row at a time: a full fp32 copy of a (batch, length, 128k-vocabulary)
+            # tensor would cost more GPU memory than the model's forward pass.
+            losses = []
             for row, i in enumerate(batch):
-                out[i] = float(per_example[row])
+                pair = pairs[i]
+                start, end = pair.n_prompt - 1, len(pair.input_ids) - 1
+                target = torch.tensor(pair.response_ids, device=logits.device)
+                losses.append(F.cross_entropy(logits[row, start:end].float(), target))
+            for i, value in zip(batch, torch.stack(losses).tolist(), strict=True):
+                out[i] = float(value)
             if progress:
                 progress(len(batch))
     return out

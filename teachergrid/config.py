@@ -18,6 +18,8 @@ import yaml
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
+from .resources import DEFAULT_RESOURCES, complete
+
 TINY_PREFIX = "tiny:"
 
 DEFAULT_DECODING: dict[str, Any] = {
@@ -26,15 +28,6 @@ DEFAULT_DECODING: dict[str, Any] = {
     "n": 1,
     "max_new_tokens": 1024,
     "seed": 0,
-}
-
-DEFAULT_RESOURCES: dict[str, dict[str, Any]] = {
-    "tiny": {"gpu": 0, "threads": 1, "mem_mb": 2000, "runtime": 30},
-    "generation": {"gpu": 1, "threads": 8, "mem_mb": 64000, "runtime": 720},
-    "reward": {"gpu": 1, "threads": 8, "mem_mb": 64000, "runtime": 240},
-    "compatibility": {"gpu": 1, "threads": 8, "mem_mb": 64000, "runtime": 240},
-    "finetune": {"gpu": 4, "threads": 32, "mem_mb": 256000, "runtime": 1440},
-    "evaluation": {"gpu": 1, "threads": 8, "mem_mb": 64000, "runtime": 240},
 }
 
 
@@ -175,11 +168,21 @@ def _fill_model_defaults(entry: dict[str, Any]) -> None:
     entry.setdefault("chat_template", None)
 
 
-def _resources(cfg: dict[str, Any], stage: str, override: dict[str, Any] | None) -> dict[str, Any]:
+def _resources(
+    cfg: dict[str, Any],
+    stage: str,
+    override: dict[str, Any] | None,
+    file: str,
+    where: str,
+) -> dict[str, Any]:
+    """A job's resources: the stage's defaults, the stage's section, then the model's own."""
     merged = dict(DEFAULT_RESOURCES.get(stage, {}))
     merged.update((cfg.get(stage) or {}).get("resources", {}))
     merged.update(override or {})
-    return merged
+    try:
+        return complete(merged, f"{where}.resources")
+    except ValueError as exc:
+        raise ConfigError(f"{file}: {exc}") from None
 
 
 def validate(raw: Any, file: str = "config", base_dir: Path | None = None) -> dict[str, Any]:
@@ -267,12 +270,13 @@ def validate(raw: Any, file: str = "config", base_dir: Path | None = None) -> di
             if teacher.get("tiny"):
                 raise ConfigError(f"{file}: {where}: a tiny model cannot use backend 'openai'")
         # An API teacher needs no GPU; a vLLM teacher needs one GPU per tensor-parallel rank.
-        res = _resources(cfg, "generation", teacher.get("resources"))
+        res = {**DEFAULT_RESOURCES["generation"], **(gen.get("resources") or {})}
         if teacher["backend"] == "openai":
-            res["gpu"] = 0
-        elif res["gpu"] and "gpu" not in teacher.get("resources", {}):
+            res.update(gpu=0, gpu_model=None, cpus_per_gpu=None)
+        elif res["gpu"]:
             res["gpu"] = teacher["tensor_parallel_size"]
-        teacher["resources"] = res
+        res.update(teacher.get("resources") or {})
+        teacher["resources"] = _resources({}, "none", res, file, where)
 
     ref = cfg["reference_model"]
     _fill_model_defaults(ref)
@@ -282,7 +286,9 @@ def validate(raw: Any, file: str = "config", base_dir: Path | None = None) -> di
     for rm in cfg["reward_models"]:
         rm.setdefault("batch_size", 8)
         rm.setdefault("max_length", 4096)
-        rm["resources"] = _resources(cfg, "reward", rm.get("resources"))
+        rm["resources"] = _resources(
+            cfg, "reward", rm.get("resources"), file, f"reward_models[{rm_names.index(rm['name'])}]"
+        )
 
     car = cfg["car"]
     if car["reward_model"] not in rm_names:
@@ -299,20 +305,26 @@ def validate(raw: Any, file: str = "config", base_dir: Path | None = None) -> di
     compat = cfg.setdefault("compatibility", {})
     compat.setdefault("batch_size", 8)
     compat.setdefault("max_length", 4096)
-    for base in cfg["bases"]:
+    for i, base in enumerate(cfg["bases"]):
         base.setdefault("batch_size", compat["batch_size"])
         base.setdefault("max_length", compat["max_length"])
-        base["resources"] = _resources(cfg, "compatibility", base.get("resources"))
+        base["resources"] = _resources(
+            cfg, "compatibility", base.get("resources"), file, f"bases[{i}]"
+        )
     ref.setdefault("batch_size", compat["batch_size"])
     ref.setdefault("max_length", compat["max_length"])
-    ref["resources"] = _resources(cfg, "compatibility", ref.get("resources"))
+    ref["resources"] = _resources(
+        cfg, "compatibility", ref.get("resources"), file, "reference_model"
+    )
 
     _normalize_training(cfg, base_dir, tiny, file)
 
     if tiny:
         tiny.setdefault("seed", 0)
         tiny.setdefault("threads", 1)
-        tiny["resources"] = dict(DEFAULT_RESOURCES["tiny"])
+        tiny["resources"] = _resources(
+            cfg, "tiny", {"threads": tiny["threads"]}, file, "tiny_world"
+        )
     cfg["config_dir"] = str(base_dir)
     return cfg
 
@@ -324,7 +336,7 @@ def _normalize_training(
     from .finetune import settings
 
     ft = cfg.get("finetune") or {}
-    resources = _resources(cfg, "finetune", None)
+    resources = _resources(cfg, "finetune", None, file, "finetune")
     cfg["finetune"] = settings(ft)
     cfg["finetune"]["resources"] = resources
 
@@ -383,7 +395,7 @@ def _normalize_training(
     else:
         judge["api"].setdefault("base_url", "https://api.openai.com/v1")
         judge["api"].setdefault("api_key_env", "OPENAI_API_KEY")
-    ev["resources"] = _resources(cfg, "evaluation", None)
+    ev["resources"] = _resources(cfg, "evaluation", None, file, "evaluation")
 
 
 def load_config(path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -173,3 +173,53 @@ def test_cli_check_config(tmp_path, capsys):
     bad.write_text("study: [unclosed\n")
     assert main(["check-config", str(bad)]) == 2
     assert f"{bad}:" in capsys.readouterr().err
+
+
+def test_memory_grows_with_the_attempt_up_to_the_cap():
+    from teachergrid.resources import complete, memory_mb
+
+    default_cap = complete({"mem_mb": 1000}, "x")
+    assert [memory_mb(default_cap, a) for a in (1, 2, 3, 4)] == [1000, 2000, 2000, 2000]
+    capped = complete({"mem_mb": 1000, "mem_mb_max": 2500}, "x")
+    assert [memory_mb(capped, a) for a in (1, 2, 3, 4)] == [1000, 2000, 2500, 2500]
+
+
+def test_memory_cap_below_the_first_request(tiny_raw, tmp_path):
+    raw = absolute_sources(tiny_raw)
+    raw["bases"][1]["resources"] = {"mem_mb": 4000, "mem_mb_max": 3000}
+    assert error_of(raw, tmp_path).endswith(
+        "bases[1].resources.mem_mb_max: 3000 is below mem_mb (4000)"
+    )
+
+
+def test_gpu_model_without_a_gpu(tiny_raw, tmp_path):
+    raw = absolute_sources(tiny_raw)
+    raw["finetune"]["resources"]["gpu_model"] = "a100"
+    message = error_of(raw, tmp_path)
+    assert message.endswith(
+        "finetune.resources.gpu_model: set, but the job asks for no GPU (gpu: 0)"
+    )
+
+
+def test_api_teacher_asks_for_no_gpu_whatever_the_stage_default(tiny_raw, tmp_path):
+    raw = absolute_sources(tiny_raw)
+    raw["generation"]["resources"] = {"gpu": 1, "gpu_model": "h100", "cpus_per_gpu": 8,
+                                      "mem_mb": 64000, "runtime": 60}  # fmt: skip
+    raw["teachers"].append(
+        {"name": "closed", "model": "gpt-4", "backend": "openai", "api": {"model": "gpt-4"}}
+    )
+    raw["teachers"].append(
+        {"name": "big", "model": "org/big", "backend": "vllm", "tensor_parallel_size": 4}
+    )
+    cfg = check(raw, tmp_path)
+    res = {t["name"]: t["resources"] for t in cfg["teachers"]}
+    assert (res["closed"]["gpu"], res["closed"]["gpu_model"], res["closed"]["cpus_per_gpu"]) == (
+        0,
+        None,
+        None,
+    )
+    assert (res["big"]["gpu"], res["big"]["gpu_model"], res["big"]["mem_mb_max"]) == (
+        4,
+        "h100",
+        128000,
+    )

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 from helpers import snakemake_cmd
 
 REPO = Path(__file__).resolve().parents[1]
@@ -170,3 +171,40 @@ def test_paper_config_builds_the_whole_dag_offline(tmp_path):
     )
     assert re.search(r"rule finetune:(?:\n\s+[^\n]*)*?\n\s+resources: [^\n]*gpu=4", out)
     assert re.search(r"rule evaluate:(?:\n\s+[^\n]*)*?\n\s+resources: [^\n]*gpu=1", out)
+
+
+def _resources_of(output: str, rule: str) -> list[dict[str, str]]:
+    """The `resources:` line of every job of a rule in a dry run, as key -> value."""
+    lines = re.findall(rf"rule {rule}:(?:\n\s+[^\n]*)*?\n\s+resources: ([^\n]*)", output)
+    return [dict(pair.split("=", 1) for pair in line.split(", ")) for line in lines]
+
+
+def test_jobs_ask_the_scheduler_for_what_the_config_declares(tmp_path):
+    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg["finetune"]["resources"].update(gpu_model="h100", mem_mb_max=400000)
+    path = tmp_path / "study.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+
+    def dry_run(attempt: int) -> str:
+        return snakemake(tmp_path, "-n", "--attempt", str(attempt), configfile=path)
+
+    first, third = dry_run(1), dry_run(3)
+    finetune = _resources_of(first, "finetune")
+    assert len(finetune) == 100
+    for job in finetune:
+        assert (job["gpu"], job["gpu_model"], job["cpus_per_gpu"]) == ("4", "h100", "8")
+        assert (job["mem_mb"], job["runtime"]) == ("256000", "1440")
+    # memory grows with the attempt (x3) but stops at the cap
+    assert {job["mem_mb"] for job in _resources_of(third, "finetune")} == {"400000"}
+    # without an explicit cap, the third attempt asks for twice the first request
+    assert {job["mem_mb"] for job in _resources_of(third, "compatibility")} == {"128000"}
+    generate = _resources_of(first, "generate")
+    assert len(generate) == 20
+    # a vLLM teacher asks for one GPU per tensor-parallel rank, a closed one behind an API none
+    expected = [
+        0 if t.get("backend") == "openai" else t.get("tensor_parallel_size", 1)
+        for t in cfg["teachers"]
+    ]
+    assert sorted(int(job["gpu"]) for job in generate) == sorted(expected)
+    assert 0 in expected and 8 in expected
+    assert all(job["gpu_model"] == "" for job in generate)

@@ -7,6 +7,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(workflow.basedir)))
 
 from teachergrid.config import ConfigError, validate
+from teachergrid.resources import DEFAULT_RESOURCES, complete, memory_mb
 
 
 def _config_file():
@@ -26,12 +27,31 @@ except ConfigError as exc:
 # YAML file (or adding a teacher) does not look like a change to the jobs that already ran.
 CFG = json.loads(json.dumps(CFG, sort_keys=True))
 
+
+def _take_resources(section):
+    """Move a config section's scheduler resources out of it. Jobs see their settings as
+    params, and asking for more memory or another GPU model must not look like a change
+    that invalidates results."""
+    return section.pop("resources", None) if section else None
+
+
 TEACHERS = {t["name"]: t for t in CFG["teachers"]}
 BASES = {b["name"]: b for b in CFG["bases"]}
 REWARD_MODELS = {r["name"]: r for r in CFG["reward_models"]}
 REFERENCE = CFG["reference_model"]
 TINY = CFG.get("tiny_world") or {}
 EVAL = CFG.get("evaluation") or {}
+RESOURCES = {
+    "teachers": {n: _take_resources(t) for n, t in TEACHERS.items()},
+    "bases": {n: _take_resources(b) for n, b in BASES.items()},
+    "reward_models": {n: _take_resources(r) for n, r in REWARD_MODELS.items()},
+    "reference": _take_resources(REFERENCE),
+    "tiny": _take_resources(TINY),
+    "finetune": _take_resources(CFG["finetune"]),
+    "evaluation": _take_resources(EVAL),
+}
+for _stage in ("generation", "reward", "compatibility"):
+    _take_resources(CFG.get(_stage))
 R = "results"
 
 
@@ -54,8 +74,33 @@ def model_input(entry):
     return [model_dir(entry)] if entry.get("tiny") else []
 
 
-def res(entry, key, default=None):
-    return entry["resources"].get(key, default)
+SMALL_JOB = complete(DEFAULT_RESOURCES["small"], "small jobs")
+
+
+def _per_job(resources):
+    """A function of the wildcards, from a function or from one mapping for every job."""
+    return resources if callable(resources) else (lambda wc: resources)
+
+
+def cores(resources):
+    """A rule's threads (CPUs per task, unless cpus_per_gpu is set)."""
+    get = _per_job(resources)
+    return lambda wc: get(wc)["threads"]
+
+
+def scheduler(resources):
+    """A rule's resources, in the names Snakemake's SLURM executor reads. `resources` is a
+    completed resources mapping, or a function of the wildcards that returns one. Memory
+    grows with the attempt number up to mem_mb_max; empty gpu_model/cpus_per_gpu ask for
+    nothing."""
+    get = _per_job(resources)
+    return {
+        "gpu": lambda wc: get(wc)["gpu"],
+        "gpu_model": lambda wc: get(wc)["gpu_model"] or "",
+        "cpus_per_gpu": lambda wc: get(wc)["cpus_per_gpu"] or 0,
+        "mem_mb": lambda wc, attempt: memory_mb(get(wc), attempt),
+        "runtime": lambda wc: get(wc)["runtime"],
+    }
 
 
 def eval_reference_teacher(bench):
@@ -79,9 +124,10 @@ def eval_reference_decoding(bench):
     return CFG["decodings"][teacher["decoding"]] if teacher else None
 
 
-def eval_reference_resources(bench):
-    teacher = eval_reference_teacher(bench)
-    return teacher["resources"] if teacher else {"gpu": 0, "threads": 1}
+def eval_reference_resources(wc):
+    """The reference teacher's generation resources, or a small job's (a data column)."""
+    teacher = eval_reference_teacher(wc.bench)
+    return RESOURCES["teachers"][teacher["name"]] if teacher else SMALL_JOB
 
 
 def screening_outputs():

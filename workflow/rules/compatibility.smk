@@ -14,11 +14,9 @@ rule compatibility:
         f"{R}/benchmarks/compatibility/{{base}}/{{teacher}}.tsv"
     conda:
         "../../envs/generation.yaml"
-    threads: lambda wc: res(BASES[wc.base], "threads", 1)
+    threads: cores(lambda wc: RESOURCES["bases"][wc.base])
     resources:
-        gpu=lambda wc: res(BASES[wc.base], "gpu", 0),
-        mem_mb=lambda wc: res(BASES[wc.base], "mem_mb"),
-        runtime=lambda wc: res(BASES[wc.base], "runtime"),
+        **scheduler(lambda wc: RESOURCES["bases"][wc.base]),
     params:
         entry=lambda wc: BASES[wc.base],
         model=lambda wc: model_dir(BASES[wc.base]),
@@ -39,11 +37,9 @@ rule reference:
         f"{R}/benchmarks/reference/{{teacher}}.tsv"
     conda:
         "../../envs/generation.yaml"
-    threads: res(REFERENCE, "threads", 1)
+    threads: cores(RESOURCES["reference"])
     resources:
-        gpu=res(REFERENCE, "gpu", 0),
-        mem_mb=res(REFERENCE, "mem_mb"),
-        runtime=res(REFERENCE, "runtime"),
+        **scheduler(RESOURCES["reference"]),
     params:
         entry=REFERENCE,
         model=lambda wc: model_dir(REFERENCE),

@@ -13,11 +13,9 @@ rule eval_reference:
         f"{R}/benchmarks/eval/{{bench}}_reference.tsv"
     conda:
         "../../envs/generation.yaml"
-    threads: lambda wc: eval_reference_resources(wc.bench).get("threads", 1)
+    threads: cores(eval_reference_resources)
     resources:
-        gpu=lambda wc: eval_reference_resources(wc.bench).get("gpu", 0),
-        mem_mb=lambda wc: eval_reference_resources(wc.bench).get("mem_mb", 8000),
-        runtime=lambda wc: eval_reference_resources(wc.bench).get("runtime", 60),
+        **scheduler(eval_reference_resources),
     params:
         spec=lambda wc: EVAL[wc.bench],
         teacher=lambda wc: eval_reference_teacher(wc.bench),
@@ -43,11 +41,9 @@ rule evaluate:
         f"{R}/benchmarks/evaluate/{{base}}/{{teacher}}.tsv"
     conda:
         "../../envs/generation.yaml"
-    threads: EVAL.get("resources", {}).get("threads", 1)
+    threads: cores(RESOURCES["evaluation"] or SMALL_JOB)
     resources:
-        gpu=EVAL.get("resources", {}).get("gpu", 0),
-        mem_mb=EVAL.get("resources", {}).get("mem_mb", 8000),
-        runtime=EVAL.get("resources", {}).get("runtime", 60),
+        **scheduler(RESOURCES["evaluation"] or SMALL_JOB),
     params:
         base=lambda wc: BASES[wc.base],
         evaluation=EVAL,

@@ -14,11 +14,9 @@ rule finetune:
         f"{R}/benchmarks/finetune/{{base}}/{{teacher}}.tsv"
     conda:
         "../../envs/training.yaml"
-    threads: CFG["finetune"]["resources"].get("threads", 1)
+    threads: cores(RESOURCES["finetune"])
     resources:
-        gpu=CFG["finetune"]["resources"].get("gpu", 0),
-        mem_mb=CFG["finetune"]["resources"].get("mem_mb"),
-        runtime=CFG["finetune"]["resources"].get("runtime"),
+        **scheduler(RESOURCES["finetune"]),
     params:
         base=lambda wc: BASES[wc.base],
         model=lambda wc: model_dir(BASES[wc.base]),

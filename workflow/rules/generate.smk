@@ -13,11 +13,9 @@ rule generate:
         f"{R}/benchmarks/generate/{{teacher}}.tsv"
     conda:
         "../../envs/generation.yaml"
-    threads: lambda wc: res(TEACHERS[wc.teacher], "threads", 1)
+    threads: cores(lambda wc: RESOURCES["teachers"][wc.teacher])
     resources:
-        gpu=lambda wc: res(TEACHERS[wc.teacher], "gpu", 0),
-        mem_mb=lambda wc: res(TEACHERS[wc.teacher], "mem_mb"),
-        runtime=lambda wc: res(TEACHERS[wc.teacher], "runtime"),
+        **scheduler(lambda wc: RESOURCES["teachers"][wc.teacher]),
     params:
         teacher=lambda wc: TEACHERS[wc.teacher],
         model=lambda wc: model_dir(TEACHERS[wc.teacher]),

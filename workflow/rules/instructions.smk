@@ -10,10 +10,9 @@ rule instructions:
         f"{R}/benchmarks/instructions.tsv"
     conda:
         "../../envs/analysis.yaml"
-    threads: 1
+    threads: cores(SMALL_JOB)
     resources:
-        mem_mb=8000,
-        runtime=60,
+        **scheduler(SMALL_JOB),
     params:
         source=CFG["instructions"],
     script:

@@ -23,10 +23,9 @@ rule screening_report:
     localrule: True
     conda:
         "../../envs/analysis.yaml"
-    threads: 1
+    threads: cores(SMALL_JOB)
     resources:
-        mem_mb=4000,
-        runtime=30,
+        **scheduler(SMALL_JOB),
     params:
         cfg={k: CFG[k] for k in ("teachers", "bases", "reward_models", "car")},
     script:
@@ -60,10 +59,9 @@ rule report:
     localrule: True
     conda:
         "../../envs/analysis.yaml"
-    threads: 1
+    threads: cores(SMALL_JOB)
     resources:
-        mem_mb=4000,
-        runtime=30,
+        **scheduler(SMALL_JOB),
     params:
         teachers=CFG["teachers"],
         bases=list(BASES),

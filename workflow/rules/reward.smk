@@ -13,11 +13,9 @@ rule reward:
         f"{R}/benchmarks/reward/{{teacher}}/{{rm}}.tsv"
     conda:
         "../../envs/generation.yaml"
-    threads: lambda wc: res(REWARD_MODELS[wc.rm], "threads", 1)
+    threads: cores(lambda wc: RESOURCES["reward_models"][wc.rm])
     resources:
-        gpu=lambda wc: res(REWARD_MODELS[wc.rm], "gpu", 0),
-        mem_mb=lambda wc: res(REWARD_MODELS[wc.rm], "mem_mb"),
-        runtime=lambda wc: res(REWARD_MODELS[wc.rm], "runtime"),
+        **scheduler(lambda wc: RESOURCES["reward_models"][wc.rm]),
     params:
         entry=lambda wc: REWARD_MODELS[wc.rm],
         model=lambda wc: model_dir(REWARD_MODELS[wc.rm]),

@@ -11,10 +11,9 @@ rule tiny_tokenizers:
         f"{R}/benchmarks/tiny/tokenizers.tsv"
     conda:
         "../../envs/training.yaml"
-    threads: 1
+    threads: cores(RESOURCES["tiny"] or SMALL_JOB)
     resources:
-        mem_mb=TINY.get("resources", {}).get("mem_mb", 2000),
-        runtime=TINY.get("resources", {}).get("runtime", 30),
+        **scheduler(RESOURCES["tiny"] or SMALL_JOB),
     params:
         specs=TINY.get("tokenizers", {}),
         seed=TINY.get("seed", 0),
@@ -33,10 +32,9 @@ rule tiny_model:
         f"{R}/benchmarks/tiny/model_{{name}}.tsv"
     conda:
         "../../envs/training.yaml"
-    threads: TINY.get("threads", 1)
+    threads: cores(RESOURCES["tiny"] or SMALL_JOB)
     resources:
-        mem_mb=TINY.get("resources", {}).get("mem_mb", 2000),
-        runtime=TINY.get("resources", {}).get("runtime", 30),
+        **scheduler(RESOURCES["tiny"] or SMALL_JOB),
     params:
         recipe=lambda wc: TINY["models"][wc.name],
         tokenizer=lambda wc: f"{R}/tiny/tokenizers/{TINY['models'][wc.name]['tokenizer']}",

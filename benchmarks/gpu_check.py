@@ -157,6 +157,11 @@ def main() -> int:
     ap.add_argument("--rows", type=int, default=512)
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--budget", type=float, default=420.0, help="seconds; later sections skip")
+    ap.add_argument(
+        "--finetune-variants",
+        action="store_true",
+        help="after the scoring sections, compare fine-tuning settings instead of the rest",
+    )
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     rec = Recorder(args.out, args.budget)
@@ -235,16 +240,10 @@ def main() -> int:
 
         return go
 
-    scoring.results = {}  # type: ignore[attr-defined]
-    for bs in (8, 32):
-        rec.section(f"scoring_bs{bs}", scoring(bs), 30)
-
     def agreement() -> dict[str, Any]:
         a, b = scoring.results[8], scoring.results[32]  # type: ignore[attr-defined]
         diff = max(abs(x - y) for x, y in zip(a, b, strict=True))
         return {"max_abs_loss_diff_bs8_vs_bs32": round(diff, 5)}
-
-    rec.section("scoring_batch_agreement", agreement, 0)
 
     def memory_old_vs_new() -> dict[str, Any]:
         from teachergrid.modeling import load_causal_lm
@@ -267,14 +266,20 @@ def main() -> int:
         del model
         return figures
 
-    rec.section("scoring_memory_bs32", memory_old_vs_new, 30)
+    scoring.results = {}  # type: ignore[attr-defined]
+    if not args.finetune_variants:
+        for bs in (8, 32):
+            rec.section(f"scoring_bs{bs}", scoring(bs), 30)
+        rec.section("scoring_batch_agreement", agreement, 0)
+        rec.section("scoring_memory_bs32", memory_old_vs_new, 30)
 
-    def finetune(method: str) -> Callable[[], dict[str, Any]]:
+    def finetune(method: str, **variant: Any) -> Callable[[], dict[str, Any]]:
         def go() -> dict[str, Any]:
             from teachergrid.finetune import run
 
             reset_peak()
             out = work / f"ft-{method}"
+            shutil.rmtree(work / f"ckpt-{method}", ignore_errors=True)
             spec = {
                 "base": {**entry, "name": args.shape},
                 "teacher": "synthetic",
@@ -293,6 +298,7 @@ def main() -> int:
                     "save_steps": 10_000,
                     "bf16": True,
                     "gradient_checkpointing": True,
+                    **variant,
                 },
             }
             t0 = time.time()
@@ -320,7 +326,25 @@ def main() -> int:
 
         return go
 
+    if args.finetune_variants:
+        # the first training run in a process pays CUDA/cuBLAS start-up: keep it out of the figures
+        rec.section("finetune_warmup", finetune("full", max_steps=3), 60)
     rec.section("finetune_full", finetune("full"), 60)
+    if args.finetune_variants:
+        # what the batch size, activation checkpointing and a fused optimizer buy
+        rec.section("finetune_full_no_ckpt", finetune("full", gradient_checkpointing=False), 60)
+        rec.section("finetune_full_bs16", finetune("full", per_device_batch_size=16), 60)
+        rec.section("finetune_full_fused", finetune("full", optimizer="adamw_torch_fused"), 60)
+        rec.section(
+            "finetune_full_bs16_no_ckpt_fused",
+            finetune("full", per_device_batch_size=16, gradient_checkpointing=False,
+                     optimizer="adamw_torch_fused"),
+            60,
+        )  # fmt: skip
+        args.big_shape = "none"
+        shutil.rmtree(work, ignore_errors=True)
+        print(f"figures in {args.out / 'gpu_check.json'}; {time.time() - rec.start:.0f} s")
+        return 0
     rec.section("finetune_lora", finetune("lora"), 60)
 
     def generation() -> dict[str, Any]:

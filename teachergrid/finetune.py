@@ -35,7 +35,7 @@ TRAIN_DEFAULTS: dict[str, Any] = {
     "warmup_steps": 100,
     "weight_decay": 0.0,
     "max_length": 4096,
-    "optimizer": "adamw_torch",
+    "optimizer": "auto",
     "bf16": True,
     "gradient_checkpointing": True,
     "save_steps": 500,
@@ -90,6 +90,14 @@ def build_dataset(tokenizer: Any, rows: list[dict[str, Any]], max_length: int) -
     return Dataset.from_dict({"input_ids": ids, "completion_mask": masks})
 
 
+def optimizer(name: str, cuda: bool) -> str:
+    """`auto` is AdamW with PyTorch's fused CUDA kernel on GPUs (the same update, measured 20%
+    faster per step for a 1.2B model on an H100: benchmarks/results/) and plain AdamW on CPU."""
+    if name != "auto":
+        return name
+    return "adamw_torch_fused" if cuda else "adamw_torch"
+
+
 def sft_config_kwargs(
     cfg: dict[str, Any], out_dir: Path, world_size: int, cuda: bool
 ) -> dict[str, Any]:
@@ -102,7 +110,7 @@ def sft_config_kwargs(
         "lr_scheduler_type": cfg["lr_scheduler"],
         "warmup_steps": int(cfg["warmup_steps"]),
         "weight_decay": float(cfg["weight_decay"]),
-        "optim": cfg["optimizer"],
+        "optim": optimizer(cfg["optimizer"], cuda),
         "max_length": int(cfg["max_length"]),
         "completion_only_loss": True,
         # TRL defaults to bf16 even on CPU; only use it where the GPU supports it.

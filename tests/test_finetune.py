@@ -11,7 +11,13 @@ import time
 import pytest
 
 from teachergrid.chat import encode_pair, load_tokenizer
-from teachergrid.finetune import accumulation_steps, build_dataset, last_checkpoint, settings
+from teachergrid.finetune import (
+    accumulation_steps,
+    build_dataset,
+    last_checkpoint,
+    settings,
+    sft_config_kwargs,
+)
 from teachergrid.tiny.tasks import unique_tasks
 
 
@@ -31,6 +37,19 @@ def test_accumulation_keeps_the_effective_batch():
     assert accumulation_steps(cfg, world_size=1) == 32
     with pytest.raises(ValueError, match="not a multiple"):
         accumulation_steps(settings({"per_device_batch_size": 3, "effective_batch_size": 32}), 1)
+
+
+def test_trainer_arguments_follow_the_device(tmp_path):
+    cfg = settings({"effective_batch_size": 8, "per_device_batch_size": 2})
+    gpu = sft_config_kwargs(cfg, tmp_path, world_size=2, cuda=True)
+    cpu = sft_config_kwargs(cfg, tmp_path, world_size=1, cuda=False)
+    # the default optimizer is AdamW, fused on GPUs; bf16 only where a GPU has it
+    assert (gpu["optim"], gpu["bf16"], gpu["use_cpu"]) == ("adamw_torch_fused", True, False)
+    assert (cpu["optim"], cpu["bf16"], cpu["use_cpu"]) == ("adamw_torch", False, True)
+    assert (gpu["gradient_accumulation_steps"], cpu["gradient_accumulation_steps"]) == (2, 4)
+    assert gpu["activation_checkpointing"] is True
+    named = settings({"optimizer": "adafactor"})
+    assert sft_config_kwargs(named, tmp_path, world_size=1, cuda=True)["optim"] == "adafactor"
 
 
 def test_killed_job_resumes_from_its_checkpoint(tiny_llama, tmp_path):

@@ -1,6 +1,7 @@
-"""The tiny grid on a real one-node SLURM cluster (slurmctld, slurmd, slurmdbd + MariaDB),
-through `--profile profiles/slurm`: a sweep, rerunning one cell, killing the driver and
-resuming, adding a teacher. Job records are read back from SLURM's accounting (sacct).
+"""The whole tiny grid on a real one-node SLURM cluster (slurmctld, slurmd, slurmdbd + MariaDB,
+two stand-in GPUs of type "tiny"), through `--profile profiles/slurm`: a sweep from nothing to
+the correlation report, rerunning one cell, killing the driver and resuming, adding a teacher.
+Every check reads SLURM's own accounting records (sacct) and the files the sweep wrote.
 
 Runs in CI (CI=true) or with TEACHERGRID_SLURM_TESTS=1, as root with apt-get or SLURM present;
 otherwise every test here is skipped with the reason.
@@ -54,21 +55,33 @@ def cluster():
         shutil.rmtree(state, ignore_errors=True)
 
 
+# On this cluster fine-tuning and evaluation ask for a GPU, as they would on a real one.
+GPU_JOB = {"gpu": 1, "gpu_model": "tiny", "cpus_per_gpu": 1, "mem_mb": 3000, "runtime": 25}
+COLUMNS = ["id", "state", "rule", "wildcards", "tres", "minutes"]
+# The evaluation's reference (qwen-l) and baseline (llama-s) teachers, and two more families.
+TEACHERS = ("llama-s", "qwen-l", "gemma-m", "phi-s")
+BASES = ("base-llama", "base-qwen")
+CELLS = len(TEACHERS) * len(BASES)
+
+
 def records(after: int = 0) -> pd.DataFrame:
-    """SLURM's accounting records of the jobs with an id above `after`: rule, wildcards, state."""
+    """SLURM's accounting records of the jobs with an id above `after`: rule, wildcards, state,
+    the trackable resources requested, and the time limit in minutes."""
     out = subprocess.run(
-        ["sacct", "-a", "-X", "-n", "-P", "--starttime=now-1day", "--format=JobID,State,Comment"],
+        ["sacct", "-a", "-X", "-n", "-P", "--starttime=now-1day",
+         "--format=JobID,State,TimelimitRaw,ReqTRES,Comment"],
         capture_output=True,
         text=True,
         check=True,
-    ).stdout
+    ).stdout  # fmt: skip
     rows = []
     for line in out.splitlines():
-        job_id, state, comment = line.split("|", 2)
+        job_id, state, minutes, tres, comment = line.split("|", 4)
         if job_id.isdigit() and int(job_id) > after and comment.startswith("rule_"):
             rule, _, wildcards = comment.removeprefix("rule_").partition("_wildcards_")
-            rows.append({"id": int(job_id), "state": state, "rule": rule, "wildcards": wildcards})
-    return pd.DataFrame(rows, columns=["id", "state", "rule", "wildcards"])
+            tres = dict(item.split("=", 1) for item in tres.split(",") if item)
+            rows.append([int(job_id), state, rule, wildcards, tres, int(minutes)])
+    return pd.DataFrame(rows, columns=COLUMNS)
 
 
 def last_id() -> int:
@@ -81,7 +94,6 @@ def command(workdir: Path, configfile: Path, *args: str) -> list[str]:
         sys.executable,
         "-m",
         "snakemake",
-        "screening",
         "-s",
         str(REPO / "Snakefile"),
         "--directory",
@@ -99,7 +111,36 @@ def command(workdir: Path, configfile: Path, *args: str) -> list[str]:
     ]
 
 
-def run(workdir: Path, configfile: Path = TINY, *args: str) -> str:
+def slurm_config(directory: Path, extra_teacher: bool = False) -> Path:
+    """configs/tiny.yaml cut to 4 teachers x 2 bases (every stage, half the jobs: CI time),
+    with GPU jobs for fine-tuning and evaluation, and optionally one more teacher."""
+    cfg = yaml.safe_load(TINY.read_text())
+    for section in (cfg["instructions"], cfg["instructions"]["eval"]):
+        section["source"] = str((TINY.parent / section["source"]).resolve())
+    cfg["teachers"] = [t for t in cfg["teachers"] if t["name"] in TEACHERS]
+    cfg["bases"] = [b for b in cfg["bases"] if b["name"] in BASES]
+    cfg["finetune"]["resources"] = dict(GPU_JOB)
+    cfg["evaluation"]["resources"] = dict(GPU_JOB)
+    if extra_teacher:
+        cfg["teachers"].append(
+            {"name": "llama-m", "model": "tiny:llama-m", "family": "Llama",
+             "params_b": 0.00017, "batch_size": 64}
+        )  # fmt: skip
+        cfg["tiny_world"]["models"]["llama-m"] = {
+            "role": "teacher",
+            "architecture": "llama",
+            "tokenizer": "tok-llama",
+            "hidden_size": 80,
+            "steps": 120,
+            "style": "plain",
+        }
+    path = directory / ("tiny-plus-one.yaml" if extra_teacher else "tiny-slurm.yaml")
+    # safe_dump sorts every key: a reordered config must not look like a changed one
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def run(workdir: Path, configfile: Path, *args: str) -> str:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
     proc = subprocess.run(
         command(workdir, configfile, *args), capture_output=True, text=True, env=env, timeout=1800
@@ -115,50 +156,80 @@ def counts(frame: pd.DataFrame) -> dict[str, int]:
 @pytest.fixture(scope="module")
 def sweep(cluster, tmp_path_factory: pytest.TempPathFactory):
     workdir = tmp_path_factory.mktemp("slurm-sweep")
+    config = slurm_config(workdir)
     before = last_id()
-    run(workdir)
+    run(workdir, config)
     jobs = records(before)
-    (workdir / "first.csv").write_bytes((workdir / "results/report/screening.csv").read_bytes())
-    return workdir, jobs
+    return workdir, config, jobs
 
 
 def test_sweep_runs_every_job_through_slurm(sweep):
-    workdir, jobs = sweep
+    workdir, _, jobs = sweep
     assert (jobs["state"] == "COMPLETED").all(), jobs
-    # 6 teachers, 3 bases, the reference LM, the reward model (the judge is not needed yet)
+    # 4 teachers x 2 bases, the reference LM, the reward model and the judge
     assert counts(jobs) == {
         "tiny_tokenizers": 1,
-        "tiny_model": 11,
-        "instructions": 1,
-        "generate": 6,
-        "reward": 6,
-        "compatibility": 18,
-        "reference": 6,
+        "tiny_model": 9,
+        "generate": 4,
+        "reward": 4,
+        "compatibility": CELLS,
+        "reference": 4,
+        "finetune": CELLS,
+        "eval_reference": 2,
+        "evaluate": CELLS,
     }
-    # fan-in reports run on the submitting host, not as cluster jobs
-    assert "screening_report" not in set(jobs["rule"])
-    table = pd.read_csv(workdir / "results/report/screening.csv")
-    assert len(table) == 18 and table["car"].notna().all()
+    # the hub download and the fan-in reports run on the submitting host, not as cluster jobs
+    assert not {"instructions", "screening_report", "report"} & set(jobs["rule"])
+    table = pd.read_csv(workdir / "results/report/metrics.csv")
+    assert len(table) == CELLS and table[["car", "ap"]].notna().all().all()
+    correlations = pd.read_csv(workdir / "results/report/correlations.csv")
+    assert "car" in set(correlations["metric"])
 
 
-def test_forcing_one_cell_reruns_only_that_cell(sweep):
-    workdir, _ = sweep
+def test_jobs_get_the_resources_their_rules_declare(sweep):
+    _, _, jobs = sweep
+    for _, job in jobs.iterrows():
+        if job["rule"] in ("finetune", "evaluate"):
+            # --gpus=tiny:1 --cpus-per-gpu=1, memory and wall time from the config
+            assert job["tres"]["gres/gpu:tiny"] == "1" and job["tres"]["cpu"] == "1", job
+            assert job["tres"]["mem"] == "3000M" and job["minutes"] == 25, job
+        else:
+            assert "gres/gpu" not in job["tres"], job
+            assert job["tres"]["mem"] == "2000M" and job["minutes"] in (20, 30), job
+
+
+def test_forcing_one_cell_reruns_only_that_cells_jobs(sweep):
+    workdir, config, _ = sweep
+    report = workdir / "results/report/metrics.csv"
+    stamp = report.stat().st_mtime
     before = last_id()
-    run(workdir, TINY, "--forcerun", "results/compatibility/base-qwen/qwen-s.json")
+    run(
+        workdir,
+        config,
+        "--forcerun",
+        "results/compatibility/base-qwen/qwen-l.json",
+        "results/models/base-qwen/qwen-l",
+    )
     jobs = records(before)
-    assert list(jobs["rule"]) == ["compatibility"]
-    assert list(jobs["wildcards"]) == ["base-qwen_qwen-s"]
+    assert sorted(jobs["rule"]) == ["compatibility", "evaluate", "finetune"]
+    assert set(jobs["wildcards"]) == {"base-qwen_qwen-l"}
+    # and the reports that depend on the cell were rebuilt (on the submitting host)
+    assert report.stat().st_mtime > stamp
 
 
 def test_killed_driver_resumes_without_rerunning_finished_jobs(sweep):
-    workdir, _ = sweep
+    workdir, config, _ = sweep
+    reports = workdir / "results/report"
+    uninterrupted = {name: pd.read_csv(reports / name) for name in ("screening.csv", "metrics.csv")}
+    # Snakemake does not remake a deleted intermediate file while what it fed is up to date:
+    # remove the reports too, so the compatibility jobs must run again.
     shutil.rmtree(workdir / "results/compatibility")
-    (workdir / "results/report/screening.csv").unlink()
+    shutil.rmtree(reports)
     before = last_id()
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     log = (workdir / "killed-driver.log").open("w")
     driver = subprocess.Popen(
-        command(workdir, TINY),
+        command(workdir, config),
         stdout=log,
         stderr=subprocess.STDOUT,
         env=env,
@@ -167,53 +238,30 @@ def test_killed_driver_resumes_without_rerunning_finished_jobs(sweep):
     deadline = time.time() + 600
     while time.time() < deadline:
         done = records(before)
-        if (done["state"] == "COMPLETED").sum() >= 4:
+        if (done["state"] == "COMPLETED").sum() >= 3:
             break
         time.sleep(1)
     os.kill(driver.pid, signal.SIGKILL)
     driver.wait()
     finished_before_kill = set(records(before).query("state == 'COMPLETED'")["wildcards"])
-    assert 4 <= len(finished_before_kill) < 18
+    assert 3 <= len(finished_before_kill) < CELLS
     middle = last_id()
     # a killed driver leaves its lock: release it, then the same command finishes the sweep
-    run(workdir, TINY, "--unlock")
-    run(workdir)
+    run(workdir, config, "--unlock")
+    run(workdir, config)
     resumed = records(middle)
     assert set(resumed["rule"]) <= {"compatibility"}
     # nothing that had finished before the kill ran again
     assert not finished_before_kill & set(resumed["wildcards"])
-    assert len(list((workdir / "results/compatibility").rglob("*.json"))) == 18
+    assert len(list((workdir / "results/compatibility").rglob("*.json"))) == CELLS
     # and the result is the uninterrupted run's
-    pd.testing.assert_frame_equal(
-        pd.read_csv(workdir / "results/report/screening.csv"), pd.read_csv(workdir / "first.csv")
-    )
+    for name, table in uninterrupted.items():
+        pd.testing.assert_frame_equal(pd.read_csv(reports / name), table)
 
 
-def test_adding_a_teacher_computes_only_its_jobs(sweep, tmp_path):
-    workdir, _ = sweep
-    cfg = yaml.safe_load(TINY.read_text())
-    for section in (cfg["instructions"], cfg["instructions"]["eval"]):
-        section["source"] = str((TINY.parent / section["source"]).resolve())
-    cfg["teachers"].append(
-        {
-            "name": "llama-m",
-            "model": "tiny:llama-m",
-            "family": "Llama",
-            "params_b": 0.00017,
-            "batch_size": 64,
-        }
-    )
-    cfg["tiny_world"]["models"]["llama-m"] = {
-        "role": "teacher",
-        "architecture": "llama",
-        "tokenizer": "tok-llama",
-        "hidden_size": 80,
-        "steps": 120,
-        "style": "plain",
-    }
-    bigger = tmp_path / "tiny-plus-one.yaml"
-    # safe_dump sorts every key: a reordered config must not look like a changed one
-    bigger.write_text(yaml.safe_dump(cfg))
+def test_adding_a_teacher_computes_only_its_jobs(sweep):
+    workdir, _, _ = sweep
+    bigger = slurm_config(workdir, extra_teacher=True)
     before = last_id()
     run(workdir, bigger)
     jobs = records(before)
@@ -221,15 +269,16 @@ def test_adding_a_teacher_computes_only_its_jobs(sweep, tmp_path):
         "tiny_model": 1,
         "generate": 1,
         "reward": 1,
-        "compatibility": 3,
+        "compatibility": 2,
         "reference": 1,
+        "finetune": 2,
+        "evaluate": 2,
     }
     assert set(jobs["wildcards"]) == {
         "llama-m",
         "base-llama_llama-m",
         "base-qwen_llama-m",
-        "base-gemma_llama-m",
         "llama-m_rm-llama",
     }
-    table = pd.read_csv(workdir / "results/report/screening.csv")
-    assert len(table) == 21 and "llama-m" in set(table["teacher"])
+    table = pd.read_csv(workdir / "results/report/metrics.csv")
+    assert len(table) == CELLS + 2 and "llama-m" in set(table["teacher"])

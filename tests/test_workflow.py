@@ -208,3 +208,59 @@ def test_jobs_ask_the_scheduler_for_what_the_config_declares(tmp_path):
     assert sorted(int(job["gpu"]) for job in generate) == sorted(expected)
     assert 0 in expected and 8 in expected
     assert all(job["gpu_model"] == "" for job in generate)
+
+
+def test_api_teacher_through_the_workflow_keeps_its_key_out_of_every_file(tmp_path):
+    """A closed teacher behind a flaky OpenAI-compatible server, run by Snakemake: every
+    instruction answered once, no answer paid for twice, and the key in no file of the run
+    (results, logs, benchmarks, Snakemake's own metadata)."""
+    from fake_openai import FakeOpenAI
+
+    secret = "sk-workflow-secret-4711"
+    faults = [[], ["429"], ["500", "503"], ["timeout"], ["garbage"], ["no-choices", "429"]]
+
+    def plan(prompt: str) -> list[str]:
+        return faults[len(prompt) % len(faults)]
+
+    cfg = yaml.safe_load(TINY.read_text())
+    for section in (cfg["instructions"], cfg["instructions"]["eval"]):
+        section["source"] = str((TINY.parent / section["source"]).resolve())
+    path = tmp_path / "api.yaml"
+    target = "results/responses/closed.jsonl"
+    env = {**os.environ, "TG_TEST_KEY": secret}
+    with FakeOpenAI(plan, timeout_sleep=0.6) as server:
+        cfg["teachers"].append(
+            {"name": "closed", "model": "gpt-x", "backend": "openai", "params_b": 1000,
+             "api": {"model": "gpt-x", "base_url": server.base_url, "api_key_env": "TG_TEST_KEY",
+                     "max_concurrency": 4, "timeout_s": 0.3, "max_retries": 6,
+                     "backoff_s": 0.01}}
+        )  # fmt: skip
+        path.write_text(yaml.safe_dump(cfg))
+        cmd = snakemake_cmd(tmp_path, None, target, "--configfile", str(path))
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+        assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+        rows = [json.loads(line) for line in (tmp_path / target).read_text().splitlines()]
+        instructions = (tmp_path / "results/instructions/train.jsonl").read_text().splitlines()
+        assert len(rows) == len(instructions) == 160
+        assert sorted(r["id"] for r in rows) == sorted(json.loads(i)["id"] for i in instructions)
+        assert all(r["response"] for r in rows)
+        assert set(server.answered.values()) == {1}
+        assert server.auth == {f"Bearer {secret}"}
+        # a job killed half-way through its shards: the answers it had are not bought again
+        shards = tmp_path / "results/responses/closed.shards"
+        for shard in shards.glob("shard-*.jsonl"):
+            shard.unlink()
+        sent = server.requests
+        proc = subprocess.run(
+            [*cmd, "--forcerun", target], capture_output=True, text=True, env=env, timeout=600
+        )
+        assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+        assert server.requests == sent
+    assert secret not in proc.stdout + proc.stderr
+    leaks = [
+        str(f.relative_to(tmp_path))
+        for f in tmp_path.rglob("*")
+        if f.is_file() and secret.encode() in f.read_bytes()
+    ]
+    assert (tmp_path / ".snakemake/metadata").is_dir() and (tmp_path / "results/logs").is_dir()
+    assert leaks == []

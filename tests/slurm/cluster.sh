@@ -41,7 +41,7 @@ install() {
 start() {
   mkdir -p "$state"/{ctld,d,log,run,mysql-data} "$conf"
   chmod 755 "$state"
-  local mem_mb cpus
+  local mem_mb cpus gpus=2
   cpus=$(nproc)
   mem_mb=$(($(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 - 2048))
 
@@ -107,12 +107,17 @@ AccountingStorageType=accounting_storage/slurmdbd
 AccountingStorageHost=localhost
 JobCompType=jobcomp/none
 AccountingStoreFlags=job_comment
+AccountingStorageTRES=gres/gpu,gres/gpu:tiny
+GresTypes=gpu
 MinJobAge=300
 ReturnToService=2
 SchedulerType=sched/backfill
-NodeName=$host CPUs=$cpus RealMemory=$mem_mb State=UNKNOWN
+NodeName=$host CPUs=$cpus RealMemory=$mem_mb Gres=gpu:tiny:$gpus State=UNKNOWN
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 EOF
+  # Stand-in GPUs of type "tiny" (two tty devices play the device files): jobs that ask for
+  # `--gpus=tiny:N` are scheduled and accounted for as on a GPU cluster, and compute on the CPU.
+  echo "NodeName=$host Name=gpu Type=tiny File=/dev/tty[0-$((gpus - 1))]" >"$conf/gres.conf"
 
   /usr/sbin/slurmdbd
   wait_for 60 slurmdbd sacctmgr -n show cluster
@@ -124,7 +129,7 @@ EOF
   /usr/sbin/slurmd
   wait_for 60 "node $host" sh -c "sinfo -h -N -o %T | grep -qE '^(idle|mixed|allocated)'"
   wait_for 60 sacct sacct -n -X
-  log "up: node $host, $cpus CPUs, ${mem_mb} MB; state in $state"
+  log "up: node $host, $cpus CPUs, $gpus counted GPUs, ${mem_mb} MB; state in $state"
 }
 
 stop() {

@@ -1,4 +1,6 @@
-# The instruction set: load, deduplicate, sample N with a seed, give stable ids.
+# The instruction set: load, deduplicate, sample N with a seed, give stable ids. It runs on the
+# submitting host: it needs the network (hub data sets), which cluster compute nodes often lack,
+# and little else (Arrow files are memory-mapped).
 
 
 rule instructions:
@@ -10,6 +12,7 @@ rule instructions:
         f"{R}/benchmarks/instructions.tsv"
     conda:
         "../../envs/analysis.yaml"
+    localrule: True
     threads: cores(SMALL_JOB)
     resources:
         **scheduler(SMALL_JOB),

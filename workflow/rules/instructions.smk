@@ -10,9 +10,9 @@ rule instructions:
         f"{R}/logs/instructions.log",
     benchmark:
         f"{R}/benchmarks/instructions.tsv"
+    localrule: True
     conda:
         "../../envs/analysis.yaml"
-    localrule: True
     threads: cores(SMALL_JOB)
     resources:
         **scheduler(SMALL_JOB),

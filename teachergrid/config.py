@@ -179,8 +179,12 @@ def _resources(
     merged = dict(DEFAULT_RESOURCES.get(stage, {}))
     merged.update((cfg.get(stage) or {}).get("resources", {}))
     merged.update(override or {})
+    return _completed(merged, file, where)
+
+
+def _completed(resources: dict[str, Any], file: str, where: str) -> dict[str, Any]:
     try:
-        return complete(merged, f"{where}.resources")
+        return complete(resources, f"{where}.resources")
     except ValueError as exc:
         raise ConfigError(f"{file}: {exc}") from None
 
@@ -276,7 +280,7 @@ def validate(raw: Any, file: str = "config", base_dir: Path | None = None) -> di
         elif res["gpu"]:
             res["gpu"] = teacher["tensor_parallel_size"]
         res.update(teacher.get("resources") or {})
-        teacher["resources"] = _resources({}, "none", res, file, where)
+        teacher["resources"] = _completed(res, file, where)
 
     ref = cfg["reference_model"]
     _fill_model_defaults(ref)

@@ -287,11 +287,11 @@ def validate(raw: Any, file: str = "config", base_dir: Path | None = None) -> di
     _resolve_model(ref, "reference_model", "reference", base_dir, tiny, file)
 
     rm_names = [rm["name"] for rm in cfg["reward_models"]]
-    for rm in cfg["reward_models"]:
+    for i, rm in enumerate(cfg["reward_models"]):
         rm.setdefault("batch_size", 8)
         rm.setdefault("max_length", 4096)
         rm["resources"] = _resources(
-            cfg, "reward", rm.get("resources"), file, f"reward_models[{rm_names.index(rm['name'])}]"
+            cfg, "reward", rm.get("resources"), file, f"reward_models[{i}]"
         )
 
     car = cfg["car"]

@@ -69,7 +69,7 @@ def response_losses(
                 target = torch.tensor(pair.response_ids, device=logits.device)
                 losses.append(F.cross_entropy(logits[row, start:end].float(), target))
             for i, value in zip(batch, torch.stack(losses).tolist(), strict=True):
-                out[i] = float(value)
+                out[i] = value
             if progress:
                 progress(len(batch))
     return out

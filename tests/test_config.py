@@ -1,13 +1,12 @@
 """Configuration errors: each is one clear line naming the file and key (or data line)."""
 
-import copy
 import json
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
-from helpers import snakemake_cmd
+from helpers import snakemake_cmd, with_absolute_sources
 
 from teachergrid.config import ConfigError, load_config, validate
 
@@ -33,13 +32,6 @@ def error_of(raw, tmp_path) -> str:
     return message
 
 
-def absolute_sources(raw):
-    raw = copy.deepcopy(raw)
-    raw["instructions"]["source"] = str(REPO / "data/instructions/tiny_train.jsonl")
-    raw["instructions"]["eval"]["source"] = str(REPO / "data/instructions/tiny_eval.jsonl")
-    return raw
-
-
 def test_shipped_configs_are_valid():
     tiny = load_config(REPO / "configs" / "tiny.yaml")
     assert len(tiny["teachers"]) >= 6 and len(tiny["bases"]) >= 3
@@ -57,20 +49,20 @@ def test_shipped_configs_are_valid():
 
 
 def test_unknown_key(tiny_raw, tmp_path):
-    raw = absolute_sources(tiny_raw)
+    raw = with_absolute_sources(tiny_raw)
     raw["teachers"][1]["temprature"] = 0.7
     msg = error_of(raw, tmp_path)
     assert "study.yaml" in msg and "teachers[1]" in msg and "'temprature'" in msg
 
 
 def test_unknown_top_level_key(tiny_raw, tmp_path):
-    raw = absolute_sources(tiny_raw)
+    raw = with_absolute_sources(tiny_raw)
     raw["reward_model"] = "x"
     assert "unknown key 'reward_model'" in error_of(raw, tmp_path)
 
 
 def test_teacher_listed_twice(tiny_raw, tmp_path):
-    raw = absolute_sources(tiny_raw)
+    raw = with_absolute_sources(tiny_raw)
     raw["teachers"].append(dict(raw["teachers"][0]))
     msg = error_of(raw, tmp_path)
     assert f"'{raw['teachers'][0]['name']}' is listed twice" in msg
@@ -78,34 +70,34 @@ def test_teacher_listed_twice(tiny_raw, tmp_path):
 
 
 def test_missing_model_key(tiny_raw, tmp_path):
-    raw = absolute_sources(tiny_raw)
+    raw = with_absolute_sources(tiny_raw)
     del raw["bases"][0]["model"]
     msg = error_of(raw, tmp_path)
     assert "bases[0]" in msg and "'model' is a required property" in msg
 
 
 def test_missing_local_model_path(tiny_raw, tmp_path):
-    raw = absolute_sources(tiny_raw)
+    raw = with_absolute_sources(tiny_raw)
     raw["bases"][2]["model"] = "./checkpoints/not-there"
     msg = error_of(raw, tmp_path)
     assert "bases[2].model" in msg and "does not exist" in msg
 
 
 def test_undefined_tiny_model(tiny_raw, tmp_path):
-    raw = absolute_sources(tiny_raw)
+    raw = with_absolute_sources(tiny_raw)
     raw["teachers"][0]["model"] = "tiny:nope"
     assert "teachers[0].model: 'tiny:nope' is not defined" in error_of(raw, tmp_path)
 
 
 def test_negative_beta(tiny_raw, tmp_path):
-    raw = absolute_sources(tiny_raw)
+    raw = with_absolute_sources(tiny_raw)
     raw["car"]["beta"] = -0.5
     msg = error_of(raw, tmp_path)
     assert "car.beta" in msg and "-0.5" in msg
 
 
 def test_car_reward_model_must_exist(tiny_raw, tmp_path):
-    raw = absolute_sources(tiny_raw)
+    raw = with_absolute_sources(tiny_raw)
     raw["car"]["reward_model"] = "armorm"
     assert "car.reward_model: 'armorm' is not one of" in error_of(raw, tmp_path)
 
@@ -114,7 +106,7 @@ def test_malformed_instruction_line_names_file_and_line(tiny_raw, tmp_path):
     data = tmp_path / "instructions.jsonl"
     good = json.dumps({"instruction": "Add 1 and 2."})
     data.write_text(f'{good}\n{good}\n{{"instruction": "unterminated\n{good}\n')
-    raw = absolute_sources(tiny_raw)
+    raw = with_absolute_sources(tiny_raw)
     raw["instructions"]["source"] = str(data)
     msg = error_of(raw, tmp_path)
     assert msg.startswith(f"{data}:3: not valid JSON")
@@ -123,25 +115,25 @@ def test_malformed_instruction_line_names_file_and_line(tiny_raw, tmp_path):
 def test_instruction_line_without_the_column(tiny_raw, tmp_path):
     data = tmp_path / "instructions.jsonl"
     data.write_text(json.dumps({"instruction": "ok"}) + "\n" + json.dumps({"prompt": "x"}) + "\n")
-    raw = absolute_sources(tiny_raw)
+    raw = with_absolute_sources(tiny_raw)
     raw["instructions"]["source"] = str(data)
     assert f"{data}:2: missing or empty string field 'instruction'" in error_of(raw, tmp_path)
 
 
 def test_greedy_with_several_samples_is_rejected(tiny_raw, tmp_path):
-    raw = absolute_sources(tiny_raw)
+    raw = with_absolute_sources(tiny_raw)
     raw["decodings"]["greedy"]["n"] = 4
     assert "decodings.greedy: n > 1 needs temperature > 0" in error_of(raw, tmp_path)
 
 
 def test_openai_teacher_needs_api_section(tiny_raw, tmp_path):
-    raw = absolute_sources(tiny_raw)
+    raw = with_absolute_sources(tiny_raw)
     raw["teachers"].append({"name": "closed", "model": "openai/gpt-4", "backend": "openai"})
     assert "backend 'openai' needs an api section" in error_of(raw, tmp_path)
 
 
 def test_defaults_are_filled_in(tiny_raw):
-    cfg = validate(absolute_sources(tiny_raw), file="t.yaml", base_dir=REPO / "configs")
+    cfg = validate(with_absolute_sources(tiny_raw), file="t.yaml", base_dir=REPO / "configs")
     teacher = cfg["teachers"][0]
     assert teacher["backend"] == "hf" and teacher["decoding"] == "greedy"
     assert teacher["trust_remote_code"] is False
@@ -149,7 +141,7 @@ def test_defaults_are_filled_in(tiny_raw):
 
 
 def test_snakemake_reports_config_error_in_one_line_without_traceback(tiny_raw, tmp_path):
-    raw = absolute_sources(tiny_raw)
+    raw = with_absolute_sources(tiny_raw)
     raw["car"]["beta"] = -1
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(raw))
@@ -185,7 +177,7 @@ def test_memory_grows_with_the_attempt_up_to_the_cap():
 
 
 def test_memory_cap_below_the_first_request(tiny_raw, tmp_path):
-    raw = absolute_sources(tiny_raw)
+    raw = with_absolute_sources(tiny_raw)
     raw["bases"][1]["resources"] = {"mem_mb": 4000, "mem_mb_max": 3000}
     assert error_of(raw, tmp_path).endswith(
         "bases[1].resources.mem_mb_max: 3000 is below mem_mb (4000)"
@@ -193,7 +185,7 @@ def test_memory_cap_below_the_first_request(tiny_raw, tmp_path):
 
 
 def test_gpu_model_without_a_gpu(tiny_raw, tmp_path):
-    raw = absolute_sources(tiny_raw)
+    raw = with_absolute_sources(tiny_raw)
     raw["finetune"]["resources"]["gpu_model"] = "a100"
     message = error_of(raw, tmp_path)
     assert message.endswith(
@@ -202,7 +194,7 @@ def test_gpu_model_without_a_gpu(tiny_raw, tmp_path):
 
 
 def test_api_teacher_asks_for_no_gpu_whatever_the_stage_default(tiny_raw, tmp_path):
-    raw = absolute_sources(tiny_raw)
+    raw = with_absolute_sources(tiny_raw)
     raw["generation"]["resources"] = {"gpu": 1, "gpu_model": "h100", "cpus_per_gpu": 8,
                                       "mem_mb": 64000, "runtime": 60}  # fmt: skip
     raw["teachers"].append(

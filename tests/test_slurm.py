@@ -13,7 +13,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -21,11 +20,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from helpers import REPO
+from helpers import REPO, snakemake_cmd, tiny_config
 
 CLUSTER = REPO / "tests" / "slurm" / "cluster.sh"
 PROFILE = REPO / "profiles" / "slurm"
-TINY = REPO / "configs" / "tiny.yaml"
 
 
 def _why_not() -> str | None:
@@ -90,16 +88,9 @@ def last_id() -> int:
 
 
 def command(workdir: Path, configfile: Path, *args: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--configfile",
-        str(configfile),
+    return snakemake_cmd(
+        workdir,
+        configfile,
         "--profile",
         str(PROFILE),
         # a test cluster answers at once: poll it more often than a shared one
@@ -108,15 +99,14 @@ def command(workdir: Path, configfile: Path, *args: str) -> list[str]:
         "--max-status-checks-per-second",
         "2",
         *args,
-    ]
+        cores=None,
+    )
 
 
 def slurm_config(directory: Path, extra_teacher: bool = False) -> Path:
     """configs/tiny.yaml cut to 4 teachers x 2 bases (every stage, half the jobs: CI time),
     with GPU jobs for fine-tuning and evaluation, and optionally one more teacher."""
-    cfg = yaml.safe_load(TINY.read_text())
-    for section in (cfg["instructions"], cfg["instructions"]["eval"]):
-        section["source"] = str((TINY.parent / section["source"]).resolve())
+    cfg = tiny_config()
     cfg["teachers"] = [t for t in cfg["teachers"] if t["name"] in TEACHERS]
     cfg["bases"] = [b for b in cfg["bases"] if b["name"] in BASES]
     cfg["finetune"]["resources"] = dict(GPU_JOB)

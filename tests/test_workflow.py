@@ -12,10 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from helpers import snakemake_cmd
-
-REPO = Path(__file__).resolve().parents[1]
-TINY = REPO / "configs" / "tiny.yaml"
+from helpers import REPO, TINY, snakemake_cmd, tiny_config
 
 pytestmark = pytest.mark.workflow
 
@@ -222,9 +219,7 @@ def test_api_teacher_through_the_workflow_keeps_its_key_out_of_every_file(tmp_pa
     def plan(prompt: str) -> list[str]:
         return faults[len(prompt) % len(faults)]
 
-    cfg = yaml.safe_load(TINY.read_text())
-    for section in (cfg["instructions"], cfg["instructions"]["eval"]):
-        section["source"] = str((TINY.parent / section["source"]).resolve())
+    cfg = tiny_config()
     path = tmp_path / "api.yaml"
     target = "results/responses/closed.jsonl"
     env = {**os.environ, "TG_TEST_KEY": secret}

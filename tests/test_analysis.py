@@ -9,7 +9,7 @@ import pytest
 from teachergrid.analysis import analyze, correlations, direction, paradox
 from teachergrid.cli import main
 
-TABLE6 = Path(__file__).resolve().parents[2] / "shared" / "paper" / "table6.csv"
+TABLE6 = Path(__file__).resolve().parents[1] / "data" / "paper" / "table6.csv"
 
 
 def toy() -> pd.DataFrame:

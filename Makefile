@@ -16,7 +16,7 @@ $(BIN)/teachergrid: requirements.txt pyproject.toml
 	touch $@
 
 demo: $(BIN)/teachergrid
-	$(BIN)/snakemake --configfile configs/tiny.yaml --cores $(CORES)
+	$(BIN)/snakemake --configfile configs/tiny.yaml --cores $(CORES) --keep-going
 	@echo "screening report: results/report/metrics.csv, rankings: results/report/screening/"
 
 test: $(BIN)/teachergrid
@@ -36,6 +36,6 @@ dry-run-paper: $(BIN)/teachergrid
 	$(BIN)/snakemake -n --quiet rules
 
 clean:
-	rm -rf results/tiny results/instructions results/responses results/rewards \
+	rm -rf results/preflight.txt results/tiny results/instructions results/responses results/rewards \
 	  results/compatibility results/reference results/report results/logs results/benchmarks \
 	  results/models results/checkpoints results/eval

@@ -16,6 +16,7 @@ if not workflow.overwrite_configfiles:
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/preflight.smk"
 include: "workflow/rules/tiny.smk"
 include: "workflow/rules/instructions.smk"
 include: "workflow/rules/generate.smk"

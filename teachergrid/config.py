@@ -50,12 +50,25 @@ def _where(path: list[Any] | Any) -> str:
 def _describe(error: ValidationError) -> str:
     """Turn a jsonschema error into a short sentence that names the key."""
     where = _where(error.absolute_path)
+    if error.validator == "pattern" and where.endswith(".name"):
+        return (
+            f"{where}: {error.instance!r} is not a valid name: it names files and folders, so "
+            "letters, digits and . _ + - only, starting with a letter or digit"
+        )
     if error.validator in ("additionalProperties", "unevaluatedProperties"):
         extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
         if error.validator == "unevaluatedProperties":
             extra = [k for k in extra if k in error.message] or extra
         return f"{where}: unknown key {', '.join(repr(k) for k in extra)}"
     return f"{where}: {error.message}"
+
+
+def _most_telling(errors: list[ValidationError]) -> ValidationError:
+    """The error to show. A value that fails its own check (a name's pattern, a dtype's enum)
+    inside a shared definition also makes every key of that definition "unevaluated"; that
+    second error lists every key and names no problem, so it is shown only when alone."""
+    real = [e for e in errors if e.validator != "unevaluatedProperties"]
+    return best_match(real or errors)
 
 
 def _is_local_path(ref: str) -> bool:
@@ -65,6 +78,18 @@ def _is_local_path(ref: str) -> bool:
 def resolve_path(ref: str, base_dir: Path) -> Path:
     path = Path(os.path.expanduser(ref))
     return path if path.is_absolute() else (base_dir / path).resolve()
+
+
+def portable(path: Path, working_dir: Path | None) -> str:
+    """A resolved path as jobs are told it: relative to the working directory when it lies
+    inside it, so that moving the project (working directory, configs and data together)
+    changes no job's params and reruns nothing; absolute otherwise."""
+    if working_dir is not None:
+        try:
+            return str(path.relative_to(working_dir.resolve()))
+        except ValueError:
+            pass
+    return str(path)
 
 
 def _check_unique(items: list[dict[str, Any]], section: str, file: str) -> None:
@@ -84,6 +109,7 @@ def check_instruction_file(path: Path, column: str) -> int:
 
     A malformed line is reported with its number so the user can fix the file in an editor.
     """
+    path = path.absolute()  # messages name the file wherever the jobs' working directory is
     if not path.exists():
         raise ConfigError(f"{path}: instruction file does not exist")
     if path.suffix == ".parquet":
@@ -94,8 +120,15 @@ def check_instruction_file(path: Path, column: str) -> int:
             raise ConfigError(f"{path}: no column {column!r} (columns: {', '.join(names)})")
         return pq.read_metadata(path).num_rows
     count = 0
-    with path.open(encoding="utf-8") as handle:
-        for lineno, line in enumerate(handle, start=1):
+    with path.open("rb") as handle:
+        for lineno, raw in enumerate(handle, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise ConfigError(
+                    f"{path}:{lineno}: not UTF-8 text (byte {raw[exc.start]:#04x} at column "
+                    f"{exc.start + 1}); save the file as UTF-8"
+                ) from None
             if not line.strip():
                 continue
             try:
@@ -113,20 +146,28 @@ def check_instruction_file(path: Path, column: str) -> int:
     return count
 
 
-def _resolve_source(section: dict[str, Any], base_dir: Path, where: str, file: str) -> None:
+def _resolve_source(
+    section: dict[str, Any], base_dir: Path, where: str, file: str, working_dir: Path | None
+) -> None:
     source = section["source"]
     if _is_local_path(source) or source.endswith((".jsonl", ".parquet")):
         path = resolve_path(source, base_dir)
         if not path.exists():
             raise ConfigError(f"{file}: {where}.source: local file {source!r} does not exist")
-        section["source"] = str(path)
+        section["source"] = portable(path, working_dir)
         section["local"] = True
     else:
         section["local"] = False
 
 
 def _resolve_model(
-    entry: dict[str, Any], where: str, role: str, base_dir: Path, tiny: dict[str, Any], file: str
+    entry: dict[str, Any],
+    where: str,
+    role: str,
+    base_dir: Path,
+    tiny: dict[str, Any],
+    file: str,
+    working_dir: Path | None,
 ) -> None:
     ref = entry["model"]
     if ref.startswith(TINY_PREFIX):
@@ -146,7 +187,7 @@ def _resolve_model(
         path = resolve_path(ref, base_dir)
         if not path.is_dir():
             raise ConfigError(f"{file}: {where}.model: local model path {ref!r} does not exist")
-        entry["model"] = str(path)
+        entry["model"] = portable(path, working_dir)
         entry["local"] = True
     else:
         entry["local"] = False
@@ -157,7 +198,7 @@ def _resolve_model(
             raise ConfigError(
                 f"{file}: {where}.chat_template: template file {template!r} does not exist"
             )
-        entry["chat_template"] = str(path)
+        entry["chat_template"] = portable(path, working_dir)
 
 
 def _fill_model_defaults(entry: dict[str, Any]) -> None:
@@ -189,14 +230,36 @@ def _completed(resources: dict[str, Any], file: str, where: str) -> dict[str, An
         raise ConfigError(f"{file}: {exc}") from None
 
 
-def validate(raw: Any, file: str = "config", base_dir: Path | None = None) -> dict[str, Any]:
-    """Validate a parsed configuration and return a normalised copy (defaults filled in)."""
+def _retired_keys(raw: dict[str, Any], file: str) -> None:
+    """Settings that no longer exist, with what replaces them."""
+    ft = raw.get("finetune") if isinstance(raw.get("finetune"), dict) else {}
+    if "gradient_accumulation_steps" in ft:
+        raise ConfigError(
+            f"{file}: finetune.gradient_accumulation_steps: remove it; each job derives it from "
+            "effective_batch_size / (per_device_batch_size x its GPUs), so the effective batch "
+            "stays the same on any number of GPUs"
+        )
+    if ft.get("method") == "qlora":
+        raise ConfigError(
+            f"{file}: finetune.method: 'qlora' is not supported (teachergrid does not quantise "
+            "the base); use 'lora' or 'full'"
+        )
+
+
+def validate(
+    raw: Any, file: str = "config", base_dir: Path | None = None, working_dir: Path | None = None
+) -> dict[str, Any]:
+    """Validate a parsed configuration and return a normalised copy (defaults filled in).
+
+    `base_dir`: what relative paths in the config are relative to (the config file's folder).
+    `working_dir`: the working directory of the jobs; paths inside it are given relative to it."""
     if not isinstance(raw, dict):
         raise ConfigError(f"{file}: expected a mapping of keys at the top level")
     base_dir = base_dir or Path.cwd()
+    _retired_keys(raw, file)
     errors = list(Draft202012Validator(schema()).iter_errors(raw))
     if errors:
-        raise ConfigError(f"{file}: {_describe(best_match(errors))}")
+        raise ConfigError(f"{file}: {_describe(_most_telling(errors))}")
     cfg = copy.deepcopy(raw)
     tiny = cfg.get("tiny_world") or {}
 
@@ -208,7 +271,7 @@ def validate(raw: Any, file: str = "config", base_dir: Path | None = None) -> di
                     f"{recipe['tokenizer']!r} is not defined under tiny_world.tokenizers"
                 )
         if "corpus" in tiny:
-            tiny["corpus"] = str(resolve_path(tiny["corpus"], base_dir))
+            tiny["corpus"] = portable(resolve_path(tiny["corpus"], base_dir), working_dir)
             if not Path(tiny["corpus"]).exists():
                 raise ConfigError(f"{file}: tiny_world.corpus: {tiny['corpus']} does not exist")
 
@@ -217,7 +280,7 @@ def validate(raw: Any, file: str = "config", base_dir: Path | None = None) -> di
     inst.setdefault("split", "train")
     inst.setdefault("sample", None)
     inst.setdefault("seed", 42)
-    _resolve_source(inst, base_dir, "instructions", file)
+    _resolve_source(inst, base_dir, "instructions", file, working_dir)
     if inst["local"]:
         check_instruction_file(Path(inst["source"]), inst["column"])
     if "eval" in inst:
@@ -226,7 +289,7 @@ def validate(raw: Any, file: str = "config", base_dir: Path | None = None) -> di
         ev.setdefault("split", "test")
         ev.setdefault("sample", None)
         ev.setdefault("seed", inst["seed"])
-        _resolve_source(ev, base_dir, "instructions.eval", file)
+        _resolve_source(ev, base_dir, "instructions.eval", file, working_dir)
         if ev["local"]:
             check_instruction_file(Path(ev["source"]), ev["column"])
 
@@ -247,7 +310,7 @@ def validate(raw: Any, file: str = "config", base_dir: Path | None = None) -> di
         _check_unique(cfg[section], section, file)
         for i, entry in enumerate(cfg[section]):
             _fill_model_defaults(entry)
-            _resolve_model(entry, f"{section}[{i}]", role, base_dir, tiny, file)
+            _resolve_model(entry, f"{section}[{i}]", role, base_dir, tiny, file, working_dir)
 
     for i, teacher in enumerate(cfg["teachers"]):
         where = f"teachers[{i}]"
@@ -284,7 +347,7 @@ def validate(raw: Any, file: str = "config", base_dir: Path | None = None) -> di
 
     ref = cfg["reference_model"]
     _fill_model_defaults(ref)
-    _resolve_model(ref, "reference_model", "reference", base_dir, tiny, file)
+    _resolve_model(ref, "reference_model", "reference", base_dir, tiny, file, working_dir)
 
     rm_names = [rm["name"] for rm in cfg["reward_models"]]
     for i, rm in enumerate(cfg["reward_models"]):
@@ -321,7 +384,7 @@ def validate(raw: Any, file: str = "config", base_dir: Path | None = None) -> di
         cfg, "compatibility", ref.get("resources"), file, "reference_model"
     )
 
-    _normalize_training(cfg, base_dir, tiny, file)
+    _normalize_training(cfg, base_dir, tiny, file, working_dir)
 
     if tiny:
         tiny.setdefault("seed", 0)
@@ -329,12 +392,11 @@ def validate(raw: Any, file: str = "config", base_dir: Path | None = None) -> di
         tiny["resources"] = _resources(
             cfg, "tiny", {"threads": tiny["threads"]}, file, "tiny_world"
         )
-    cfg["config_dir"] = str(base_dir)
     return cfg
 
 
 def _normalize_training(
-    cfg: dict[str, Any], base_dir: Path, tiny: dict[str, Any], file: str
+    cfg: dict[str, Any], base_dir: Path, tiny: dict[str, Any], file: str, working_dir: Path | None
 ) -> None:
     """Fine-tuning and evaluation: defaults, references to teachers, the judge model."""
     from .finetune import settings
@@ -343,6 +405,13 @@ def _normalize_training(
     resources = _resources(cfg, "finetune", None, file, "finetune")
     cfg["finetune"] = settings(ft)
     cfg["finetune"]["resources"] = resources
+    per_step = cfg["finetune"]["per_device_batch_size"] * max(1, resources["gpu"])
+    if cfg["finetune"]["effective_batch_size"] % per_step:
+        raise ConfigError(
+            f"{file}: finetune.effective_batch_size: {cfg['finetune']['effective_batch_size']} "
+            f"is not a multiple of per_device_batch_size x GPUs = "
+            f"{cfg['finetune']['per_device_batch_size']} x {max(1, resources['gpu'])}"
+        )
 
     ev = cfg.get("evaluation")
     if not ev:
@@ -373,7 +442,7 @@ def _normalize_training(
             prompts.setdefault("split", "test")
             prompts.setdefault("sample", None)
             prompts.setdefault("seed", 0)
-            _resolve_source(prompts, base_dir, f"{where}.prompts", file)
+            _resolve_source(prompts, base_dir, f"{where}.prompts", file, working_dir)
             if prompts["local"]:
                 check_instruction_file(Path(prompts["source"]), prompts["column"])
         ref = spec.get("reference")
@@ -391,7 +460,7 @@ def _normalize_training(
             raise ConfigError(f"{file}: evaluation.judge.model: a reward_model judge needs a model")
         judge.setdefault("name", "judge")
         _fill_model_defaults(judge)
-        _resolve_model(judge, "evaluation.judge", "reward", base_dir, tiny, file)
+        _resolve_model(judge, "evaluation.judge", "reward", base_dir, tiny, file, working_dir)
         judge.setdefault("batch_size", 8)
         judge.setdefault("max_length", 4096)
     elif "api" not in judge:

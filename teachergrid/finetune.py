@@ -29,7 +29,6 @@ TRAIN_DEFAULTS: dict[str, Any] = {
     "epochs": 2,
     "max_steps": None,
     "per_device_batch_size": 1,
-    "gradient_accumulation_steps": None,
     "effective_batch_size": 32,
     "lr_scheduler": "cosine",
     "warmup_steps": 100,
@@ -53,8 +52,6 @@ def settings(cfg: dict[str, Any] | None) -> dict[str, Any]:
 
 def accumulation_steps(cfg: dict[str, Any], world_size: int) -> int:
     """Gradient accumulation that keeps the effective batch size whatever the GPU count."""
-    if cfg.get("gradient_accumulation_steps"):
-        return int(cfg["gradient_accumulation_steps"])
     per_step = int(cfg["per_device_batch_size"]) * max(1, world_size)
     steps = int(cfg["effective_batch_size"]) // per_step
     if steps < 1 or steps * per_step != int(cfg["effective_batch_size"]):
@@ -63,6 +60,15 @@ def accumulation_steps(cfg: dict[str, Any], world_size: int) -> int:
             f"per_device_batch_size x GPUs = {per_step}"
         )
     return steps
+
+
+def free_port() -> int:
+    """A TCP port no process on this host listens on now, for one multi-GPU job's rendezvous."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def last_checkpoint(directory: Path) -> Path | None:
@@ -140,7 +146,7 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
 
     from .chat import load_tokenizer
     from .jsonl import read_jsonl, write_json
-    from .modeling import load_causal_lm, set_threads
+    from .modeling import load_causal_lm, set_threads, torch_dtype
 
     set_threads(spec.get("threads"))
     cfg = settings(spec.get("finetune"))
@@ -158,9 +164,13 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
     )
     rows = read_jsonl(spec["responses"])
     dataset = build_dataset(tokenizer, rows, int(cfg["max_length"]))
-    # Under accelerate each process holds its own replica: no device_map.
-    model = load_causal_lm(spec["model"], base, for_training=True)
-    if cfg["method"] in ("lora", "qlora"):
+    # Under accelerate each process holds its own replica: no device_map. Full fine-tuning
+    # keeps fp32 master weights (bf16 is the autocast compute type): in bf16 storage most of
+    # AdamW's updates at lr 2e-5 would round away. LoRA trains fp32 adapters (PEFT's default)
+    # on a frozen base kept in the base's own dtype.
+    weights = "float32" if cfg["method"] == "full" else None
+    model = load_causal_lm(spec["model"], base, for_training=True, dtype=weights)
+    if cfg["method"] == "lora":
         from peft import LoraConfig, get_peft_model
 
         lora = cfg["lora"]
@@ -183,10 +193,12 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
 
     if trainer.is_world_process_zero():
         final = trainer.model
-        if cfg["method"] in ("lora", "qlora"):
+        if cfg["method"] == "lora":
             final = final.merge_and_unload()
         tmp = out.with_name(out.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
+        # saved in the dtype the base is served in (bf16 on GPUs that have it)
+        final = final.to(torch_dtype(base.get("dtype", "auto")))
         final.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
         info = {

@@ -33,11 +33,13 @@ def set_threads(threads: int | None) -> None:
         torch.set_num_threads(int(threads))
 
 
-def _load_kwargs(entry: dict[str, Any], shard: bool = True) -> dict[str, Any]:
+def _load_kwargs(
+    entry: dict[str, Any], shard: bool = True, dtype: str | None = None
+) -> dict[str, Any]:
     kwargs: dict[str, Any] = {
         "revision": entry.get("revision"),
         "trust_remote_code": bool(entry.get("trust_remote_code", False)),
-        "dtype": torch_dtype(entry.get("dtype", "auto")),
+        "dtype": torch_dtype(dtype or entry.get("dtype", "auto")),
     }
     token = os.environ.get("HF_TOKEN")
     if token and not entry.get("local"):
@@ -47,12 +49,16 @@ def _load_kwargs(entry: dict[str, Any], shard: bool = True) -> dict[str, Any]:
     return kwargs
 
 
-def load_causal_lm(path: str, entry: dict[str, Any], *, for_training: bool = False) -> Any:
+def load_causal_lm(
+    path: str, entry: dict[str, Any], *, for_training: bool = False, dtype: str | None = None
+) -> Any:
     """Load for inference (sharded over GPUs, eval mode) or for training (one replica per
-    process, placed by the trainer)."""
+    process, placed by the trainer). `dtype` overrides the entry's (training keeps fp32
+    master weights)."""
     from transformers import AutoModelForCausalLM
 
-    model = AutoModelForCausalLM.from_pretrained(path, **_load_kwargs(entry, not for_training))
+    kwargs = _load_kwargs(entry, not for_training, dtype)
+    model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
     if not for_training:
         model.eval()
     return model

@@ -1,15 +1,31 @@
-"""Fan-in: the screening table (one row per base x teacher) and per-base CAR rankings."""
+"""Fan-in: the screening table, the per-base CAR rankings and the whole study's tables, built
+over the cells that have finished.
+
+A sweep of a hundred cells rarely finishes in one go: a teacher may not load, a node may die.
+The reports are therefore built from whatever cells are complete. Every configured cell has a
+row; a cell that is not complete has empty metrics and names, in the `missing` column, the
+first job of it that has not finished (its log is `results/logs/<rule>/...`). A rerun that
+completes the cell fills the row in. The correlations use the complete cells only.
+
+`report_cfg` is the part of the study's config the reports read: `teachers` (name,
+`params_b`), `bases`, `reward_models` (names), `car`, and `evaluation` (the analysis settings
+`length_penalty`, `bootstrap`, `seed`) or None for a screening-only study.
+"""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from .jsonl import atomic_open
+from . import layout
+from .jsonl import atomic_open, read_json, read_jsonl
 from .metrics import MetricError, car, map_rewards, mean
+
+log = logging.getLogger(__name__)
 
 SCREENING_COLUMNS = [
     "beta",
@@ -22,6 +38,33 @@ SCREENING_COLUMNS = [
     "length",
     "car",
 ]
+EVAL_SCORE_COLUMNS = [
+    "alpaca_eval_wr",
+    "alpaca_eval_lc",
+    "arena_hard_wr",
+    "arena_hard_ci_low",
+    "arena_hard_ci_high",
+    "ap",
+]
+MISSING = "missing"
+
+
+def _names(items: Sequence[Any]) -> list[str]:
+    return [i["name"] if isinstance(i, Mapping) else str(i) for i in items]
+
+
+def missing_cells(
+    report_cfg: dict[str, Any], root: Path, evaluation: bool
+) -> dict[tuple[str, str], layout.Step]:
+    """(base, teacher) -> the first unfinished job, for every cell that is not complete."""
+    rms = _names(report_cfg["reward_models"])
+    out = {}
+    for base in _names(report_cfg["bases"]):
+        for teacher in _names(report_cfg["teachers"]):
+            step = layout.first_unfinished(root, base, teacher, rms, evaluation)
+            if step is not None:
+                out[(base, teacher)] = step
+    return out
 
 
 def screening_table(
@@ -29,22 +72,28 @@ def screening_table(
     rewards: Mapping[tuple[str, str], Sequence[float]],
     compat: Mapping[tuple[str, str], dict[str, float]],
     reference: Mapping[str, dict[str, float]],
+    missing: Mapping[tuple[str, str], str] | None = None,
 ) -> pd.DataFrame:
-    """Build metrics.csv's rows.
+    """screening.csv's rows, one per (base, teacher).
 
     rewards: (teacher, reward model) -> per-response rewards;
     compat: (base, teacher) -> summary of the base's losses on the teacher's responses;
-    reference: teacher -> summary of the reference model's losses.
+    reference: teacher -> summary of the reference model's losses;
+    missing: (base, teacher) -> the unfinished job of a cell without data (its row is empty).
     """
+    missing = missing or {}
     beta = float(cfg["car"]["beta"])
     car_rm = cfg["car"]["reward_model"]
     mapping = cfg["car"]["reward_mapping"]
-    rm_names = [rm["name"] for rm in cfg["reward_models"]]
+    rm_names = _names(cfg["reward_models"])
     rows = []
-    for base in cfg["bases"]:
-        for teacher in cfg["teachers"]:
-            b, t = base["name"], teacher["name"]
+    for b in _names(cfg["bases"]):
+        for t in _names(cfg["teachers"]):
             row: dict[str, Any] = {"base": b, "teacher": t}
+            if (b, t) in missing:
+                row[MISSING] = missing[(b, t)]
+                rows.append(row)
+                continue
             for rm in rm_names:
                 row[f"reward_{rm}"] = mean(rewards[(t, rm)])
             reward = mean(map_rewards(rewards[(t, car_rm)], mapping))
@@ -63,15 +112,25 @@ def screening_table(
                 ifd_ref=reference[t]["ifd"],
                 length=summary["length"],
                 car=score,
+                missing="",
             )
             rows.append(row)
-    columns = ["base", "teacher", *(f"reward_{rm}" for rm in rm_names), *SCREENING_COLUMNS]
+    columns = [
+        "base",
+        "teacher",
+        *(f"reward_{rm}" for rm in rm_names),
+        *SCREENING_COLUMNS,
+        MISSING,
+    ]
     return pd.DataFrame(rows, columns=columns)
 
 
-def ranking_markdown(table: pd.DataFrame, base: str, cfg: dict[str, Any]) -> str:
-    """Teachers for one base, best CAR first."""
-    sub = table[table["base"] == base].sort_values("car", ascending=False)
+def ranking_markdown(
+    table: pd.DataFrame, base: str, cfg: dict[str, Any], logs: Mapping[str, str] | None = None
+) -> str:
+    """Teachers for one base, best CAR first; then the teachers not scored yet."""
+    sub = table[(table["base"] == base) & (table[MISSING].fillna("") == "")]
+    sub = sub.sort_values("car", ascending=False)
     params = {t["name"]: t.get("params_b") for t in cfg["teachers"]}
     lines = [
         f"# Teachers for {base}, ranked by CAR",
@@ -89,14 +148,125 @@ def ranking_markdown(table: pd.DataFrame, base: str, cfg: dict[str, Any]) -> str
             f"| {row.loss:.4f} | {row.ppl_self:.3f} | {row.ifd_self:.4f} | {row.length:.1f} "
             f"| {row.car:.4f} |"
         )
+    absent = table[(table["base"] == base) & (table[MISSING].fillna("") != "")]
+    if len(absent):
+        lines += ["", "Not ranked (a job of the cell has not finished):", ""]
+        for row in absent.itertuples(index=False):
+            where = (logs or {}).get(row.teacher)
+            lines.append(
+                f"- {row.teacher}: `{getattr(row, MISSING)}`"
+                + (f" (log: `{where}`)" if where else "")
+            )
     return "\n".join(lines) + "\n"
 
 
-def write_reports(
-    table: pd.DataFrame, cfg: dict[str, Any], csv_path: Path, ranking_dir: Path
-) -> None:
-    with atomic_open(csv_path) as handle:
+def _read_screening_inputs(
+    cfg: dict[str, Any], root: Path, missing: Mapping[tuple[str, str], layout.Step]
+) -> tuple[dict, dict, dict]:
+    bases, teachers, rms = (_names(cfg[k]) for k in ("bases", "teachers", "reward_models"))
+    done = {(b, t) for b in bases for t in teachers if (b, t) not in missing}
+    done_teachers = {t for _, t in done}
+    rewards = {
+        (t, rm): [r["reward"] for r in read_jsonl(root / layout.REWARDS.format(teacher=t, rm=rm))]
+        for t in done_teachers
+        for rm in rms
+    }
+    compat = {
+        (b, t): read_json(root / layout.COMPATIBILITY.format(base=b, teacher=t)) for b, t in done
+    }
+    reference = {t: read_json(root / layout.REFERENCE.format(teacher=t)) for t in done_teachers}
+    return rewards, compat, reference
+
+
+def build_screening(cfg: dict[str, Any], root: Path = Path(".")) -> pd.DataFrame:
+    """screening.csv and the rankings, from the files under `root` (the working directory)."""
+    missing = missing_cells(cfg, root, evaluation=False)
+    rewards, compat, reference = _read_screening_inputs(cfg, root, missing)
+    table = screening_table(
+        cfg, rewards, compat, reference, {k: s.rule for k, s in missing.items()}
+    )
+    with atomic_open(root / layout.SCREENING) as handle:
         table.to_csv(handle, index=False)
-    for base in cfg["bases"]:
-        with atomic_open(ranking_dir / f"{base['name']}.md") as handle:
-            handle.write(ranking_markdown(table, base["name"], cfg))
+    for base in _names(cfg["bases"]):
+        logs = {t: s.log for (b, t), s in missing.items() if b == base}
+        with atomic_open(root / layout.RANKINGS.format(base=base)) as handle:
+            handle.write(ranking_markdown(table, base, cfg, logs))
+    return table
+
+
+def evaluation_scores(
+    cfg: dict[str, Any], root: Path, cells: Sequence[tuple[str, str]]
+) -> pd.DataFrame:
+    """Every listed cell's benchmark scores, fitted from its judgements."""
+    from .evaluate import score_cell
+
+    rows = []
+    for base, teacher in cells:
+        judgments = read_jsonl(root / layout.JUDGMENTS.format(base=base, teacher=teacher))
+        scores = score_cell(judgments, cfg["evaluation"])
+        rows.append({"base": base, "teacher": teacher, **scores})
+    return pd.DataFrame(rows, columns=["base", "teacher", *EVAL_SCORE_COLUMNS])
+
+
+def build_study(cfg: dict[str, Any], root: Path = Path(".")) -> pd.DataFrame:
+    """metrics.csv (screening and benchmark scores per cell); with an evaluation section also
+    correlations.csv and paradox.csv, over the complete cells."""
+    from . import analysis
+
+    screening = pd.read_csv(root / layout.SCREENING, keep_default_na=False, na_values=[""])
+    screening = screening.drop(columns=[MISSING])
+    evaluation = cfg.get("evaluation") is not None
+    missing = missing_cells(cfg, root, evaluation=evaluation)
+    complete = [
+        (b, t)
+        for b in _names(cfg["bases"])
+        for t in _names(cfg["teachers"])
+        if (b, t) not in missing
+    ]
+    table = screening
+    if evaluation:
+        scores = evaluation_scores(cfg, root, complete)
+        table = table.merge(scores, on=["base", "teacher"], how="left", validate="1:1")
+    table[MISSING] = [
+        missing[(b, t)].rule if (b, t) in missing else ""
+        for b, t in zip(table["base"], table["teacher"], strict=True)
+    ]
+    with atomic_open(root / layout.METRICS) as handle:
+        table.to_csv(handle, index=False)
+    if evaluation:
+        done = table[table[MISSING] == ""].drop(columns=[MISSING])
+        sizes = {t["name"]: t.get("params_b") for t in cfg["teachers"]}
+        sized = done.assign(params_b=done["teacher"].map(sizes))
+        metrics = [*analysis.metric_columns(done), "params_b"]
+        corr = analysis.correlations(sized, metrics) if len(done) else _empty_correlations()
+        para = analysis.paradox(sized) if len(done) else pd.DataFrame()
+        with atomic_open(root / layout.CORRELATIONS) as handle:
+            corr.to_csv(handle, index=False)
+        with atomic_open(root / layout.PARADOX) as handle:
+            para.to_csv(handle, index=False)
+        log.info("correlations:\n%s", corr[corr["base"] == "average"].to_string(index=False))
+        log.info("paradox:\n%s", para.to_string(index=False))
+    for (base, teacher), step in missing.items():
+        log.warning(
+            "cell %s/%s is missing from the report: %s has not finished (log: %s)",
+            base,
+            teacher,
+            step.rule,
+            step.log,
+        )
+    return table
+
+
+def _empty_correlations() -> pd.DataFrame:
+    return pd.DataFrame(
+        columns=[
+            "base",
+            "metric",
+            "direction",
+            "n_teachers",
+            "spearman_rho",
+            "spearman_p",
+            "kendall_tau",
+            "kendall_p",
+        ]
+    )

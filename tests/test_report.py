@@ -1,10 +1,15 @@
-"""The screening table: columns, CAR by hand, negative-reward handling, rankings."""
+"""The screening table: columns, CAR by hand, negative-reward handling, rankings; reports
+built over the cells that finished, listing the others."""
+
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from teachergrid import layout
+from teachergrid.jsonl import write_json, write_jsonl
 from teachergrid.metrics import MetricError
-from teachergrid.report import ranking_markdown, screening_table, write_reports
+from teachergrid.report import build_screening, ranking_markdown, screening_table
 
 
 def cfg(mapping=None, beta=0.5):
@@ -45,7 +50,9 @@ def test_columns_and_car_by_hand(tmp_path):
         "ifd_ref",
         "length",
         "car",
+        "missing",
     ]
+    assert list(table["missing"]) == ["", ""]
     big = table.set_index("teacher").loc["big"]
     small = table.set_index("teacher").loc["small"]
     # big: r = 0.7, L = 3 -> 0.7 / 2.5 = 0.28; small: r = 0.5, L = 1 -> 0.5 / 1.5 = 0.3333
@@ -55,10 +62,46 @@ def test_columns_and_car_by_hand(tmp_path):
     # the smaller teacher wins on CAR although its reward is lower: the paradox in one line
     md = ranking_markdown(table, "b1", cfg())
     assert md.index("| 1 | small |") < md.index("| 2 | big |")
-    write_reports(table, cfg(), tmp_path / "metrics.csv", tmp_path / "screening")
-    back = pd.read_csv(tmp_path / "metrics.csv")
+    write_cells(tmp_path, cfg())
+    built = build_screening(cfg(), tmp_path)
+    back = pd.read_csv(tmp_path / layout.SCREENING)
     assert (back["car"] - back["reward"] / (1 + back["beta"] * back["loss"])).abs().max() < 1e-12
-    assert (tmp_path / "screening" / "b1.md").read_text() == md
+    pd.testing.assert_frame_equal(
+        built.drop(columns="missing"), back.drop(columns="missing"), check_dtype=False
+    )
+    assert (tmp_path / layout.RANKINGS.format(base="b1")).read_text() == md
+
+
+def write_cells(root: Path, c: dict, skip: tuple[str, ...] = ()) -> None:
+    """The files the screening half leaves under results/, for every cell (but `skip`)."""
+    for (teacher, rm), values in REWARDS.items():
+        write_jsonl(root / layout.RESPONSES.format(teacher=teacher), [{"id": "x"}])
+        if f"rewards/{teacher}/{rm}" not in skip:
+            path = root / layout.REWARDS.format(teacher=teacher, rm=rm)
+            write_jsonl(path, [{"reward": v} for v in values])
+    for (base, teacher), summary in COMPAT.items():
+        if f"compatibility/{base}/{teacher}" not in skip:
+            write_json(root / layout.COMPATIBILITY.format(base=base, teacher=teacher), summary)
+    for teacher, summary in REF.items():
+        write_json(root / layout.REFERENCE.format(teacher=teacher), summary)
+
+
+def test_a_cell_that_did_not_finish_is_listed_not_dropped(tmp_path):
+    write_cells(tmp_path, cfg(), skip=("compatibility/b1/big",))
+    table = build_screening(cfg(), tmp_path).set_index("teacher")
+    assert table.loc["big", "missing"] == "compatibility"
+    assert table.loc["big", ["reward", "loss", "car"]].isna().all()
+    assert table.loc["small", "missing"] == "" and table.loc["small", "car"] == pytest.approx(1 / 3)
+    md = (tmp_path / layout.RANKINGS.format(base="b1")).read_text()
+    assert "| 1 | small |" in md and "| 2 |" not in md
+    assert "- big: `compatibility` (log: `results/logs/compatibility/b1/big.log`)" in md
+    # the file on disk says the same
+    back = pd.read_csv(tmp_path / layout.SCREENING, keep_default_na=False)
+    assert list(back["missing"]) == ["compatibility", ""]
+    # a missing reward file names the reward job of that teacher
+    write_cells(tmp_path / "other", cfg(), skip=("rewards/small/rm2",))
+    table = build_screening(cfg(), tmp_path / "other").set_index("teacher")
+    assert table.loc["small", "missing"] == "reward" and table.loc["big", "missing"] == ""
 
 
 def test_non_positive_reward_is_an_error_unless_mapped():

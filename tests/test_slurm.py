@@ -1,7 +1,8 @@
 """The whole tiny grid on a real one-node SLURM cluster (slurmctld, slurmd, slurmdbd + MariaDB,
-two stand-in GPUs of type "tiny"), through `--profile profiles/slurm`: a sweep from nothing to
-the correlation report, rerunning one cell, killing the driver and resuming, adding a teacher.
-Every check reads SLURM's own accounting records (sacct) and the files the sweep wrote.
+two stand-in GPUs of type "tiny"), through the user's own command, `snakemake --profile slurm`
+from the repository root, with a site profile in the user's configuration folder: a sweep from
+nothing to the correlation report, rerunning one cell, killing the driver and resuming, adding a
+teacher. Every check reads SLURM's own accounting records (sacct) and the files the sweep wrote.
 
 Runs in CI (CI=true) or with TEACHERGRID_SLURM_TESTS=1, as root with apt-get or SLURM present;
 otherwise every test here is skipped with the reason.
@@ -23,7 +24,12 @@ import yaml
 from helpers import REPO, snakemake_cmd, tiny_config
 
 CLUSTER = REPO / "tests" / "slurm" / "cluster.sh"
-PROFILE = REPO / "profiles" / "slurm"
+# A site's own settings, as a user keeps them in ~/.config/snakemake/slurm/: the workflow's
+# profile (./slurm) must not hide them. cluster.sh creates the account, partition and QOS.
+SITE = {
+    "default-resources": {"slurm_account": "teachergrid", "slurm_partition": "study"},
+    "slurm-qos": "sweep",
+}
 
 
 def _why_not() -> str | None:
@@ -37,6 +43,15 @@ def _why_not() -> str | None:
 
 
 pytestmark = [pytest.mark.slurm, pytest.mark.skipif(_why_not() is not None, reason=str(_why_not()))]
+
+
+@pytest.fixture(scope="module")
+def site_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An XDG configuration folder holding a site profile named `slurm`."""
+    home = tmp_path_factory.mktemp("xdg-config")
+    (home / "snakemake" / "slurm").mkdir(parents=True)
+    (home / "snakemake" / "slurm" / "profile.yaml").write_text(yaml.safe_dump(SITE))
+    return home
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +70,7 @@ def cluster():
 
 # On this cluster fine-tuning and evaluation ask for a GPU, as they would on a real one.
 GPU_JOB = {"gpu": 1, "gpu_model": "tiny", "cpus_per_gpu": 1, "mem_mb": 3000, "runtime": 25}
-COLUMNS = ["id", "state", "rule", "wildcards", "tres", "minutes"]
+COLUMNS = ["id", "state", "rule", "wildcards", "tres", "minutes", "account", "partition", "qos"]
 # The evaluation's reference (qwen-l) and baseline (llama-s) teachers, and two more families.
 TEACHERS = ("llama-s", "qwen-l", "gemma-m", "phi-s")
 BASES = ("base-llama", "base-qwen")
@@ -64,21 +79,23 @@ CELLS = len(TEACHERS) * len(BASES)
 
 def records(after: int = 0) -> pd.DataFrame:
     """SLURM's accounting records of the jobs with an id above `after`: rule, wildcards, state,
-    the trackable resources requested, and the time limit in minutes."""
+    the trackable resources requested, the time limit in minutes, account, partition and QOS."""
     out = subprocess.run(
         ["sacct", "-a", "-X", "-n", "-P", "--starttime=now-1day",
-         "--format=JobID,State,TimelimitRaw,ReqTRES,Comment"],
+         "--format=JobID,State,TimelimitRaw,ReqTRES,Account,Partition,QOS,Comment"],
         capture_output=True,
         text=True,
         check=True,
     ).stdout  # fmt: skip
     rows = []
     for line in out.splitlines():
-        job_id, state, minutes, tres, comment = line.split("|", 4)
+        job_id, state, minutes, tres, account, partition, qos, comment = line.split("|", 7)
         if job_id.isdigit() and int(job_id) > after and comment.startswith("rule_"):
             rule, _, wildcards = comment.removeprefix("rule_").partition("_wildcards_")
             tres = dict(item.split("=", 1) for item in tres.split(",") if item)
-            rows.append([int(job_id), state, rule, wildcards, tres, int(minutes)])
+            rows.append(
+                [int(job_id), state, rule, wildcards, tres, int(minutes), account, partition, qos]
+            )
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -88,11 +105,12 @@ def last_id() -> int:
 
 
 def command(workdir: Path, configfile: Path, *args: str) -> list[str]:
+    """`snakemake --profile slurm`, run from the repository root (see `env`)."""
     return snakemake_cmd(
         workdir,
         configfile,
         "--profile",
-        str(PROFILE),
+        "slurm",
         # a test cluster answers at once: poll it more often than a shared one
         "--slurm-init-seconds-before-status-checks",
         "2",
@@ -130,10 +148,23 @@ def slurm_config(directory: Path, extra_teacher: bool = False) -> Path:
     return path
 
 
-def run(workdir: Path, configfile: Path, *args: str) -> str:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
+def env(site_config: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+        "XDG_CONFIG_HOME": str(site_config),
+    }
+
+
+def run(workdir: Path, configfile: Path, site_config: Path, *args: str) -> str:
     proc = subprocess.run(
-        command(workdir, configfile, *args), capture_output=True, text=True, env=env, timeout=1800
+        command(workdir, configfile, *args),
+        capture_output=True,
+        text=True,
+        env=env(site_config),
+        cwd=REPO,
+        timeout=1800,
     )
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-5000:]
     return proc.stdout + proc.stderr
@@ -144,17 +175,17 @@ def counts(frame: pd.DataFrame) -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def sweep(cluster, tmp_path_factory: pytest.TempPathFactory):
+def sweep(cluster, site_config: Path, tmp_path_factory: pytest.TempPathFactory):
     workdir = tmp_path_factory.mktemp("slurm-sweep")
     config = slurm_config(workdir)
     before = last_id()
-    run(workdir, config)
+    run(workdir, config, site_config)
     jobs = records(before)
-    return workdir, config, jobs
+    return workdir, config, site_config, jobs
 
 
 def test_sweep_runs_every_job_through_slurm(sweep):
-    workdir, _, jobs = sweep
+    workdir, _, _, jobs = sweep
     assert (jobs["state"] == "COMPLETED").all(), jobs
     # 4 teachers x 2 bases, the reference LM, the reward model and the judge
     assert counts(jobs) == {
@@ -177,7 +208,11 @@ def test_sweep_runs_every_job_through_slurm(sweep):
 
 
 def test_jobs_get_the_resources_their_rules_declare(sweep):
-    _, _, jobs = sweep
+    _, _, _, jobs = sweep
+    # the site profile's account, partition and QOS reach every job
+    assert set(jobs["account"]) == {SITE["default-resources"]["slurm_account"]}, jobs
+    assert set(jobs["partition"]) == {SITE["default-resources"]["slurm_partition"]}, jobs
+    assert set(jobs["qos"]) == {SITE["slurm-qos"]}, jobs
     for _, job in jobs.iterrows():
         if job["rule"] in ("finetune", "evaluate"):
             # --gpus=tiny:1 --cpus-per-gpu=1, memory and wall time from the config
@@ -189,13 +224,14 @@ def test_jobs_get_the_resources_their_rules_declare(sweep):
 
 
 def test_forcing_one_cell_reruns_only_that_cells_jobs(sweep):
-    workdir, config, _ = sweep
+    workdir, config, site, _ = sweep
     report = workdir / "results/report/metrics.csv"
     stamp = report.stat().st_mtime
     before = last_id()
     run(
         workdir,
         config,
+        site,
         "--forcerun",
         "results/compatibility/base-qwen/qwen-l.json",
         "results/models/base-qwen/qwen-l",
@@ -208,7 +244,7 @@ def test_forcing_one_cell_reruns_only_that_cells_jobs(sweep):
 
 
 def test_killed_driver_resumes_without_rerunning_finished_jobs(sweep):
-    workdir, config, _ = sweep
+    workdir, config, site, _ = sweep
     reports = workdir / "results/report"
     uninterrupted = {name: pd.read_csv(reports / name) for name in ("screening.csv", "metrics.csv")}
     # Snakemake does not remake a deleted intermediate file while what it fed is up to date:
@@ -216,13 +252,13 @@ def test_killed_driver_resumes_without_rerunning_finished_jobs(sweep):
     shutil.rmtree(workdir / "results/compatibility")
     shutil.rmtree(reports)
     before = last_id()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     log = (workdir / "killed-driver.log").open("w")
     driver = subprocess.Popen(
         command(workdir, config),
         stdout=log,
         stderr=subprocess.STDOUT,
-        env=env,
+        env=env(site),
+        cwd=REPO,
         start_new_session=True,
     )
     deadline = time.time() + 600
@@ -237,8 +273,8 @@ def test_killed_driver_resumes_without_rerunning_finished_jobs(sweep):
     assert 3 <= len(finished_before_kill) < CELLS
     middle = last_id()
     # a killed driver leaves its lock: release it, then the same command finishes the sweep
-    run(workdir, config, "--unlock")
-    run(workdir, config)
+    run(workdir, config, site, "--unlock")
+    run(workdir, config, site)
     resumed = records(middle)
     assert set(resumed["rule"]) <= {"compatibility"}
     # nothing that had finished before the kill ran again
@@ -250,10 +286,10 @@ def test_killed_driver_resumes_without_rerunning_finished_jobs(sweep):
 
 
 def test_adding_a_teacher_computes_only_its_jobs(sweep):
-    workdir, _, _ = sweep
+    workdir, _, site, _ = sweep
     bigger = slurm_config(workdir, extra_teacher=True)
     before = last_id()
-    run(workdir, bigger)
+    run(workdir, bigger, site)
     jobs = records(before)
     assert counts(jobs) == {
         "tiny_model": 1,

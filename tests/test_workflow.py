@@ -3,9 +3,11 @@ DAG of config.yaml built (dry run) on a machine without GPUs or a hub."""
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -17,7 +19,9 @@ from helpers import REPO, TINY, snakemake_cmd, tiny_config
 pytestmark = pytest.mark.workflow
 
 
-def snakemake(workdir: Path, *args: str, configfile: Path | None = TINY) -> str:
+def snakemake(
+    workdir: Path, *args: str, configfile: Path | None = TINY, expect_success: bool = True
+) -> str:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
     proc = subprocess.run(
         snakemake_cmd(workdir, configfile, *args),
@@ -27,7 +31,7 @@ def snakemake(workdir: Path, *args: str, configfile: Path | None = TINY) -> str:
         timeout=1200,
     )
     output = proc.stdout + proc.stderr
-    assert proc.returncode == 0, output[-4000:]
+    assert (proc.returncode == 0) == expect_success, output[-4000:]
     return output
 
 
@@ -43,11 +47,25 @@ def job_counts(output: str) -> dict[str, int]:
     return counts
 
 
+def project(workdir: Path) -> Path:
+    """A project as a user has it: the tiny config and its data inside the working
+    directory (as in a clone running `make demo`). Returns the config's path there."""
+    shutil.copytree(REPO / "data" / "instructions", workdir / "data" / "instructions")
+    (workdir / "configs").mkdir()
+    shutil.copy2(TINY, workdir / "configs" / "tiny.yaml")
+    return workdir / "configs" / "tiny.yaml"
+
+
 @pytest.fixture(scope="module")
 def grid(tmp_path_factory: pytest.TempPathFactory) -> Path:
     workdir = tmp_path_factory.mktemp("tiny-grid")
-    snakemake(workdir)
+    snakemake(workdir, configfile=project(workdir))
     return workdir
+
+
+def in_grid(grid: Path, *args: str, **kwargs) -> str:
+    """Snakemake on the finished grid with its own config."""
+    return snakemake(grid, *args, configfile=grid / "configs" / "tiny.yaml", **kwargs)
 
 
 SCREENING = [
@@ -64,18 +82,27 @@ SCREENING = [
     "length",
     "car",
 ]
-EVALUATION = ["alpaca_eval_wr", "alpaca_eval_lc", "arena_hard_wr", "ap"]
+EVALUATION = [
+    "alpaca_eval_wr",
+    "alpaca_eval_lc",
+    "arena_hard_wr",
+    "arena_hard_ci_low",
+    "arena_hard_ci_high",
+    "ap",
+]
 
 
 def test_screening_report_has_every_cell_and_consistent_car(grid):
-    screening = pd.read_csv(grid / "results/report/screening.csv")
-    assert list(screening.columns) == SCREENING
-    table = pd.read_csv(grid / "results/report/metrics.csv")
-    assert list(table.columns) == SCREENING + EVALUATION
-    assert table[SCREENING].equals(screening)
+    screening = pd.read_csv(grid / "results/report/screening.csv", keep_default_na=False)
+    assert list(screening.columns) == [*SCREENING, "missing"]
+    table = pd.read_csv(grid / "results/report/metrics.csv", keep_default_na=False)
+    assert list(table.columns) == [*SCREENING, *EVALUATION, "missing"]
+    assert table[SCREENING].equals(screening[SCREENING])
     assert table["teacher"].nunique() >= 6 and table["base"].nunique() >= 3
     assert len(table) == table["teacher"].nunique() * table["base"].nunique()
-    assert table.notna().all().all()
+    # every cell finished: nothing is missing, every value is there
+    assert set(table["missing"]) == {""} and set(screening["missing"]) == {""}
+    assert table[SCREENING + EVALUATION].notna().all().all()
     recomputed = table["reward"] / (1 + table["beta"] * table["loss"])
     assert (table["car"] - recomputed).abs().max() < 1e-12
     for base in table["base"].unique():
@@ -108,16 +135,16 @@ def test_one_cell_reruns_alone_then_with_its_reports(grid):
     cell = "results/compatibility/base-qwen/qwen-s.json"
     others = sorted((grid / "results/compatibility").rglob("*.json"))
     before = {p: p.stat().st_mtime_ns for p in others}
-    assert "Nothing to be done" in snakemake(grid, "-n")
+    assert "Nothing to be done" in in_grid(grid, "-n")
     # asking for one cell's output recomputes exactly that cell
-    ran = snakemake(grid, "--force", cell)
+    ran = in_grid(grid, "--force", cell)
     assert job_counts(ran) == {"compatibility": 1, "total": 1}
     changed = [p for p in others if p.stat().st_mtime_ns != before[p]]
     assert [str(p.relative_to(grid)) for p in changed] == [cell]
     # the same content again: snakemake's checksums see nothing new downstream
-    assert "Nothing to be done" in snakemake(grid, "-n")
+    assert "Nothing to be done" in in_grid(grid, "-n")
     # forcing the cell through the whole workflow reruns it and only the reports after it
-    ran = snakemake(grid, "--forcerun", cell)
+    ran = in_grid(grid, "--forcerun", cell)
     assert job_counts(ran) == {
         "all": 1,
         "compatibility": 1,
@@ -127,9 +154,67 @@ def test_one_cell_reruns_alone_then_with_its_reports(grid):
     }
 
 
+NOTHING: dict[str, int] = {}
+REPORTS = {"screening_report": 1, "report": 1, "all": 1, "total": 3}
+# (what is edited, the edit, the jobs a dry run then lists)
+EDITS = [
+    ("a teacher's size label", lambda c: c["teachers"][0].update(params_b=70.0), REPORTS),
+    ("a teacher's family label", lambda c: c["teachers"][1].update(family="Other"), NOTHING),
+    ("a teacher's batch size", lambda c: c["teachers"][2].update(batch_size=7), NOTHING),
+    ("compatibility.batch_size", lambda c: c["compatibility"].update(batch_size=5), NOTHING),
+    ("generation.shard_size", lambda c: c["generation"].update(shard_size=32), NOTHING),
+    ("finetune.save_steps", lambda c: c["finetune"].update(save_steps=3), NOTHING),
+    (
+        "finetune.per_device_batch_size (same effective batch)",
+        lambda c: c["finetune"].update(per_device_batch_size=8),
+        NOTHING,
+    ),
+    ("evaluation.batch_size", lambda c: c["evaluation"].update(batch_size=9), NOTHING),
+    ("the judge's batch size", lambda c: c["evaluation"]["judge"].update(batch_size=9), NOTHING),
+    ("resources", lambda c: c["finetune"]["resources"].update(mem_mb=3000), NOTHING),
+    (
+        "evaluation.bootstrap",
+        lambda c: c["evaluation"].update(bootstrap=50),
+        {"report": 1, "all": 1, "total": 2},
+    ),
+    ("car.beta", lambda c: c["car"].update(beta=0.5), REPORTS),
+    (
+        "a base's truncation for the loss",
+        lambda c: c["bases"][0].update(max_length=200),
+        {"compatibility": 6, **REPORTS, "total": 9},
+    ),
+    (
+        "finetune.learning_rate",
+        lambda c: c["finetune"].update(learning_rate=5e-4),
+        {"finetune": 18, "evaluate": 18, "report": 1, "all": 1, "total": 38},
+    ),
+]
+
+
+def test_an_edit_reruns_exactly_the_jobs_whose_results_it_changes(grid):
+    raw = yaml.safe_load((grid / "configs" / "tiny.yaml").read_text())
+    seen = {}
+    for what, edit, _ in EDITS:
+        cfg = copy.deepcopy(raw)
+        edit(cfg)
+        path = grid / "configs" / "edited.yaml"
+        path.write_text(yaml.safe_dump(cfg))
+        seen[what] = job_counts(snakemake(grid, "-n", configfile=path))
+    assert seen == {what: expected for what, _, expected in EDITS}
+
+
+def test_moving_the_project_reruns_nothing(grid, tmp_path):
+    moved = tmp_path / "elsewhere" / "project"
+    shutil.copytree(grid, moved, symlinks=True)
+    out = snakemake(moved, "-n", configfile=moved / "configs" / "tiny.yaml")
+    assert "Nothing to be done" in out, out[-3000:]
+
+
 def test_every_cell_fine_tuned_evaluated_and_correlated(grid):
     table = pd.read_csv(grid / "results/report/metrics.csv")
     assert table[EVALUATION].notna().all().all()
+    assert (table["arena_hard_ci_low"] <= table["arena_hard_wr"]).all()
+    assert (table["arena_hard_wr"] <= table["arena_hard_ci_high"]).all()
     assert ((table[EVALUATION] >= 0) & (table[EVALUATION] <= 100)).all().all()
     assert (
         (table["ap"] - (table["alpaca_eval_lc"] + table["arena_hard_wr"]) / 2).abs() < 1e-9
@@ -259,3 +344,72 @@ def test_api_teacher_through_the_workflow_keeps_its_key_out_of_every_file(tmp_pa
     ]
     assert (tmp_path / ".snakemake/metadata").is_dir() and (tmp_path / "results/logs").is_dir()
     assert leaks == []
+
+
+def test_a_broken_teacher_leaves_partial_reports_that_a_rerun_completes(grid, tmp_path):
+    """A teacher whose weights do not load: every other cell is reported, the broken cells are
+    listed (report files and log, with the job log to read), and fixing the teacher and running
+    again fills them in."""
+    work = tmp_path / "project"
+    shutil.copytree(grid, work, symlinks=True)
+    weights = work / "models" / "broken" / "model.safetensors"
+    shutil.copytree(grid / "results/tiny/models/llama-s", weights.parent)
+    good = weights.read_bytes()
+    weights.write_bytes(b"not a safetensors file")
+    raw = yaml.safe_load((work / "configs" / "tiny.yaml").read_text())
+    raw["teachers"].append(
+        {"name": "broken", "model": "../models/broken", "family": "Llama", "params_b": 0.0002}
+    )
+    config = work / "configs" / "with-broken.yaml"
+    config.write_text(yaml.safe_dump(raw))
+
+    out = snakemake(work, "--keep-going", configfile=config, expect_success=False)
+    for base in ("base-llama", "base-qwen", "base-gemma"):
+        assert (
+            f"teachergrid: cell {base}/broken is not in the report: generate did not finish "
+            "(log: results/logs/generate/broken.log)"
+        ) in out
+    assert "partial reports over 18 of 21 cells" in out
+    assert "safetensors" in (work / "results/logs/generate/broken.log").read_text()
+    table = pd.read_csv(work / "results/report/metrics.csv")
+    assert len(table) == 21
+    broken = table[table["teacher"] == "broken"]
+    assert set(broken["missing"]) == {"generate"}
+    assert broken.drop(columns=["base", "teacher", "missing"]).isna().all().all()
+    done = table[table["teacher"] != "broken"].reset_index(drop=True)
+    assert done["missing"].isna().all()
+    # the finished cells' numbers are those of the complete run
+    before = pd.read_csv(grid / "results/report/metrics.csv")
+    pd.testing.assert_frame_equal(done, before)
+    corr = pd.read_csv(work / "results/report/correlations.csv")
+    assert set(corr[corr["base"] != "average"]["n_teachers"]) == {6}
+    ranking = (work / "results/report/screening/base-qwen.md").read_text()
+    assert "- broken: `generate` (log: `results/logs/generate/broken.log`)" in ranking
+
+    weights.write_bytes(good)
+    snakemake(work, "--keep-going", configfile=config)
+    table = pd.read_csv(work / "results/report/metrics.csv")
+    assert len(table) == 21 and table["missing"].isna().all()
+    assert table[table["teacher"] == "broken"][["car", "ap"]].notna().all().all()
+    corr = pd.read_csv(work / "results/report/correlations.csv")
+    assert set(corr[corr["base"] != "average"]["n_teachers"]) == {7}
+
+
+def test_preflight_failure_stops_the_run_before_any_other_job(tmp_path):
+    """A teacher whose architecture its backend lacks: one line naming it and the fix, and not
+    one other job (not even the tiny world's) has run."""
+    folder = tmp_path / "phi3-small"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"architectures": ["Phi3SmallForCausalLM"]}))
+    cfg = tiny_config()
+    cfg["teachers"].append({"name": "phi3-small", "model": str(folder), "params_b": 7})
+    path = tmp_path / "study.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    out = snakemake(tmp_path, configfile=path, expect_success=False)
+    assert "teachergrid preflight: phi3-small: transformers" in out
+    assert "has no architecture Phi3SmallForCausalLM" in out
+    assert "teachergrid: the preflight did not pass (results/logs/preflight.log)" in out
+    made = sorted(p.relative_to(tmp_path / "results").parts[0] for p in
+                  (tmp_path / "results").rglob("*") if p.is_file())  # fmt: skip
+    assert set(made) <= {"logs", "benchmarks"}, made
+    assert not (tmp_path / "results/preflight.txt").exists()

@@ -27,6 +27,8 @@ def engine_kwargs(model_path: str, teacher: dict[str, Any]) -> dict[str, Any]:
         kwargs["revision"] = teacher["revision"]
     if teacher.get("max_model_len"):
         kwargs["max_model_len"] = int(teacher["max_model_len"])
+    if teacher.get("enforce_eager"):
+        kwargs["enforce_eager"] = True
     return kwargs
 
 

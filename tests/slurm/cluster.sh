@@ -114,6 +114,7 @@ ReturnToService=2
 SchedulerType=sched/backfill
 NodeName=$host CPUs=$cpus RealMemory=$mem_mb Gres=gpu:tiny:$gpus State=UNKNOWN
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
+PartitionName=study Nodes=ALL MaxTime=INFINITE State=UP
 EOF
   # Stand-in GPUs of type "tiny" (two tty devices play the device files): jobs that ask for
   # `--gpus=tiny:N` are scheduled and accounted for as on a GPU cluster, and compute on the CPU.
@@ -124,6 +125,9 @@ EOF
   sacctmgr -i add cluster teachergrid >/dev/null 2>&1 || true
   sacctmgr -i add account teachergrid Cluster=teachergrid >/dev/null 2>&1 || true
   sacctmgr -i add user root Account=teachergrid Cluster=teachergrid >/dev/null 2>&1 || true
+  # a QOS for the site-profile test (jobs must name it: it is not the default)
+  sacctmgr -i add qos sweep >/dev/null 2>&1 || true
+  sacctmgr -i modify user root set qos+=sweep >/dev/null 2>&1 || true
   /usr/sbin/slurmctld
   wait_for 60 slurmctld scontrol ping
   /usr/sbin/slurmd

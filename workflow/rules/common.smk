@@ -1,12 +1,23 @@
 # Configuration checks and input functions shared by every stage.
 
 import json
+import os
 import sys
 from pathlib import Path
 
+# Jobs import the package from this checkout, whatever environment they run in (a conda
+# environment of envs/, a container, the submitting shell's venv): the code that runs is the
+# code of the workflow that planned the job.
 sys.path.insert(0, str(Path(workflow.basedir)))
+# (Set, not read from the user: no envvars directive. Every job re-reads this file, on a
+# cluster node too, and sets it again.)
+_paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+if str(workflow.basedir) not in _paths:
+    os.environ.update(PYTHONPATH=os.pathsep.join([str(workflow.basedir), *_paths]))
 
+from teachergrid import layout
 from teachergrid.config import ConfigError, validate
+from teachergrid.params import Untracked, split_entry
 from teachergrid.resources import DEFAULT_RESOURCES, complete, memory_mb
 
 
@@ -17,7 +28,10 @@ def _config_file():
 
 try:
     CFG = validate(
-        config, file=str(_config_file()), base_dir=_config_file().resolve().parent
+        config,
+        file=str(_config_file()),
+        base_dir=_config_file().resolve().parent,
+        working_dir=Path.cwd(),
     )
 except ConfigError as exc:
     sys.stderr.write(f"teachergrid: configuration error: {exc}\n")
@@ -52,7 +66,7 @@ RESOURCES = {
 }
 for _stage in ("generation", "reward", "compatibility"):
     _take_resources(CFG.get(_stage))
-R = "results"
+R = layout.R
 
 
 wildcard_constraints:
@@ -62,11 +76,63 @@ wildcard_constraints:
     bench="alpaca_eval|arena_hard",
 
 
-def model_dir(entry):
-    """Where a job loads a model from: the built tiny model, a local dir or a hub id."""
-    if entry.get("tiny"):
-        return f"{R}/tiny/models/{entry['tiny']}"
-    return entry["model"]
+def tracked(entry, *untracked_keys):
+    """The part of a job's settings that can change its result (teachergrid/params.py)."""
+    return split_entry(entry, untracked_keys)[0]
+
+
+def untracked(entry, *untracked_keys, **extra):
+    """The rest: labels, speed knobs, retries, paths. Snakemake does not compare it, so
+    editing it reruns nothing. `extra`: more untracked values for the job."""
+    return Untracked({**split_entry(entry, untracked_keys)[1].to_dict(), **extra})
+
+
+# Fine-tuning settings that change how fast a cell trains or how often it checkpoints, never
+# the model it ends with (the per-device batch only splits the effective batch).
+FINETUNE_UNTRACKED = (
+    "save_steps",
+    "keep_checkpoints",
+    "per_device_batch_size",
+    "gradient_checkpointing",
+)
+# Evaluation settings of the answer-and-judge jobs that only set their speed.
+EVALUATION_UNTRACKED = ("batch_size", "tensor_parallel_size")
+# Evaluation settings of the win-rate analysis (the report), not of the judging jobs.
+EVALUATION_ANALYSIS = ("length_penalty", "bootstrap", "seed")
+
+
+# What decides how a model is loaded: a fine-tuning or evaluation job is told only these of a
+# base's settings (its scoring batch and truncation belong to the compatibility stage).
+LOADING_KEYS = (
+    "name",
+    "model",
+    "revision",
+    "dtype",
+    "trust_remote_code",
+    "chat_template",
+    "local",
+    "tiny",
+)
+
+
+def loading(entry):
+    return {k: entry[k] for k in LOADING_KEYS if k in entry}
+
+
+def evaluation_job_settings():
+    """What an evaluate job needs: how the model answers and who judges (no analysis keys,
+    no benchmark data: those reach it as the eval_reference files)."""
+    skip = {*EVALUATION_ANALYSIS, "alpaca_eval", "arena_hard", "judge"}
+    return {k: v for k, v in EVAL.items() if k not in skip}
+
+
+def local_data(section):
+    """A local data file a job reads, as an input (its content then decides reruns), or
+    nothing for a hub data set."""
+    return [section["source"]] if section.get("local") else []
+
+
+model_dir = layout.model_dir
 
 
 def model_input(entry):
@@ -131,14 +197,93 @@ def eval_reference_resources(wc):
 
 
 def screening_outputs():
-    return [f"{R}/report/screening.csv"] + [
-        f"{R}/report/screening/{b}.md" for b in BASES
-    ]
+    return [layout.SCREENING] + [layout.RANKINGS.format(base=b) for b in BASES]
 
 
 def report_outputs():
     """The whole study: screening, then (with an evaluation section) the correlations."""
-    outputs = [f"{R}/report/metrics.csv"] + screening_outputs()[1:]
+    outputs = [layout.METRICS] + screening_outputs()[1:]
     if EVAL:
-        outputs += [f"{R}/report/correlations.csv", f"{R}/report/paradox.csv"]
+        outputs += [layout.CORRELATIONS, layout.PARADOX]
     return outputs
+
+
+def screening_report_cfg():
+    """What the screening report reads of the config: names, sizes (printed in the rankings)
+    and CAR's settings."""
+    return {
+        "teachers": [
+            {"name": t["name"], "params_b": t.get("params_b")} for t in CFG["teachers"]
+        ],
+        "bases": list(BASES),
+        "reward_models": list(REWARD_MODELS),
+        "car": CFG["car"],
+    }
+
+
+def study_report_cfg():
+    """The screening report's settings plus the win-rate analysis settings."""
+    analysis = {k: EVAL[k] for k in EVALUATION_ANALYSIS} if EVAL else None
+    return {**screening_report_cfg(), "evaluation": analysis}
+
+
+def preflight_cfg():
+    """Every model the study loads, as the preflight checks it: what decides whether and how
+    it loads (no labels or speed knobs), and where its job loads it from."""
+
+    def entry(e):
+        extra = {k: e[k] for k in ("backend", "stop") if k in e}
+        return {**loading(e), **extra, "path": model_dir(e)}
+
+    judge = EVAL.get("judge") or {}
+    return {
+        "teachers": [entry(t) for t in CFG["teachers"]],
+        "bases": [entry(b) for b in CFG["bases"]],
+        "reward_models": [entry(r) for r in CFG["reward_models"]],
+        "reference_model": entry(REFERENCE),
+        "evaluation": {"judge": entry(judge) if "model" in judge else judge},
+        "tiny_world": {
+            "models": {
+                name: {"architecture": recipe["architecture"]}
+                for name, recipe in (TINY.get("models") or {}).items()
+            }
+        },
+    }
+
+
+def partial_reports():
+    """After a failed run: the reports over the cells that finished, and one line per cell
+    that did not, naming the job that stopped it and that job's log."""
+    from teachergrid import report as fanin
+
+    if not Path(layout.PREFLIGHT).exists():
+        sys.stderr.write(
+            f"teachergrid: the preflight did not pass ({layout.LOGS['preflight']}): "
+            "no job ran, no report\n"
+        )
+        return
+    try:
+        fanin.build_screening(screening_report_cfg())
+        table = fanin.build_study(study_report_cfg())
+    except Exception as exc:  # the run has failed already: say why no report, briefly
+        sys.stderr.write(
+            f"teachergrid: no partial report ({type(exc).__name__}: {exc})\n"
+        )
+        return
+    missing = fanin.missing_cells(study_report_cfg(), Path("."), evaluation=bool(EVAL))
+    for (base, teacher), step in missing.items():
+        sys.stderr.write(
+            f"teachergrid: cell {base}/{teacher} is not in the report: "
+            f"{step.rule} did not finish (log: {step.log})\n"
+        )
+    done = len(table) - len(missing)
+    sys.stderr.write(
+        f"teachergrid: partial reports over {done} of {len(table)} cells in "
+        f"{Path(layout.METRICS).parent}/; rerun to complete them\n"
+    )
+
+
+onerror:
+    # Only the driver builds reports; the one-job Snakemake runs inside cluster jobs do not.
+    if workflow.is_main_process and not workflow.dryrun:
+        partial_reports()

@@ -3,13 +3,13 @@
 
 rule compatibility:
     input:
-        responses=f"{R}/responses/{{teacher}}.jsonl",
+        responses=layout.RESPONSES,
         model=lambda wc: model_input(BASES[wc.base]),
     output:
         records=f"{R}/compatibility/{{base}}/{{teacher}}.jsonl",
-        summary=f"{R}/compatibility/{{base}}/{{teacher}}.json",
+        summary=layout.COMPATIBILITY,
     log:
-        f"{R}/logs/compatibility/{{base}}/{{teacher}}.log",
+        layout.LOGS["compatibility"],
     benchmark:
         f"{R}/benchmarks/compatibility/{{base}}/{{teacher}}.tsv"
     conda:
@@ -18,7 +18,8 @@ rule compatibility:
     resources:
         **scheduler(lambda wc: RESOURCES["bases"][wc.base]),
     params:
-        entry=lambda wc: BASES[wc.base],
+        entry=lambda wc: tracked(BASES[wc.base]),
+        ops=lambda wc: untracked(BASES[wc.base]),
         model=lambda wc: model_dir(BASES[wc.base]),
     script:
         "../scripts/compatibility.py"
@@ -26,13 +27,13 @@ rule compatibility:
 
 rule reference:
     input:
-        responses=f"{R}/responses/{{teacher}}.jsonl",
+        responses=layout.RESPONSES,
         model=model_input(REFERENCE),
     output:
         records=f"{R}/reference/{{teacher}}.jsonl",
-        summary=f"{R}/reference/{{teacher}}.json",
+        summary=layout.REFERENCE,
     log:
-        f"{R}/logs/reference/{{teacher}}.log",
+        layout.LOGS["reference"],
     benchmark:
         f"{R}/benchmarks/reference/{{teacher}}.tsv"
     conda:
@@ -41,7 +42,8 @@ rule reference:
     resources:
         **scheduler(RESOURCES["reference"]),
     params:
-        entry=REFERENCE,
+        entry=tracked(REFERENCE),
+        ops=untracked(REFERENCE),
         model=lambda wc: model_dir(REFERENCE),
     script:
         "../scripts/compatibility.py"

@@ -1,14 +1,17 @@
 # Benchmarks of the fine-tuned models: reference/baseline answers once per benchmark, then one
-# evaluation job per (base, teacher): the model's answers, judged pairwise.
+# evaluation job per (base, teacher): the model's answers, judged pairwise. The win rates are
+# fitted from the judgements by the report (report.smk), so analysis settings rerun no judging.
 
 
 rule eval_reference:
     input:
         model=lambda wc: eval_reference_model_input(wc.bench),
+        prompts=lambda wc: local_data(EVAL[wc.bench]["prompts"]),
+        preflight=ancient(layout.PREFLIGHT),
     output:
-        f"{R}/eval/{{bench}}/reference.jsonl",
+        layout.EVAL_REFERENCE,
     log:
-        f"{R}/logs/eval/{{bench}}_reference.log",
+        layout.LOGS["eval_reference"],
     benchmark:
         f"{R}/benchmarks/eval/{{bench}}_reference.tsv"
     conda:
@@ -18,7 +21,12 @@ rule eval_reference:
         **scheduler(eval_reference_resources),
     params:
         spec=lambda wc: EVAL[wc.bench],
-        teacher=lambda wc: eval_reference_teacher(wc.bench),
+        teacher=lambda wc: (
+            tracked(eval_reference_teacher(wc.bench))
+            if eval_reference_teacher(wc.bench)
+            else None
+        ),
+        ops=lambda wc: untracked(eval_reference_teacher(wc.bench) or {}),
         model=lambda wc: eval_reference_model(wc.bench),
         decoding=lambda wc: eval_reference_decoding(wc.bench),
     script:
@@ -27,16 +35,15 @@ rule eval_reference:
 
 rule evaluate:
     input:
-        model=f"{R}/models/{{base}}/{{teacher}}",
-        alpaca_eval=f"{R}/eval/alpaca_eval/reference.jsonl",
-        arena_hard=f"{R}/eval/arena_hard/reference.jsonl",
+        model=layout.MODEL,
+        alpaca_eval=layout.EVAL_REFERENCE.format(bench="alpaca_eval"),
+        arena_hard=layout.EVAL_REFERENCE.format(bench="arena_hard"),
         judge=model_input(EVAL.get("judge", {})),
     output:
-        scores=f"{R}/eval/{{base}}/{{teacher}}.json",
-        answers=f"{R}/eval/{{base}}/{{teacher}}.answers.jsonl",
-        judgments=f"{R}/eval/{{base}}/{{teacher}}.judgments.jsonl",
+        answers=layout.ANSWERS,
+        judgments=layout.JUDGMENTS,
     log:
-        f"{R}/logs/evaluate/{{base}}/{{teacher}}.log",
+        layout.LOGS["evaluate"],
     benchmark:
         f"{R}/benchmarks/evaluate/{{base}}/{{teacher}}.tsv"
     conda:
@@ -45,9 +52,12 @@ rule evaluate:
     resources:
         **scheduler(RESOURCES["evaluation"] or SMALL_JOB),
     params:
-        base=lambda wc: BASES[wc.base],
-        evaluation=EVAL,
+        base=lambda wc: tracked(loading(BASES[wc.base])),
+        evaluation=tracked(evaluation_job_settings(), *EVALUATION_UNTRACKED),
+        evaluation_ops=untracked(evaluation_job_settings(), *EVALUATION_UNTRACKED),
         decoding=CFG["decodings"].get(EVAL.get("decoding", "greedy")),
+        judge=tracked(EVAL.get("judge", {})),
+        judge_ops=untracked(EVAL.get("judge", {})),
         judge_model=lambda wc: (
             model_dir(EVAL["judge"]) if "model" in EVAL["judge"] else None
         ),

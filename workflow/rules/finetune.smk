@@ -4,12 +4,12 @@
 
 rule finetune:
     input:
-        responses=f"{R}/responses/{{teacher}}.jsonl",
+        responses=layout.RESPONSES,
         model=lambda wc: model_input(BASES[wc.base]),
     output:
-        directory(f"{R}/models/{{base}}/{{teacher}}"),
+        directory(layout.MODEL),
     log:
-        f"{R}/logs/finetune/{{base}}/{{teacher}}.log",
+        layout.LOGS["finetune"],
     benchmark:
         f"{R}/benchmarks/finetune/{{base}}/{{teacher}}.tsv"
     conda:
@@ -18,9 +18,11 @@ rule finetune:
     resources:
         **scheduler(RESOURCES["finetune"]),
     params:
-        base=lambda wc: BASES[wc.base],
+        base=lambda wc: tracked(loading(BASES[wc.base])),
+        base_ops=lambda wc: untracked(loading(BASES[wc.base])),
         model=lambda wc: model_dir(BASES[wc.base]),
-        finetune=CFG["finetune"],
+        finetune=tracked(CFG["finetune"], *FINETUNE_UNTRACKED),
+        finetune_ops=untracked(CFG["finetune"], *FINETUNE_UNTRACKED),
         checkpoints=lambda wc: f"{R}/checkpoints/{wc.base}/{wc.teacher}",
     script:
         "../scripts/finetune.py"

@@ -6,9 +6,9 @@ rule generate:
         instructions=f"{R}/instructions/train.jsonl",
         model=lambda wc: model_input(TEACHERS[wc.teacher]),
     output:
-        f"{R}/responses/{{teacher}}.jsonl",
+        layout.RESPONSES,
     log:
-        f"{R}/logs/generate/{{teacher}}.log",
+        layout.LOGS["generate"],
     benchmark:
         f"{R}/benchmarks/generate/{{teacher}}.tsv"
     conda:
@@ -17,10 +17,12 @@ rule generate:
     resources:
         **scheduler(lambda wc: RESOURCES["teachers"][wc.teacher]),
     params:
-        teacher=lambda wc: TEACHERS[wc.teacher],
+        teacher=lambda wc: tracked(TEACHERS[wc.teacher]),
+        ops=lambda wc: untracked(
+            TEACHERS[wc.teacher], shard_size=CFG["generation"]["shard_size"]
+        ),
         model=lambda wc: model_dir(TEACHERS[wc.teacher]),
         decoding=lambda wc: CFG["decodings"][TEACHERS[wc.teacher]["decoding"]],
-        shard_size=CFG["generation"]["shard_size"],
         shard_dir=lambda wc, output: output[0].removesuffix(".jsonl") + ".shards",
     script:
         "../scripts/generate.py"

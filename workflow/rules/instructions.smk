@@ -4,6 +4,9 @@
 
 
 rule instructions:
+    input:
+        local_data(CFG["instructions"]),
+        preflight=ancient(layout.PREFLIGHT),
     output:
         f"{R}/instructions/train.jsonl",
     log:

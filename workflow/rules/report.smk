@@ -1,21 +1,17 @@
-# Fan-in: CAR for every (base, teacher) and the rankings (screening); then, with the evaluation
-# results, metrics.csv and the correlations of every metric with measured performance.
+# Fan-in: CAR for every (base, teacher) and the rankings (screening); then, from the judgements,
+# the benchmark scores, metrics.csv and the correlations of every metric with measured
+# performance. When a cell fails, the workflow's error handler (common.smk) builds the same
+# reports over the cells that finished; the next run that completes the cell fills them in.
 
 
 rule screening_report:
     input:
-        rewards=expand(
-            f"{R}/rewards/{{teacher}}/{{rm}}.jsonl", teacher=TEACHERS, rm=REWARD_MODELS
-        ),
-        compat=expand(
-            f"{R}/compatibility/{{base}}/{{teacher}}.json",
-            base=BASES,
-            teacher=TEACHERS,
-        ),
-        reference=expand(f"{R}/reference/{{teacher}}.json", teacher=TEACHERS),
+        rewards=expand(layout.REWARDS, teacher=TEACHERS, rm=REWARD_MODELS),
+        compat=expand(layout.COMPATIBILITY, base=BASES, teacher=TEACHERS),
+        reference=expand(layout.REFERENCE, teacher=TEACHERS),
     output:
-        metrics=f"{R}/report/screening.csv",
-        rankings=expand(f"{R}/report/screening/{{base}}.md", base=BASES),
+        metrics=layout.SCREENING,
+        rankings=expand(layout.RANKINGS, base=BASES),
     log:
         f"{R}/logs/screening_report.log",
     benchmark:
@@ -27,7 +23,7 @@ rule screening_report:
     resources:
         **scheduler(SMALL_JOB),
     params:
-        cfg={k: CFG[k] for k in ("teachers", "bases", "reward_models", "car")},
+        cfg=screening_report_cfg(),
     script:
         "../scripts/screening_report.py"
 
@@ -41,17 +37,13 @@ rule screening:
 
 rule report:
     input:
-        screening=f"{R}/report/screening.csv",
-        scores=(
-            expand(f"{R}/eval/{{base}}/{{teacher}}.json", base=BASES, teacher=TEACHERS)
-            if EVAL
-            else []
+        screening=layout.SCREENING,
+        judgments=(
+            expand(layout.JUDGMENTS, base=BASES, teacher=TEACHERS) if EVAL else []
         ),
     output:
-        metrics=f"{R}/report/metrics.csv",
-        extra=(
-            [f"{R}/report/correlations.csv", f"{R}/report/paradox.csv"] if EVAL else []
-        ),
+        metrics=layout.METRICS,
+        extra=[layout.CORRELATIONS, layout.PARADOX] if EVAL else [],
     log:
         f"{R}/logs/report.log",
     benchmark:
@@ -63,7 +55,6 @@ rule report:
     resources:
         **scheduler(SMALL_JOB),
     params:
-        teachers=CFG["teachers"],
-        bases=list(BASES),
+        cfg=study_report_cfg(),
     script:
         "../scripts/report.py"

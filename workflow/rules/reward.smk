@@ -3,12 +3,12 @@
 
 rule reward:
     input:
-        responses=f"{R}/responses/{{teacher}}.jsonl",
+        responses=layout.RESPONSES,
         model=lambda wc: model_input(REWARD_MODELS[wc.rm]),
     output:
-        f"{R}/rewards/{{teacher}}/{{rm}}.jsonl",
+        layout.REWARDS,
     log:
-        f"{R}/logs/reward/{{teacher}}/{{rm}}.log",
+        layout.LOGS["reward"],
     benchmark:
         f"{R}/benchmarks/reward/{{teacher}}/{{rm}}.tsv"
     conda:
@@ -17,7 +17,8 @@ rule reward:
     resources:
         **scheduler(lambda wc: RESOURCES["reward_models"][wc.rm]),
     params:
-        entry=lambda wc: REWARD_MODELS[wc.rm],
+        entry=lambda wc: tracked(REWARD_MODELS[wc.rm]),
+        ops=lambda wc: untracked(REWARD_MODELS[wc.rm]),
         model=lambda wc: model_dir(REWARD_MODELS[wc.rm]),
     script:
         "../scripts/reward.py"

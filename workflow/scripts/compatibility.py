@@ -4,12 +4,14 @@ reference)."""
 from teachergrid import compatibility
 from teachergrid.jobs import start
 from teachergrid.jsonl import read_jsonl, write_json, write_jsonl
+from teachergrid.params import join
 
 sm = snakemake  # noqa: F821
 log = start(sm)
 rows = read_jsonl(sm.input.responses)
-records = compatibility.per_response(sm.params.model, sm.params.entry, rows, threads=sm.threads)
+entry = join(sm.params.entry, sm.params.ops)
+records = compatibility.per_response(sm.params.model, entry, rows, threads=sm.threads)
 summary = compatibility.summarize(records)
 write_jsonl(sm.output.records, records)
-write_json(sm.output.summary, {"scorer": sm.params.entry["name"], **summary})
+write_json(sm.output.summary, {"scorer": entry["name"], **summary})
 log.info("%s", summary)

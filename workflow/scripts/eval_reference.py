@@ -1,5 +1,6 @@
 """Reference (AlpacaEval-style) or baseline (Arena-Hard-style) answers of one benchmark
-(rule eval_reference): from a configured teacher, or from a column of the prompts' data."""
+(rule eval_reference): from a configured teacher, or from a column of the prompts' data.
+Under a __main__ guard: vLLM spawns its engine in a process that imports this script again."""
 
 from pathlib import Path
 
@@ -7,29 +8,35 @@ from teachergrid.backends.base import Decoding, make_backend
 from teachergrid.instructions import prepare, prepare_with_answers
 from teachergrid.jobs import start
 from teachergrid.jsonl import write_jsonl
+from teachergrid.params import join
 
-sm = snakemake  # noqa: F821
-log = start(sm)
-spec = sm.params.spec
-teacher = sm.params.teacher
-if teacher is None:
-    rows = prepare_with_answers(spec["prompts"], spec["reference"]["column"])
-else:
-    rows = prepare(spec["prompts"])
-    backend = make_backend(
-        teacher,
-        sm.params.model,
-        Decoding.from_config({**sm.params.decoding, "n": 1}),
-        threads=sm.threads,
-        cache_path=Path(sm.output[0] + ".api_cache.jsonl"),
+
+def main(sm) -> None:
+    log = start(sm)
+    spec = sm.params.spec
+    teacher = join(sm.params.teacher, sm.params.ops) if sm.params.teacher else None
+    if teacher is None:
+        rows = prepare_with_answers(spec["prompts"], spec["reference"]["column"])
+    else:
+        rows = prepare(spec["prompts"])
+        backend = make_backend(
+            teacher,
+            sm.params.model,
+            Decoding.from_config({**sm.params.decoding, "n": 1}),
+            threads=sm.threads,
+            cache_path=Path(sm.output[0] + ".api_cache.jsonl"),
+        )
+        answers = backend.generate([r["instruction"] for r in rows])
+        backend.close()
+        rows = [{**r, "answer": a[0]} for r, a in zip(rows, answers, strict=True)]
+    write_jsonl(sm.output[0], rows)
+    log.info(
+        "%s: %d prompts with reference answers (%s)",
+        sm.wildcards.bench,
+        len(rows),
+        teacher["name"] if teacher else f"column {spec['reference']['column']}",
     )
-    answers = backend.generate([r["instruction"] for r in rows])
-    backend.close()
-    rows = [{**r, "answer": a[0]} for r, a in zip(rows, answers, strict=True)]
-write_jsonl(sm.output[0], rows)
-log.info(
-    "%s: %d prompts with reference answers (%s)",
-    sm.wildcards.bench,
-    len(rows),
-    teacher["name"] if teacher else f"column {spec['reference']['column']}",
-)
+
+
+if __name__ == "__main__":
+    main(snakemake)  # noqa: F821

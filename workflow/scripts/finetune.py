@@ -8,20 +8,22 @@ from pathlib import Path
 from teachergrid import finetune
 from teachergrid.jobs import start
 from teachergrid.jsonl import write_json
+from teachergrid.params import join
 
 sm = snakemake  # noqa: F821
 log = start(sm)
 ckpt = Path(sm.params.checkpoints)
+settings = join(sm.params.finetune, sm.params.finetune_ops)
 spec = {
-    "base": sm.params.base,
+    "base": join(sm.params.base, sm.params.base_ops),
     "teacher": sm.wildcards.teacher,
     "model": sm.params.model,
     "responses": sm.input.responses,
     "output": sm.output[0],
     "checkpoints": str(ckpt),
-    "finetune": sm.params.finetune,
+    "finetune": settings,
     "threads": sm.threads,
-    "keep_checkpoints": sm.params.finetune.get("keep_checkpoints", False),
+    "keep_checkpoints": settings.get("keep_checkpoints", False),
 }
 gpus = int(sm.resources.get("gpu", 0) or 0)
 if gpus > 1:
@@ -34,6 +36,9 @@ if gpus > 1:
         "--multi_gpu",
         "--num_processes",
         str(gpus),
+        # two multi-GPU jobs on one node must not race for accelerate's default port
+        "--main_process_port",
+        str(finetune.free_port()),
         "-m",
         "teachergrid.finetune",
         str(ckpt / "spec.json"),

@@ -1,4 +1,7 @@
-"""Generate one teacher's responses in resumable shards (rule generate)."""
+"""Generate one teacher's responses in resumable shards (rule generate).
+
+The work sits under a __main__ guard: vLLM starts its engine in a spawned process, which
+imports this script again, and must not run the job a second time."""
 
 from pathlib import Path
 
@@ -6,27 +9,34 @@ from teachergrid import generate
 from teachergrid.backends.base import Decoding, make_backend
 from teachergrid.jobs import start
 from teachergrid.jsonl import read_jsonl
+from teachergrid.params import join
 
-sm = snakemake  # noqa: F821
-log = start(sm)
-teacher = sm.params.teacher
-instructions = read_jsonl(sm.input.instructions)
-decoding = Decoding.from_config(sm.params.decoding)
-stats = generate.run(
-    instructions,
-    teacher["name"],
-    lambda: make_backend(
-        teacher,
-        sm.params.model,
-        decoding,
-        threads=sm.threads,
-        cache_path=Path(sm.params.shard_dir) / "api_cache.jsonl",
-    ),
-    Path(sm.output[0]),
-    Path(sm.params.shard_dir),
-    sm.params.shard_size,
-    generate.fingerprint(
-        teacher, sm.params.decoding, [r["id"] for r in instructions], sm.params.shard_size
-    ),
-)
-log.info("%s: %s", teacher["name"], stats)
+
+def main(sm) -> None:
+    log = start(sm)
+    teacher = join(sm.params.teacher, sm.params.ops)
+    shard_size = sm.params.ops["shard_size"]
+    instructions = read_jsonl(sm.input.instructions)
+    decoding = Decoding.from_config(sm.params.decoding)
+    stats = generate.run(
+        instructions,
+        teacher["name"],
+        lambda: make_backend(
+            teacher,
+            sm.params.model,
+            decoding,
+            threads=sm.threads,
+            cache_path=Path(sm.params.shard_dir) / "api_cache.jsonl",
+        ),
+        Path(sm.output[0]),
+        Path(sm.params.shard_dir),
+        shard_size,
+        generate.fingerprint(
+            sm.params.teacher, sm.params.decoding, [r["id"] for r in instructions], shard_size
+        ),
+    )
+    log.info("%s: %s", teacher["name"], stats)
+
+
+if __name__ == "__main__":
+    main(snakemake)  # noqa: F821

@@ -3,11 +3,13 @@
 from teachergrid import reward
 from teachergrid.jobs import start
 from teachergrid.jsonl import read_jsonl, write_jsonl
+from teachergrid.params import join
 
 sm = snakemake  # noqa: F821
 log = start(sm)
 rows = read_jsonl(sm.input.responses)
-scores = reward.score(sm.params.model, sm.params.entry, rows, threads=sm.threads)
+entry = join(sm.params.entry, sm.params.ops)
+scores = reward.score(sm.params.model, entry, rows, threads=sm.threads)
 write_jsonl(
     sm.output[0],
     (

@@ -1,0 +1,94 @@
+"""Where each stage writes, in one place.
+
+The rules name their outputs with these patterns (relative to the working directory), and the
+fan-in reports use the same patterns to find a cell's files, or to tell which stage of a cell
+did not finish and where its job log is.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, NamedTuple
+
+R = "results"
+RESPONSES = f"{R}/responses/{{teacher}}.jsonl"
+REWARDS = f"{R}/rewards/{{teacher}}/{{rm}}.jsonl"
+REFERENCE = f"{R}/reference/{{teacher}}.json"
+COMPATIBILITY = f"{R}/compatibility/{{base}}/{{teacher}}.json"
+MODEL = f"{R}/models/{{base}}/{{teacher}}"
+EVAL_REFERENCE = f"{R}/eval/{{bench}}/reference.jsonl"
+ANSWERS = f"{R}/eval/{{base}}/{{teacher}}.answers.jsonl"
+JUDGMENTS = f"{R}/eval/{{base}}/{{teacher}}.judgments.jsonl"
+TINY_MODEL = f"{R}/tiny/models/{{name}}"
+PREFLIGHT = f"{R}/preflight.txt"
+SCREENING = f"{R}/report/screening.csv"
+RANKINGS = f"{R}/report/screening/{{base}}.md"
+METRICS = f"{R}/report/metrics.csv"
+CORRELATIONS = f"{R}/report/correlations.csv"
+PARADOX = f"{R}/report/paradox.csv"
+
+LOGS = {
+    "preflight": f"{R}/logs/preflight.log",
+    "generate": f"{R}/logs/generate/{{teacher}}.log",
+    "reward": f"{R}/logs/reward/{{teacher}}/{{rm}}.log",
+    "reference": f"{R}/logs/reference/{{teacher}}.log",
+    "compatibility": f"{R}/logs/compatibility/{{base}}/{{teacher}}.log",
+    "finetune": f"{R}/logs/finetune/{{base}}/{{teacher}}.log",
+    "eval_reference": f"{R}/logs/eval/{{bench}}_reference.log",
+    "evaluate": f"{R}/logs/evaluate/{{base}}/{{teacher}}.log",
+}
+
+BENCHMARKS = ("alpaca_eval", "arena_hard")
+
+
+def model_dir(entry: dict[str, Any]) -> str:
+    """Where a job loads a model from: the built tiny model, a local folder or a hub id."""
+    if entry.get("tiny"):
+        return TINY_MODEL.format(name=entry["tiny"])
+    return str(entry["model"])
+
+
+class Step(NamedTuple):
+    """One job a cell needs: its rule, the file that shows it finished, and its log."""
+
+    rule: str
+    output: str
+    log: str
+
+
+def cell_steps(base: str, teacher: str, reward_models: list[str], evaluation: bool) -> list[Step]:
+    """The jobs behind one (base, teacher) cell, in the order they run."""
+    steps = [Step("generate", RESPONSES, LOGS["generate"])]
+    steps += [
+        Step("reward", REWARDS.replace("{rm}", rm), LOGS["reward"].replace("{rm}", rm))
+        for rm in reward_models
+    ]
+    steps += [
+        Step("reference", REFERENCE, LOGS["reference"]),
+        Step("compatibility", COMPATIBILITY, LOGS["compatibility"]),
+    ]
+    if evaluation:
+        steps += [Step("finetune", MODEL, LOGS["finetune"])]
+        steps += [
+            Step(
+                "eval_reference",
+                EVAL_REFERENCE.replace("{bench}", bench),
+                LOGS["eval_reference"].replace("{bench}", bench),
+            )
+            for bench in BENCHMARKS
+        ]
+        steps += [Step("evaluate", JUDGMENTS, LOGS["evaluate"])]
+    return [
+        Step(s.rule, *(p.format(base=base, teacher=teacher) for p in (s.output, s.log)))
+        for s in steps
+    ]
+
+
+def first_unfinished(
+    root: Path, base: str, teacher: str, reward_models: list[str], evaluation: bool
+) -> Step | None:
+    """The first job of a cell whose output is not there, or None for a finished cell."""
+    for step in cell_steps(base, teacher, reward_models, evaluation):
+        if not (root / step.output).exists():
+            return step
+    return None

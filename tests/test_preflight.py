@@ -1,0 +1,136 @@
+"""The preflight on real model folders: architectures against transformers and against a vLLM
+registry, remote code that does not import, chat templates and their end-of-turn token."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from teachergrid.cli import main
+from teachergrid.preflight import check_model, errors
+
+
+def model_folder(root: Path, architecture: str, tokenizer: Path | None = None, **config) -> Path:
+    """A model folder as the hub has it: config.json (and a tokenizer when given)."""
+    root.mkdir(parents=True)
+    if tokenizer is not None:
+        for item in tokenizer.iterdir():
+            shutil.copy(item, root / item.name)
+    (root / "config.json").write_text(json.dumps({"architectures": [architecture], **config}))
+    return root
+
+
+def teacher(path: Path, **extra) -> dict:
+    return {"name": "t", "model": str(path), "local": True, "stop": [], **extra}
+
+
+def findings(entry: dict, role: str = "teacher", backend: str = "hf", vllm=None) -> list:
+    return list(check_model(entry, entry["model"], role, backend, None, vllm))
+
+
+def test_an_architecture_transformers_lacks_is_named_with_the_fix(tmp_path):
+    path = model_folder(tmp_path / "phi3-small", "Phi3SmallForCausalLM")
+    [problem] = errors(findings(teacher(path)))
+    assert problem.model == "t"
+    assert "has no architecture Phi3SmallForCausalLM" in problem.message
+    assert "no remote code either" in problem.message
+    # with remote code named in its config, the fix is to allow it
+    path = model_folder(
+        tmp_path / "phi3-small-remote",
+        "Phi3SmallForCausalLM",
+        auto_map={"AutoModelForCausalLM": "modeling_phi3_small.Phi3SmallForCausalLM"},
+    )
+    [problem] = errors(findings(teacher(path)))
+    assert "set trust_remote_code: true" in problem.message
+
+
+def test_vllm_teacher_checked_against_the_engines_registry(tmp_path, tokenizer_dirs):
+    path = model_folder(tmp_path / "m", "Phi3SmallForCausalLM", tokenizer_dirs["chatml"])
+    registry = ({"LlamaForCausalLM", "Qwen2ForCausalLM"}, "0.32.0")
+    [problem] = errors(findings(teacher(path), backend="vllm", vllm=registry))
+    assert problem.message == (
+        "vLLM 0.32.0 cannot load architecture Phi3SmallForCausalLM: serve t with backend hf"
+    )
+    ok = model_folder(tmp_path / "q", "Qwen2ForCausalLM", tokenizer_dirs["chatml"])
+    assert errors(findings(teacher(ok), backend="vllm", vllm=registry)) == []
+    # where vLLM is not installed, the check is a note, not a pass
+    notes = [f for f in findings(teacher(ok), backend="vllm") if f.level == "note"]
+    assert [n.message for n in notes] == [
+        "vLLM is not installed on this host: architecture not checked"
+    ]
+
+
+def test_remote_code_that_does_not_import_is_reported(tmp_path):
+    path = model_folder(
+        tmp_path / "rm",
+        "BrokenForSequenceClassification",
+        auto_map={"AutoModelForSequenceClassification": "modeling_broken.BrokenRM"},
+    )
+    (path / "modeling_broken.py").write_text("import a_module_nobody_has\n")
+    entry = {"name": "armorm", "model": str(path), "local": True, "trust_remote_code": True}
+    [problem] = errors(findings(entry, role="reward"))
+    assert "its remote code (modeling_broken.BrokenRM) does not import" in problem.message
+    assert "a_module_nobody_has" in problem.message
+
+
+def test_a_turn_must_end_with_a_token_generation_stops_at(tmp_path, tokenizer_dirs):
+    from transformers import AutoTokenizer
+
+    # a Llama-3-style template (turns end with <|eot_id|>) whose EOS is another token, as the
+    # base Llama-3 tokenizers ship
+    tok = AutoTokenizer.from_pretrained(tokenizer_dirs["llama3"])
+    tok.eos_token = "<|begin_of_text|>"
+    saved = tmp_path / "tok"
+    tok.save_pretrained(saved)
+    path = model_folder(tmp_path / "llama", "LlamaForCausalLM", saved)
+    [problem] = errors(findings(teacher(path)))
+    assert problem.message == (
+        "its template ends a turn with '<|eot_id|>', which generation does not stop at "
+        "(EOS '<|begin_of_text|>'): add stop: ['<|eot_id|>']"
+    )
+    assert errors(findings(teacher(path, stop=["<|eot_id|>"]))) == []
+    # a generation_config.json that stops at it is as good
+    (path / "generation_config.json").write_text(
+        json.dumps({"eos_token_id": [tok.convert_tokens_to_ids("<|eot_id|>")]})
+    )
+    assert errors(findings(teacher(path))) == []
+
+
+def test_a_chat_model_needs_a_template(tmp_path, tokenizer_dirs):
+    path = model_folder(tmp_path / "plain", "LlamaForCausalLM", tokenizer_dirs["plain"])
+    [problem] = errors(findings(teacher(path)))
+    assert problem.message == (
+        "its tokenizer has no chat template: set chat_template: default or a Jinja file"
+    )
+    assert errors(findings(teacher(path, chat_template="default"))) == []
+    # a base is scored with the project's default template: no template is fine there
+    assert errors(findings(teacher(path), role="base")) == []
+
+
+def test_preflight_command_on_a_config(tmp_path, capsys):
+    from helpers import tiny_config
+
+    cfg = tiny_config()
+    assert main(["preflight", str(write(tmp_path / "ok.yaml", cfg))]) == 0
+    assert "ok: llama-s: LlamaForCausalLM loads with backend hf" in capsys.readouterr().out
+    path = model_folder(tmp_path / "phi3-small", "Phi3SmallForCausalLM")
+    cfg["teachers"].append({"name": "phi3-small", "model": str(path)})
+    assert main(["preflight", str(write(tmp_path / "bad.yaml", cfg))]) == 1
+    err = capsys.readouterr().err
+    assert "error: phi3-small: transformers" in err and "Phi3SmallForCausalLM" in err
+    assert err.strip().endswith("1 model(s) cannot be loaded as configured")
+
+
+def write(path: Path, cfg: dict) -> Path:
+    import yaml
+
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+@pytest.fixture(autouse=True)
+def offline(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")

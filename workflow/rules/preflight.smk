@@ -1,0 +1,23 @@
+# Before any other job, on the submitting host: can every model be loaded the way the config
+# says (architecture in its backend, remote code, chat template and end of turn, hub access)?
+# Jobs that start the study take its output as an ancient() input: it must exist, but its
+# time stamp never reruns anything.
+
+
+rule preflight:
+    output:
+        layout.PREFLIGHT,
+    log:
+        layout.LOGS["preflight"],
+    benchmark:
+        f"{R}/benchmarks/preflight.tsv"
+    localrule: True
+    conda:
+        "../../envs/generation.yaml"
+    threads: cores(SMALL_JOB)
+    resources:
+        **scheduler(SMALL_JOB),
+    params:
+        cfg=preflight_cfg(),
+    script:
+        "../scripts/preflight.py"

@@ -1,0 +1,21 @@
+"""Check every model before any job loads one (rule preflight). Problems are printed to the
+console, one line each, as well as to the log; the output lists every check's result."""
+
+import sys
+
+from teachergrid import preflight
+from teachergrid.jobs import start
+from teachergrid.jsonl import atomic_open
+
+sm = snakemake  # noqa: F821
+log = start(sm)
+findings = preflight.run(sm.params.cfg, lambda entry: entry["path"])
+for finding in findings:
+    log.info("%s", finding.line())
+problems = preflight.errors(findings)
+if problems:
+    for finding in problems:
+        sys.__stderr__.write(f"teachergrid preflight: {finding.model}: {finding.message}\n")
+    raise SystemExit(f"preflight: {len(problems)} model(s) cannot be loaded as configured")
+with atomic_open(sm.output[0]) as handle:
+    handle.writelines(f.line() + "\n" for f in findings)

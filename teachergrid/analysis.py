@@ -31,6 +31,26 @@ EXCLUDED = {
 }
 
 
+CORRELATION_COLUMNS = [
+    "base",
+    "metric",
+    "direction",
+    "n_teachers",
+    "spearman_rho",
+    "spearman_p",
+    "kendall_tau",
+    "kendall_p",
+]
+PARADOX_COLUMNS = [
+    "base",
+    "best_teacher",
+    "best_ap",
+    "largest_teacher",
+    "spearman_size_ap",
+    "kendall_size_ap",
+]
+
+
 def direction(metric: str) -> int:
     return -1 if metric == "loss" or metric.startswith(LOWER_IS_BETTER) else 1
 
@@ -82,19 +102,7 @@ def correlations(table: pd.DataFrame, metrics: list[str] | None = None) -> pd.Da
                     "kendall_p": tau_p,
                 }
             )
-    out = pd.DataFrame(
-        rows,
-        columns=[
-            "base",
-            "metric",
-            "direction",
-            "n_teachers",
-            "spearman_rho",
-            "spearman_p",
-            "kendall_tau",
-            "kendall_p",
-        ],
-    )
+    out = pd.DataFrame(rows, columns=CORRELATION_COLUMNS)
     averages = [
         {
             "base": "average",
@@ -129,7 +137,7 @@ def paradox(table: pd.DataFrame) -> pd.DataFrame:
                 "kendall_size_ap": tau,
             }
         )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=PARADOX_COLUMNS)
 
 
 def analyze(scores: Path, out: Path) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -238,8 +238,8 @@ def build_study(cfg: dict[str, Any], root: Path = Path(".")) -> pd.DataFrame:
         sizes = {t["name"]: t.get("params_b") for t in cfg["teachers"]}
         sized = done.assign(params_b=done["teacher"].map(sizes))
         metrics = [*analysis.metric_columns(done), "params_b"]
-        corr = analysis.correlations(sized, metrics) if len(done) else _empty_correlations()
-        para = analysis.paradox(sized) if len(done) else pd.DataFrame()
+        corr = analysis.correlations(sized, metrics)
+        para = analysis.paradox(sized)
         with atomic_open(root / layout.CORRELATIONS) as handle:
             corr.to_csv(handle, index=False)
         with atomic_open(root / layout.PARADOX) as handle:
@@ -255,18 +255,3 @@ def build_study(cfg: dict[str, Any], root: Path = Path(".")) -> pd.DataFrame:
             step.log,
         )
     return table
-
-
-def _empty_correlations() -> pd.DataFrame:
-    return pd.DataFrame(
-        columns=[
-            "base",
-            "metric",
-            "direction",
-            "n_teachers",
-            "spearman_rho",
-            "spearman_p",
-            "kendall_tau",
-            "kendall_p",
-        ]
-    )

@@ -11,8 +11,7 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from envs import CACHE, ENVS, built_env, fresh_venv, imports_in, pip, requirements
+from environments import CACHE, ENVS, built_env, fresh_venv, imports_in, pip, requirements
 
 pytestmark = pytest.mark.envs
 

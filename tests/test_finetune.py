@@ -52,15 +52,20 @@ def test_trainer_arguments_follow_the_device(tmp_path):
     assert sft_config_kwargs(named, tmp_path, world_size=1, cuda=True)["optim"] == "adafactor"
 
 
-def test_killed_job_resumes_from_its_checkpoint(tiny_llama, tmp_path):
-    responses = tmp_path / "responses.jsonl"
-    responses.write_text(
+def gold_responses(path):
+    """64 tiny tasks answered correctly, as a teacher's responses file."""
+    path.write_text(
         "".join(
             json.dumps({"id": t["id"], "instruction": t["instruction"], "response": t["answer"]})
             + "\n"
             for t in unique_tasks(5, 64)
         )
     )
+    return path
+
+
+def test_killed_job_resumes_from_its_checkpoint(tiny_llama, tmp_path):
+    responses = gold_responses(tmp_path / "responses.jsonl")
     spec = {
         "base": {"name": "tiny-base", "dtype": "float32"},
         "teacher": "gold",
@@ -121,14 +126,7 @@ def train_ten_steps(tiny_llama, tmp_path, method: str, lr: float) -> dict:
     """Ten constant-rate steps on a bf16-served base, through `finetune.run`."""
     from teachergrid.finetune import run
 
-    responses = tmp_path / "responses.jsonl"
-    responses.write_text(
-        "".join(
-            json.dumps({"id": t["id"], "instruction": t["instruction"], "response": t["answer"]})
-            + "\n"
-            for t in unique_tasks(5, 64)
-        )
-    )
+    responses = gold_responses(tmp_path / "responses.jsonl")
     return run(
         {
             "base": {"name": "tiny-base", "dtype": "bfloat16"},

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from envs import ENVS, REPO, built_env
+from environments import ENVS, REPO, built_env
 from helpers import snakemake_cmd, tiny_config
 
 pytestmark = pytest.mark.vllm
@@ -47,13 +47,14 @@ def study(tmp_path: Path) -> Path:
     served = {**hf, "name": "qwen-s-vllm", "backend": "vllm", "dtype": "float32",
               "max_model_len": 256, "enforce_eager": True}  # fmt: skip
     cfg["teachers"] = [hf, served]
+    del cfg["evaluation"]  # generation only: no benchmark references needed
     path = tmp_path / "study.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path
 
 
 def run(python: Path, workdir: Path, config: Path, target: str) -> str:
-    cmd = snakemake_cmd(workdir, config, target, cores=2)
+    cmd = snakemake_cmd(workdir, None, target, "--configfile", str(config), cores=2)
     cmd[0] = str(python)
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env(), timeout=1500)
     out = proc.stdout + proc.stderr
@@ -70,7 +71,8 @@ def test_generate_rule_serves_a_tiny_teacher_with_the_real_engine(vllm_python, t
     # the same teacher served by vLLM, from vLLM's environment, through the same rule
     run(vllm_python, tmp_path, config, "results/responses/qwen-s-vllm.jsonl")
     log = (tmp_path / "results/logs/generate/qwen-s-vllm.log").read_text()
-    assert "LLM engine (v0.32.0)" in log
+    assert "vLLM 0.32.0 serves results/tiny/models/qwen-s" in log
+    assert "Resolved architecture: Qwen2ForCausalLM" in log
     read = lambda name: [  # noqa: E731
         json.loads(line)
         for line in (tmp_path / f"results/responses/{name}.jsonl").read_text().splitlines()

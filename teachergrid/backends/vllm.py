@@ -7,11 +7,14 @@ without an engine.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
 from ..chat import messages, resolve_chat_template
 from .base import Decoding, truncate_at_stop
+
+log = logging.getLogger(__name__)
 
 
 def engine_kwargs(model_path: str, teacher: dict[str, Any]) -> dict[str, Any]:
@@ -63,9 +66,11 @@ def parse_outputs(outputs: Sequence[Any], n: int, stops: Sequence[str]) -> list[
 
 class VLLMBackend:
     def __init__(self, model_path: str, teacher: dict[str, Any], decoding: Decoding) -> None:
+        import vllm
         from transformers import AutoTokenizer
         from vllm import LLM, SamplingParams
 
+        log.info("vLLM %s serves %s", vllm.__version__, model_path)
         self.teacher = teacher
         self.decoding = decoding
         self.llm = LLM(**engine_kwargs(model_path, teacher))

@@ -399,19 +399,16 @@ def _normalize_training(
     cfg: dict[str, Any], base_dir: Path, tiny: dict[str, Any], file: str, working_dir: Path | None
 ) -> None:
     """Fine-tuning and evaluation: defaults, references to teachers, the judge model."""
-    from .finetune import settings
+    from .finetune import accumulation_steps, settings
 
     ft = cfg.get("finetune") or {}
     resources = _resources(cfg, "finetune", None, file, "finetune")
     cfg["finetune"] = settings(ft)
     cfg["finetune"]["resources"] = resources
-    per_step = cfg["finetune"]["per_device_batch_size"] * max(1, resources["gpu"])
-    if cfg["finetune"]["effective_batch_size"] % per_step:
-        raise ConfigError(
-            f"{file}: finetune.effective_batch_size: {cfg['finetune']['effective_batch_size']} "
-            f"is not a multiple of per_device_batch_size x GPUs = "
-            f"{cfg['finetune']['per_device_batch_size']} x {max(1, resources['gpu'])}"
-        )
+    try:  # the check each job makes, made before any job
+        accumulation_steps(cfg["finetune"], resources["gpu"])
+    except ValueError as exc:
+        raise ConfigError(f"{file}: finetune.effective_batch_size: {exc}") from None
 
     ev = cfg.get("evaluation")
     if not ev:

@@ -56,8 +56,8 @@ def accumulation_steps(cfg: dict[str, Any], world_size: int) -> int:
     steps = int(cfg["effective_batch_size"]) // per_step
     if steps < 1 or steps * per_step != int(cfg["effective_batch_size"]):
         raise ValueError(
-            f"effective_batch_size {cfg['effective_batch_size']} is not a multiple of "
-            f"per_device_batch_size x GPUs = {per_step}"
+            f"{cfg['effective_batch_size']} is not a multiple of per_device_batch_size x GPUs "
+            f"= {cfg['per_device_batch_size']} x {max(1, world_size)}"
         )
     return steps
 

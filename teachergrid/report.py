@@ -246,12 +246,4 @@ def build_study(cfg: dict[str, Any], root: Path = Path(".")) -> pd.DataFrame:
             para.to_csv(handle, index=False)
         log.info("correlations:\n%s", corr[corr["base"] == "average"].to_string(index=False))
         log.info("paradox:\n%s", para.to_string(index=False))
-    for (base, teacher), step in missing.items():
-        log.warning(
-            "cell %s/%s is missing from the report: %s has not finished (log: %s)",
-            base,
-            teacher,
-            step.rule,
-            step.log,
-        )
     return table

@@ -104,6 +104,20 @@ def optimizer(name: str, cuda: bool) -> str:
     return "adamw_torch_fused" if cuda else "adamw_torch"
 
 
+def checkpointing_option() -> str:
+    """The name of the activation-checkpointing switch in the installed transformers: 5.2x
+    renamed `gradient_checkpointing` to `activation_checkpointing` (and warns on the old name),
+    5.17 (a GPU image's) knows only the old one. The config keeps the name TRL's docs use."""
+    from transformers import TrainingArguments
+
+    fields = TrainingArguments.__dataclass_fields__
+    return (
+        "activation_checkpointing"
+        if "activation_checkpointing" in fields
+        else "gradient_checkpointing"
+    )
+
+
 def sft_config_kwargs(
     cfg: dict[str, Any], out_dir: Path, world_size: int, cuda: bool
 ) -> dict[str, Any]:
@@ -121,8 +135,7 @@ def sft_config_kwargs(
         "completion_only_loss": True,
         # TRL defaults to bf16 even on CPU; only use it where the GPU supports it.
         "bf16": bool(cfg["bf16"]) and cuda,
-        # transformers 5 renamed the option; the config keeps the name the paper and TRL docs use.
-        "activation_checkpointing": bool(cfg["gradient_checkpointing"]),
+        checkpointing_option(): bool(cfg["gradient_checkpointing"]),
         "save_strategy": "steps",
         "save_steps": int(cfg["save_steps"]),
         "save_total_limit": 2,

@@ -27,6 +27,7 @@ EXCLUDED = {
     "beta",
     "arena_hard_ci_low",
     "arena_hard_ci_high",
+    "alpaca_eval_lc_extreme",
     *EVAL_COLUMNS,
 }
 

@@ -10,6 +10,7 @@ separately, so the split never depends on how a tokenizer merges across the boun
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,49 @@ def messages(instruction: str, response: str | None = None, system: str | None =
     if response is not None:
         out.append({"role": "assistant", "content": response})
     return out
+
+
+def turn_end(tokenizer: Any) -> str | None:
+    """The marker the chat template writes right after an assistant's answer (`<|im_end|>`,
+    `<end_of_turn>`, `<|eot_id|>`, or the EOS text for templates that close a turn with it),
+    or None when the template closes nothing."""
+    probe = "TEACHERGRID-RESPONSE"
+    full = tokenizer.apply_chat_template(
+        messages("question", probe), tokenize=False, add_generation_prompt=False
+    )
+    after = full.split(probe, 1)[1].strip() if probe in full else ""
+    return after.split()[0] if after else None
+
+
+@dataclass(frozen=True)
+class Stops:
+    """Where the generation of one answer stops: token ids (EOS, the generation config's EOS
+    ids, and the template's end-of-turn marker when it is one token) and strings (configured
+    `stop` strings, and a marker that is several tokens)."""
+
+    token_ids: tuple[int, ...]
+    strings: tuple[str, ...]
+
+
+def stops(
+    tokenizer: Any, extra: Sequence[str] = (), generation_eos: int | list[int] | None = None
+) -> Stops:
+    """Stop tokens of a model from its own template and tokenizer. A base model's EOS
+    (`<|endoftext|>`, `<eos>`, `<|end_of_text|>`) is not the marker its chat template teaches a
+    fine-tuned student to end a turn with, so generation that stopped only at EOS would run to
+    the token limit."""
+    ids = {tokenizer.eos_token_id}
+    ids.update(generation_eos if isinstance(generation_eos, list) else [generation_eos])
+    strings = []
+    for text in [turn_end(tokenizer), *extra]:
+        if not text:
+            continue
+        encoded = tokenizer.encode(text, add_special_tokens=False)
+        if len(encoded) == 1:
+            ids.add(encoded[0])
+        else:
+            strings.append(text)
+    return Stops(tuple(sorted(i for i in ids if isinstance(i, int))), tuple(strings))
 
 
 def render_prompt(tokenizer: Any, instruction: str, system: str | None = None) -> str:

@@ -3,6 +3,8 @@
 teachergrid check-config FILE             validate a study config without Snakemake
 teachergrid preflight FILE                can every model of the study be loaded as configured?
 teachergrid analyze --scores F --out DIR  correlations and paradox summary of a per-cell table
+teachergrid winrates --judgments F --out F  AlpacaEval-2 win rates (raw and length-controlled)
+                                          of every model in a judgement table, fitted together
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import argparse
 import sys
 
 from .config import ConfigError, load_config
+from .winrates import DIFFICULTY_L2, LENGTH_L2
 
 
 def _check_config(args: argparse.Namespace) -> int:
@@ -52,6 +55,24 @@ def _analyze(args: argparse.Namespace) -> int:
     return 0
 
 
+def _winrates(args: argparse.Namespace) -> int:
+    import logging
+
+    from .jsonl import atomic_open
+    from .lengthcontrol import OUTPUT_COLUMNS, read_judgments, win_rate_table
+
+    # extreme LC changes are logged as warnings by the fit, one line per model
+    logging.basicConfig(level=logging.WARNING, format="teachergrid winrates: %(message)s")
+    frame = read_judgments(args.judgments)
+    settings = {"mode": args.mode, "difficulty_l2": args.difficulty_l2, "length_l2": args.length_l2}
+    table = win_rate_table(frame, settings)
+    with atomic_open(args.out) as handle:
+        table[OUTPUT_COLUMNS].to_csv(handle, index=False)
+    print(table[OUTPUT_COLUMNS].round(2).to_string(index=False))
+    print(f"wrote {args.out} ({args.mode} mode)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="teachergrid", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -65,6 +86,21 @@ def main(argv: list[str] | None = None) -> int:
     analyze.add_argument("--scores", required=True, help="CSV: base, teacher, params_b, ...")
     analyze.add_argument("--out", required=True, help="output directory")
     analyze.set_defaults(func=_analyze)
+    rates = sub.add_parser(
+        "winrates", help="AlpacaEval-2 win rates of a judgement table, all models fitted together"
+    )
+    rates.add_argument(
+        "--judgments",
+        required=True,
+        help="CSV or JSONL: model, prompt_id, preference, len_model, len_reference",
+    )
+    rates.add_argument("--out", required=True, help="CSV: model, n, win_rate, lc_win_rate")
+    rates.add_argument("--mode", choices=["joint", "alpaca_eval"], default="joint",
+                       help="joint: teachergrid's fit (default); alpaca_eval: the alpaca-eval "
+                       "package's own (needs it and the hub)")  # fmt: skip
+    rates.add_argument("--difficulty-l2", type=float, default=DIFFICULTY_L2)
+    rates.add_argument("--length-l2", type=float, default=LENGTH_L2)
+    rates.set_defaults(func=_winrates)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

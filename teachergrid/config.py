@@ -18,7 +18,9 @@ import yaml
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
+from .judges import OFFICIAL_PROMPTS
 from .resources import DEFAULT_RESOURCES, complete
+from .winrates import DIFFICULTY_L2, LENGTH_L2
 
 TINY_PREFIX = "tiny:"
 
@@ -146,11 +148,33 @@ def check_instruction_file(path: Path, column: str) -> int:
     return count
 
 
+def _check_benchmark_file(section: dict[str, Any], where: str, file: str) -> None:
+    """A local benchmark file exists and parses, and every record has the configured fields,
+    text where the field is a prompt or an answer (errors name the record)."""
+    from .benchmarks import BenchmarkDataError, field, read_file_records
+
+    path = Path(section["source"]).absolute()
+    try:
+        records = read_file_records(path)
+        if not records:
+            raise BenchmarkDataError(f"{path}: no records")
+        for number, record in enumerate(records, 1):
+            if section.get("id"):
+                field(record, section["id"], f"{path}: record {number}: ")
+            value = field(record, section["column"], f"{path}: record {number}: ")
+            if not isinstance(value, str) or not value.strip():
+                raise BenchmarkDataError(
+                    f"{path}: record {number}: field {section['column']!r} is not a non-empty text"
+                )
+    except (BenchmarkDataError, OSError) as exc:
+        raise ConfigError(f"{file}: {where}: {exc}") from None
+
+
 def _resolve_source(
     section: dict[str, Any], base_dir: Path, where: str, file: str, working_dir: Path | None
 ) -> None:
     source = section["source"]
-    if _is_local_path(source) or source.endswith((".jsonl", ".parquet")):
+    if _is_local_path(source) or source.endswith((".jsonl", ".json", ".parquet")):
         path = resolve_path(source, base_dir)
         if not path.exists():
             raise ConfigError(f"{file}: {where}.source: local file {source!r} does not exist")
@@ -418,7 +442,16 @@ def _normalize_training(
     ev.setdefault("batch_size", 16)
     ev.setdefault("tensor_parallel_size", 1)
     ev.setdefault("max_model_len", None)
-    ev.setdefault("length_penalty", 0.01)
+    if "length_penalty" in ev:
+        raise ConfigError(
+            f"{file}: evaluation.length_penalty: remove it; the length-controlled win rate is "
+            "now a joint fit over the cells, set by evaluation.length_control "
+            "(mode, difficulty_l2, length_l2)"
+        )
+    lc = ev.setdefault("length_control", {})
+    lc.setdefault("mode", "joint")
+    lc.setdefault("difficulty_l2", DIFFICULTY_L2)
+    lc.setdefault("length_l2", LENGTH_L2)
     ev.setdefault("bootstrap", 100)
     ev.setdefault("seed", 0)
     if ev["decoding"] not in cfg["decodings"]:
@@ -441,16 +474,35 @@ def _normalize_training(
             prompts.setdefault("seed", 0)
             _resolve_source(prompts, base_dir, f"{where}.prompts", file, working_dir)
             if prompts["local"]:
-                check_instruction_file(Path(prompts["source"]), prompts["column"])
+                _check_benchmark_file(prompts, f"{where}.prompts", file)
         ref = spec.get("reference")
         if not ref:
-            raise ConfigError(f"{file}: {where}.reference: give a teacher or a column")
-        if "teacher" in ref and ref["teacher"] not in teachers:
-            raise ConfigError(
-                f"{file}: {where}.reference.teacher: {ref['teacher']!r} is not a configured teacher"
+            raise ConfigError(f"{file}: {where}.reference: give a teacher, a column or a file")
+        if "teacher" in ref:
+            if set(ref) != {"teacher"}:
+                raise ConfigError(
+                    f"{file}: {where}.reference: a teacher reference takes no other keys"
+                )
+            if ref["teacher"] not in teachers:
+                raise ConfigError(
+                    f"{file}: {where}.reference.teacher: {ref['teacher']!r} is not a configured "
+                    "teacher"
+                )
+        elif "column" not in ref:
+            raise ConfigError(f"{file}: {where}.reference.column: which field holds the answer?")
+        elif "source" in ref:
+            if not ref.get("id") or not spec["prompts"].get("id"):
+                raise ConfigError(
+                    f"{file}: {where}.reference.id: answers from another file are joined to the "
+                    "prompts by id; set both prompts.id and reference.id"
+                )
+            _resolve_source(ref, base_dir, f"{where}.reference", file, working_dir)
+            if ref["local"]:
+                _check_benchmark_file(ref, f"{where}.reference", file)
+        elif spec["prompts"]["local"]:
+            _check_benchmark_file(
+                {**spec["prompts"], "column": ref["column"]}, f"{where}.reference", file
             )
-        if "column" in ref and spec["prompts"]["local"]:
-            check_instruction_file(Path(spec["prompts"]["source"]), ref["column"])
     judge = ev["judge"]
     if judge["kind"] == "reward_model":
         if "model" not in judge:
@@ -465,6 +517,17 @@ def _normalize_training(
     else:
         judge["api"].setdefault("base_url", "https://api.openai.com/v1")
         judge["api"].setdefault("api_key_env", "OPENAI_API_KEY")
+        prompts = judge.setdefault("prompts", {})
+        for bench, url in OFFICIAL_PROMPTS.items():
+            source = prompts.setdefault(bench, url)
+            if source != "builtin" and not source.startswith(("http://", "https://")):
+                path = resolve_path(source, base_dir)
+                if not path.is_file():
+                    raise ConfigError(
+                        f"{file}: evaluation.judge.prompts.{bench}: {source!r} is not a file, "
+                        "a URL or 'builtin'"
+                    )
+                prompts[bench] = portable(path, working_dir)
     ev["resources"] = _resources(cfg, "evaluation", None, file, "evaluation")
 
 

@@ -4,105 +4,150 @@ AlpacaEval-2-style: the model's answer against a reference answer for every prom
 both orders; win rate and length-controlled win rate. Arena-Hard-style: against a baseline
 model's answer, judged in both positions; Bradley-Terry win rate with a bootstrap interval.
 
-Judging (`judge_cell`, an evaluation job) and scoring (`score_cell`, the report) are apart:
+Judging (`judge_cell`, an evaluation job) and scoring (`score_cells`, the report) are apart:
 judgements cost GPU hours or API money, scores are seconds of fitting, so a change of an
-analysis setting (`length_penalty`, `bootstrap`, `seed`) reruns only the report.
+analysis setting (`length_control`, `bootstrap`, `seed`) reruns only the report. Scoring is a
+fan-in: AlpacaEval's length-controlled win rate is fitted over every finished cell together
+(they share the reference answers and the instructions; `winrates.length_controlled`), so a
+cell's LC can move a little when more cells finish.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+import logging
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .judges import Judge
-from .winrates import (
-    average_performance,
-    bootstrap_interval,
-    bt_win_rate,
-    length_controlled_win_rate,
-    win_rate,
-)
+from .judges import Judge, Verdict
+from .winrates import average_performance, bootstrap_interval, bt_win_rate
+
+log = logging.getLogger(__name__)
 
 
-def both_orders(
-    judge: Judge, rows: Sequence[dict[str, Any]], answers: dict[str, str]
-) -> tuple[list[str], list[str], list[tuple[float, float]], list[tuple[float, float]]]:
-    """Judge every prompt's model answer against its reference answer, in both orders.
+def model_goes_second(prompt_id: str) -> bool:
+    """AlpacaEval shows each pair once, in an order fixed per instruction; here the order is a
+    hash of the prompt's id, so reruns and other cells see the same one."""
+    return hashlib.sha256(str(prompt_id).encode()).digest()[0] % 2 == 1
 
-    Returns the model's answers, the reference answers, and the two lists of judgements, both
-    expressed as (preference for the model, weight).
-    """
-    questions = [r["instruction"] for r in rows]
-    model = [answers[r["id"]] for r in rows]
-    other = [r["answer"] for r in rows]
-    forward = judge.prefer(questions, model, other)
-    backward = judge.prefer(questions, other, model)
-    return model, other, forward, [(1.0 - p, w) for p, w in backward]
+
+def _count_dropped(name: str, verdicts: Sequence[Verdict]) -> int:
+    dropped = sum(v is None for v in verdicts)
+    if dropped:
+        log.warning(
+            "%s: %d of %d judge replies had no usable verdict and are dropped",
+            name, dropped, len(verdicts),
+        )  # fmt: skip
+    return dropped
 
 
 def judge_cell(
-    judge: Judge,
+    judges: Mapping[str, Judge],
     alpaca_rows: Sequence[dict[str, Any]],
     arena_rows: Sequence[dict[str, Any]],
     answers: dict[str, str],
 ) -> list[dict[str, Any]]:
     """Every judgement of one cell (the expensive half of evaluation: LLM or reward-model
-    calls), one record per prompt and benchmark, with everything `score_cell` needs.
+    calls), one record per prompt and benchmark, with everything `score_cells` needs.
 
-    AlpacaEval-style records carry the preference for the model averaged over both orders and
-    the two answers' lengths (characters); Arena-Hard-style records carry the preference and
-    the battle weight (3 for a decisive verdict) of each order."""
-    model, ref, fwd, bwd = both_orders(judge, alpaca_rows, answers)
+    `judges`: the judge of each benchmark (`alpaca_eval`, `arena_hard`). AlpacaEval records:
+    one judgement per prompt in a fixed order (`model_goes_second`), the preference for the
+    model (None: no verdict, left out of the scores) and both answers' lengths (characters).
+    Arena-Hard records: both orders, each order's preference for the model and battle weight
+    (3 for a decisive verdict), None for an order without a verdict."""
+    questions = [r["instruction"] for r in alpaca_rows]
+    model = [answers[r["id"]] for r in alpaca_rows]
+    ref = [r["answer"] for r in alpaca_rows]
+    second = [model_goes_second(r["id"]) for r in alpaca_rows]
+    first_shown = [b if s else a for a, b, s in zip(model, ref, second, strict=True)]
+    second_shown = [a if s else b for a, b, s in zip(model, ref, second, strict=True)]
+    verdicts = judges["alpaca_eval"].prefer(questions, first_shown, second_shown)
+    _count_dropped("alpaca_eval", verdicts)
     judgments = [
         {
             "id": r["id"],
             "benchmark": "alpaca_eval",
-            "preference": (f[0] + b[0]) / 2,
+            "model_position": 2 if s else 1,
+            "preference": None if v is None else (1.0 - v[0] if s else v[0]),
             "len_model": len(a),
             "len_reference": len(c),
         }
-        for r, f, b, a, c in zip(alpaca_rows, fwd, bwd, model, ref, strict=True)
+        for r, v, s, a, c in zip(alpaca_rows, verdicts, second, model, ref, strict=True)
     ]
-    _, _, fwd, bwd = both_orders(judge, arena_rows, answers)
+    questions = [r["instruction"] for r in arena_rows]
+    model = [answers[r["id"]] for r in arena_rows]
+    base = [r["answer"] for r in arena_rows]
+    forward = judges["arena_hard"].prefer(questions, model, base)
+    backward = judges["arena_hard"].prefer(questions, base, model)
+    _count_dropped("arena_hard", [*forward, *backward])
     judgments += [
         {
             "id": r["id"],
             "benchmark": "arena_hard",
-            "model_first": f[0],
-            "model_first_weight": f[1],
-            "baseline_first": b[0],
-            "baseline_first_weight": b[1],
+            "model_first": None if f is None else f[0],
+            "model_first_weight": None if f is None else f[1],
+            "baseline_first": None if b is None else 1.0 - b[0],
+            "baseline_first_weight": None if b is None else b[1],
         }
-        for r, f, b in zip(arena_rows, fwd, bwd, strict=True)
+        for r, f, b in zip(arena_rows, forward, backward, strict=True)
     ]
     return judgments
 
 
-def alpaca_eval_scores(
-    judgments: Sequence[dict[str, Any]], length_penalty: float = 0.01
-) -> dict[str, float]:
-    rows = [j for j in judgments if j["benchmark"] == "alpaca_eval"]
-    prefs = [j["preference"] for j in rows]
+def alpaca_eval_table(
+    judgments: Mapping[str, Sequence[dict[str, Any]]], settings: dict[str, Any]
+) -> dict[str, dict[str, Any]]:
+    """Every cell's AlpacaEval-style scores, the cells fitted together: cell ->
+    `alpaca_eval_wr`, `alpaca_eval_lc`, `alpaca_eval_lc_extreme`. Judgements without a verdict
+    (preference None) are left out."""
+    import pandas as pd
+
+    from .lengthcontrol import win_rate_table
+
+    rows = [
+        {
+            "model": cell,
+            "prompt_id": j["id"],
+            "preference": j["preference"],
+            "len_model": j["len_model"],
+            "len_reference": j["len_reference"],
+        }
+        for cell, js in judgments.items()
+        for j in js
+        if j["benchmark"] == "alpaca_eval" and j.get("preference") is not None
+    ]
+    if not rows:
+        return {}
+    table = win_rate_table(pd.DataFrame(rows), settings.get("length_control"))
     return {
-        "alpaca_eval_wr": win_rate(prefs),
-        "alpaca_eval_lc": length_controlled_win_rate(
-            prefs,
-            [j["len_model"] for j in rows],
-            [j["len_reference"] for j in rows],
-            length_penalty,
-        ),
+        r.model: {
+            "alpaca_eval_wr": r.win_rate,
+            "alpaca_eval_lc": r.lc_win_rate,
+            "alpaca_eval_lc_extreme": bool(r.lc_extreme),
+        }
+        for r in table.itertuples()
     }
 
 
 def arena_hard_scores(
     judgments: Sequence[dict[str, Any]], rounds: int = 100, seed: int = 0
 ) -> dict[str, float]:
+    """Arena-Hard's Bradley-Terry win rate and bootstrap interval; an order without a verdict is
+    a game left out (the prompt's other order still counts)."""
     rows = [j for j in judgments if j["benchmark"] == "arena_hard"]
-    groups = [
-        [("model", "baseline", j["model_first"]), ("model", "baseline", j["baseline_first"])]
-        for j in rows
-    ]
-    weights = [[j["model_first_weight"], j["baseline_first_weight"]] for j in rows]
+    groups, weights = [], []
+    for j in rows:
+        games = [
+            (("model", "baseline", j[k]), j[f"{k}_weight"])
+            for k in ("model_first", "baseline_first")
+            if j[k] is not None
+        ]
+        if games:
+            groups.append([g for g, _ in games])
+            weights.append([w for _, w in games])
+    if not groups:
+        return {"arena_hard_wr": float("nan"), "arena_hard_ci_low": float("nan"),
+                "arena_hard_ci_high": float("nan")}  # fmt: skip
     battles = [x for g in groups for x in g]
     flat_w = [x for w in weights for x in w]
     lo, hi = bootstrap_interval(groups, "model", "baseline", rounds, seed, weights=weights)
@@ -113,18 +158,39 @@ def arena_hard_scores(
     }
 
 
-def score_cell(judgments: Sequence[dict[str, Any]], settings: dict[str, Any]) -> dict[str, float]:
-    """The cell's benchmark scores from its judgements (the cheap half: fits and bootstrap,
-    rerun on their own when an analysis setting changes). `settings`: `length_penalty`,
-    `bootstrap` rounds and `seed` of the evaluation section."""
-    a_scores = alpaca_eval_scores(judgments, float(settings.get("length_penalty", 0.01)))
-    h_scores = arena_hard_scores(
-        judgments, int(settings.get("bootstrap", 100)), int(settings.get("seed", 0))
-    )
-    return {
-        **a_scores,
-        **h_scores,
-        "ap": average_performance(a_scores["alpaca_eval_lc"], h_scores["arena_hard_wr"]),
-        "n_alpaca_eval": float(sum(j["benchmark"] == "alpaca_eval" for j in judgments)),
-        "n_arena_hard": float(sum(j["benchmark"] == "arena_hard" for j in judgments)),
+def score_cells(
+    judgments: Mapping[str, Sequence[dict[str, Any]]], settings: dict[str, Any]
+) -> dict[str, dict[str, float]]:
+    """Every cell's benchmark scores from its judgements (the cheap half: fits and bootstrap,
+    rerun on their own when an analysis setting changes). `judgments`: cell name -> its
+    judgement records; `settings`: the evaluation section (`length_control`, `bootstrap`,
+    `seed`)."""
+    alpaca = alpaca_eval_table(judgments, settings)
+    alpaca_counts = {
+        cell: sum(j["benchmark"] == "alpaca_eval" and j.get("preference") is not None for j in js)
+        for cell, js in judgments.items()
     }
+    out = {}
+    for cell, js in judgments.items():
+        a_scores = alpaca.get(
+            cell,
+            {"alpaca_eval_wr": float("nan"), "alpaca_eval_lc": float("nan"),
+             "alpaca_eval_lc_extreme": False},
+        )  # fmt: skip
+        h_scores = arena_hard_scores(
+            js, int(settings.get("bootstrap", 100)), int(settings.get("seed", 0))
+        )
+        out[cell] = {
+            **a_scores,
+            **h_scores,
+            "ap": average_performance(a_scores["alpaca_eval_lc"], h_scores["arena_hard_wr"]),
+            "n_alpaca_eval": float(alpaca_counts.get(cell, 0)),
+            "n_arena_hard": float(
+                sum(
+                    j["benchmark"] == "arena_hard"
+                    and (j["model_first"] is not None or j["baseline_first"] is not None)
+                    for j in js
+                )
+            ),
+        }
+    return out

@@ -68,16 +68,6 @@ def sample_instructions(texts: list[str], sample: int | None, seed: int) -> list
     return [{"id": stable_id(unique[i]), "instruction": unique[i]} for i in order]
 
 
-def prepare_with_answers(source: dict[str, Any], answer_column: str) -> list[dict[str, str]]:
-    """Sampled prompts that carry a reference answer from another column of the same data."""
-    data = load_columns(source, [source["column"], answer_column])
-    answers = dict(zip(data[source["column"]], data[answer_column], strict=True))
-    rows = sample_instructions(
-        data[source["column"]], source.get("sample"), int(source.get("seed", 42))
-    )
-    return [{**row, "answer": answers[row["instruction"]]} for row in rows]
-
-
 def prepare(source: dict[str, Any]) -> list[dict[str, str]]:
     texts = _load_texts(source)
     return sample_instructions(texts, source.get("sample"), int(source.get("seed", 42)))

@@ -17,6 +17,7 @@ REFERENCE = f"{R}/reference/{{teacher}}.json"
 COMPATIBILITY = f"{R}/compatibility/{{base}}/{{teacher}}.json"
 MODEL = f"{R}/models/{{base}}/{{teacher}}"
 EVAL_REFERENCE = f"{R}/eval/{{bench}}/reference.jsonl"
+JUDGE_PROMPT = f"{R}/eval/judge_prompts/{{bench}}.txt"
 ANSWERS = f"{R}/eval/{{base}}/{{teacher}}.answers.jsonl"
 JUDGMENTS = f"{R}/eval/{{base}}/{{teacher}}.judgments.jsonl"
 TINY_MODEL = f"{R}/tiny/models/{{name}}"
@@ -35,6 +36,7 @@ LOGS = {
     "compatibility": f"{R}/logs/compatibility/{{base}}/{{teacher}}.log",
     "finetune": f"{R}/logs/finetune/{{base}}/{{teacher}}.log",
     "eval_reference": f"{R}/logs/eval/{{bench}}_reference.log",
+    "judge_prompts": f"{R}/logs/eval/judge_prompts.log",
     "evaluate": f"{R}/logs/evaluate/{{base}}/{{teacher}}.log",
 }
 

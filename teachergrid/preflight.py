@@ -245,7 +245,7 @@ def _check_turns(entry: dict[str, Any], path: str, name: str, source: Source) ->
     """A chat template, and an end-of-turn marker that generation stops at."""
     from transformers import AutoTokenizer
 
-    from .chat import DEFAULT_CHAT_TEMPLATE, messages
+    from .chat import DEFAULT_CHAT_TEMPLATE, turn_end
 
     try:
         tokenizer = AutoTokenizer.from_pretrained(
@@ -269,11 +269,7 @@ def _check_turns(entry: dict[str, Any], path: str, name: str, source: Source) ->
         tokenizer.chat_template = DEFAULT_CHAT_TEMPLATE
     elif setting:
         tokenizer.chat_template = Path(setting).read_text(encoding="utf-8")
-    marker = "TEACHERGRID-RESPONSE"
-    full = tokenizer.apply_chat_template(
-        messages("question", marker), tokenize=False, add_generation_prompt=False
-    )
-    after = full.split(marker, 1)[1].strip() if marker in full else ""
+    marker = turn_end(tokenizer)
     stops = {tokenizer.eos_token, *entry.get("stop", [])}
     generation = source.json("generation_config.json") or {}
     eos_ids = generation.get("eos_token_id")
@@ -281,17 +277,21 @@ def _check_turns(entry: dict[str, Any], path: str, name: str, source: Source) ->
         if isinstance(token_id, int):
             stops.add(tokenizer.convert_ids_to_tokens(token_id))
     stops.discard(None)
-    if not after:
+    if marker is None:
         yield Finding(
             "error", name, "its chat template marks no end of a turn: generation cannot stop"
         )
-    elif not any(after.startswith(s) for s in stops if s):
-        turn_end = after.split()[0]
+    elif (
+        not any(marker.startswith(s) for s in stops if s)
+        and len(tokenizer.encode(marker, add_special_tokens=False)) != 1
+    ):
+        # a one-token marker is a stop token of every backend (chat.stops); a longer one
+        # must be a configured stop string
         yield Finding(
             "error",
             name,
-            f"its template ends a turn with {turn_end!r}, which generation does not stop at "
-            f"(EOS {tokenizer.eos_token!r}): add stop: [{turn_end!r}]",
+            f"its template ends a turn with {marker!r}, which generation does not stop at "
+            f"(EOS {tokenizer.eos_token!r}): add stop: [{marker!r}]",
         )
 
 

@@ -9,7 +9,7 @@ completes the cell fills the row in. The correlations use the complete cells onl
 
 `report_cfg` is the part of the study's config the reports read: `teachers` (name,
 `params_b`), `bases`, `reward_models` (names), `car`, and `evaluation` (the analysis settings
-`length_penalty`, `bootstrap`, `seed`) or None for a screening-only study.
+`length_control`, `bootstrap`, `seed`) or None for a screening-only study.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ SCREENING_COLUMNS = [
 EVAL_SCORE_COLUMNS = [
     "alpaca_eval_wr",
     "alpaca_eval_lc",
+    "alpaca_eval_lc_extreme",
     "arena_hard_wr",
     "arena_hard_ci_low",
     "arena_hard_ci_high",
@@ -197,14 +198,16 @@ def build_screening(cfg: dict[str, Any], root: Path = Path(".")) -> pd.DataFrame
 def evaluation_scores(
     cfg: dict[str, Any], root: Path, cells: Sequence[tuple[str, str]]
 ) -> pd.DataFrame:
-    """Every listed cell's benchmark scores, fitted from its judgements."""
-    from .evaluate import score_cell
+    """Every listed cell's benchmark scores, fitted from the judgements of all of them together
+    (the length-controlled win rate is a joint fit). An LC that AlpacaEval's own rule calls an
+    extreme change from the raw win rate is flagged in `alpaca_eval_lc_extreme` and logged."""
+    from .evaluate import score_cells
 
-    rows = []
-    for base, teacher in cells:
-        judgments = read_jsonl(root / layout.JUDGMENTS.format(base=base, teacher=teacher))
-        scores = score_cell(judgments, cfg["evaluation"])
-        rows.append({"base": base, "teacher": teacher, **scores})
+    judgments = {
+        f"{b}/{t}": read_jsonl(root / layout.JUDGMENTS.format(base=b, teacher=t)) for b, t in cells
+    }
+    scores = score_cells(judgments, cfg["evaluation"])
+    rows = [{"base": b, "teacher": t, **scores[f"{b}/{t}"]} for b, t in cells]
     return pd.DataFrame(rows, columns=["base", "teacher", *EVAL_SCORE_COLUMNS])
 
 

@@ -1,26 +1,52 @@
 """Win rates of pairwise judgements: raw, length-controlled (AlpacaEval 2), Bradley-Terry with a
 bootstrap interval (Arena-Hard), and the paper's average performance AP.
 
-Length-controlled win rate (Dubois et al. 2024, "Length-Controlled AlpacaEval"): AlpacaEval 2
-fits, for a model m against the baseline b, the logistic model
+Length-controlled win rate (Dubois et al. 2024, "Length-Controlled AlpacaEval"). AlpacaEval 2
+explains the judge's preference for model m's answer to instruction i over the reference's by
+a logistic model with a length term, an instruction-difficulty term and the model's own
+quality, and reports the win rate the model would get if every length difference were zero.
+AlpacaEval fits one model at a time, with an instruction difficulty estimated beforehand over
+its whole leaderboard and the judgements of verbosity-gamed copies of the reference keeping the
+length coefficient in check. A grid judges many models against one reference, so teachergrid
+estimates all of that from the grid itself, fitting every model *together*:
 
-    logit P(m preferred on x) = theta + phi * tanh(delta_x / sd(delta))
+    logit P(m preferred on i) = theta_m + b_i + (phi + e_m) * tanh(delta_mi / sd_m)
 
-where delta_x = len(answer_m) - len(answer_b) and sd(delta) is its standard deviation over the
-instructions, to the judge's preferences (soft labels in [0, 1]). The length-controlled win
-rate is the win rate predicted when the length difference is zero: 100 * sigmoid(theta). As
-in AlpacaEval, phi is L2-regularised (`length_penalty` x phi^2 / n, default 0.01) so that a
-judge that prefers length perfectly cannot push it to infinity; theta is not. (AlpacaEval's
-full GLM also has an instruction-difficulty term estimated across many models; with one model
-and one baseline it is not identifiable and is left out.)
+- delta_mi = len(answer) - len(reference answer) in characters, sd_m its standard deviation over
+  the model's own judgements (as AlpacaEval scales it);
+- b_i, the instruction's difficulty, shared by every model (L2 prior, `difficulty_l2`);
+- phi, the length effect, shared; e_m a model's departure from it (L2 prior, `length_l2`).
+  Pooling the length slope is what stops the extrapolation of a single-model fit: a model
+  whose answers are nearly all longer (or shorter) than the reference cannot explain its
+  losses by a length slope of its own;
+- theta_m, the model's quality, free.
+
+The fit minimises the soft-label logistic loss (the preferences are probabilities) plus the
+priors, by L-BFGS with exact gradients: deterministic, and a few seconds for 10 models x 805
+instructions. LC_m = 100 x the mean over the model's instructions of sigmoid(theta_m + b_i),
+the predicted preference at zero length difference. With the defaults, the published
+AlpacaEval 2 annotations of 10 real models (tests/data/alpaca_eval/) give LC within 1.8 points
+of the official leaderboard (mean absolute error 0.8); the priors were chosen on subsets of
+those models (fitting 3 to 7 of them together) rather than on the full set, because a grid's
+set of models is never the leaderboard's.
+
+`is_extreme_change` is AlpacaEval's own rule for an LC that departs too far from the raw win
+rate to be trusted (a sign that the length model failed).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
+
+log = logging.getLogger(__name__)
+
+DIFFICULTY_L2 = 0.03
+LENGTH_L2 = 1000.0
 
 
 def win_rate(prefs: Sequence[float], weights: Sequence[float] | None = None) -> float:
@@ -36,31 +62,102 @@ def _sigmoid(x: np.ndarray | float) -> np.ndarray | float:
     return expit(x)
 
 
-def length_controlled_win_rate(
+def is_extreme_change(
+    win_rate: float, lc: float, abs_diff: float = 10, rel_diff: float = 4
+) -> bool:
+    """AlpacaEval's warning rule: LC is suspect when it falls below min(wr - wr/4, wr - 10) or
+    rises above max(wr + (100 - wr)/4, wr + 10) (percent)."""
+    low = min(win_rate - win_rate / rel_diff, win_rate - abs_diff)
+    high = max(win_rate + (100 - win_rate) / rel_diff, win_rate + abs_diff)
+    return bool(lc < low or lc > high)
+
+
+@dataclass(frozen=True)
+class LengthControlled:
+    """One model's AlpacaEval-style scores from a joint fit."""
+
+    model: str
+    n: int
+    win_rate: float
+    lc_win_rate: float
+    extreme: bool
+
+
+def length_controlled(
+    models: Sequence[str],
+    prompt_ids: Sequence[object],
     prefs: Sequence[float],
     len_model: Sequence[float],
-    len_baseline: Sequence[float],
-    length_penalty: float = 0.01,
-) -> float:
-    """AlpacaEval 2's LC win rate (module docstring), in percent."""
+    len_reference: Sequence[float],
+    difficulty_l2: float = DIFFICULTY_L2,
+    length_l2: float = LENGTH_L2,
+) -> list[LengthControlled]:
+    """Raw and length-controlled win rates (percent) of every model, fitted together (module
+    docstring). One entry per judgement; a NaN preference (no verdict) is left out, as
+    AlpacaEval does. Models come back in order of first appearance."""
     from scipy.optimize import minimize
 
-    y = np.clip(np.asarray(prefs, dtype=float), 0.0, 1.0)
-    delta = np.asarray(len_model, dtype=float) - np.asarray(len_baseline, dtype=float)
-    sd = float(delta.std())
-    x = np.tanh(delta / sd) if sd > 0 else np.zeros_like(delta)
+    y = np.asarray(prefs, dtype=float)
+    keep = ~np.isnan(y)
+    if np.any((y[keep] < 0) | (y[keep] > 1)):
+        raise ValueError("preferences must be probabilities in [0, 1]")
+    names = list(dict.fromkeys(models))
+    index = {m: i for i, m in enumerate(names)}
+    m_all = np.array([index[m] for m in models])
+    _, p_all = np.unique(np.asarray([str(p) for p in prompt_ids]), return_inverse=True)
+    delta = np.asarray(len_model, dtype=float) - np.asarray(len_reference, dtype=float)
+    mi, pi, y, delta = m_all[keep], p_all[keep], y[keep], delta[keep]
+    k, n_prompts = len(names), int(p_all.max()) + 1 if len(p_all) else 0
+    counts = np.bincount(mi, minlength=k)
+    if np.any(counts == 0):
+        empty = [names[i] for i in np.flatnonzero(counts == 0)]
+        raise ValueError(f"no judgement with a preference for {', '.join(empty)}")
+    sd = np.sqrt(
+        np.bincount(mi, (delta - (np.bincount(mi, delta, k) / counts)[mi]) ** 2, k)
+        / np.maximum(counts - 1, 1)
+    )
+    x = np.tanh(delta / np.where(sd[mi] > 0, sd[mi], 1.0))
 
-    def loss(params: np.ndarray) -> tuple[float, np.ndarray]:
-        theta, phi = params
-        z = theta + phi * x
-        # soft-label logistic loss, numerically stable
-        nll = np.mean(np.logaddexp(0.0, z) - y * z) + length_penalty * phi**2 / len(y)
-        p = _sigmoid(z)
-        grad = np.array([np.mean(p - y), np.mean((p - y) * x) + 2 * length_penalty * phi / len(y)])
-        return float(nll), grad
+    def objective(w: np.ndarray) -> tuple[float, np.ndarray]:
+        theta, phi, dev, b = w[:k], w[k], w[k + 1 : 2 * k + 1], w[2 * k + 1 :]
+        slope = phi + dev
+        z = theta[mi] + b[pi] + slope[mi] * x
+        loss = np.sum(np.logaddexp(0.0, z) - y * z)
+        loss += difficulty_l2 * (b @ b) / 2 + length_l2 * (dev @ dev) / 2
+        r = _sigmoid(z) - y
+        g_slope = np.bincount(mi, r * x, k)
+        grad = np.concatenate(
+            [
+                np.bincount(mi, r, k),
+                [g_slope.sum()],
+                g_slope + length_l2 * dev,
+                np.bincount(pi, r, n_prompts) + difficulty_l2 * b,
+            ]
+        )
+        return float(loss), grad
 
-    fit = minimize(loss, np.zeros(2), jac=True, method="L-BFGS-B")
-    return float(100.0 * _sigmoid(fit.x[0]))
+    fit = minimize(
+        objective,
+        np.zeros(2 * k + 1 + n_prompts),
+        jac=True,
+        method="L-BFGS-B",
+        options={"maxiter": 20000, "gtol": 1e-8},
+    )
+    theta, b = fit.x[:k], fit.x[2 * k + 1 :]
+    out = []
+    for i, name in enumerate(names):
+        mine = mi == i
+        lc = float(100.0 * np.mean(_sigmoid(theta[i] + b[pi[mine]])))
+        wr = float(100.0 * np.mean(y[mine]))
+        extreme = is_extreme_change(wr, lc)
+        if extreme:
+            log.warning(
+                "%s: length-controlled win rate %.1f departs from the raw %.1f by more than "
+                "AlpacaEval's extreme-change rule allows; the length model may not fit it",
+                name, lc, wr,
+            )  # fmt: skip
+        out.append(LengthControlled(name, int(mine.sum()), wr, lc, extreme))
+    return out
 
 
 def bradley_terry(

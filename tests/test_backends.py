@@ -1,6 +1,7 @@
 """Backends around the engine call: vLLM request construction and parsing, and the
 OpenAI-compatible client against a real HTTP server on loopback."""
 
+import json
 from types import SimpleNamespace
 
 import pytest
@@ -56,7 +57,16 @@ def test_vllm_output_parsing_keeps_order_and_checks_counts():
     ]
 
 
-FAULTS = [["429"], ["500", "503"], ["timeout"], ["garbage"], ["no-choices"], ["429", "timeout"], []]
+FAULTS = [
+    ["429"],
+    ["500", "503"],
+    ["timeout"],
+    ["garbage"],
+    ["no-choices"],
+    ["429", "timeout"],
+    [],
+    ["501", "599"],
+]
 
 
 def plan(prompt: str) -> list[str]:
@@ -77,7 +87,7 @@ def api(server: FakeOpenAI) -> dict:
 
 def test_openai_backend_survives_every_fault_with_each_answer_once(monkeypatch, tmp_path, caplog):
     monkeypatch.setenv("TEST_TEACHER_KEY", "sk-test-secret-123")
-    prompts = [f"q{i}" for i in range(21)]
+    prompts = [f"q{i}" for i in range(24)]
     cache = tmp_path / "api_cache.jsonl"
     with FakeOpenAI(plan, timeout_sleep=0.6) as server:
         backend = openai_api.OpenAIBackend(
@@ -89,6 +99,7 @@ def test_openai_backend_survives_every_fault_with_each_answer_once(monkeypatch, 
         assert all(server.answered[p] == 1 for p in prompts)
         assert backend.retries == sum(len(plan(p)) for p in prompts)
         assert server.auth == {"Bearer sk-test-secret-123"}
+        assert backend.finish_reasons == {"stop": 48}
         # a rerun (a new process, same cache file) sends nothing
         sent = server.requests
         again = openai_api.OpenAIBackend(
@@ -104,7 +115,31 @@ def test_openai_cache_ignores_a_torn_last_line(tmp_path):
     cache = tmp_path / "c.jsonl"
     cache.write_text('{"key": "a", "texts": ["x"]}\n{"key": "b", "te')
     loaded = openai_api.ResponseCache(cache)
-    assert len(loaded) == 1 and loaded.get("a") == ["x"] and loaded.get("b") is None
+    assert len(loaded) == 1 and loaded.get("b") is None
+    assert loaded.get("a") == [openai_api.Completion("x")]
+
+
+def test_openai_honours_retry_after_and_sends_stop(monkeypatch, tmp_path):
+    monkeypatch.setenv("TEST_TEACHER_KEY", "sk-test-secret-123")
+    with FakeOpenAI(lambda p: ["429ra1"] if p == "q0" else []) as server:
+        teacher = {"api": api(server), "stop": ["<|eot_id|>"]}
+        backend = openai_api.OpenAIBackend(teacher, Decoding(), tmp_path / "c.jsonl")
+        assert backend.generate(["q0", "a long one"]) == [["q0 -> 0"], ["a long one -> 0"]]
+        first, second = server.times["q0"]
+        # the server asked for 1 s; the client's own backoff would have waited <= 0.01 s
+        assert second - first >= 0.95
+        assert server.bodies["q0"]["stop"] == ["<|eot_id|>"]
+        assert backend.finish_reasons == {"stop": 1, "length": 1}
+    record = [json.loads(line) for line in (tmp_path / "c.jsonl").read_text().splitlines()]
+    assert {r["completions"][0]["finish_reason"] for r in record} == {"stop", "length"}
+
+
+def test_retry_after_forms():
+    assert openai_api.retry_after({"retry-after": "2"}) == 2.0
+    assert openai_api.retry_after({"retry-after-ms": "250"}) == 0.25
+    assert openai_api.retry_after({}) is None
+    date = "Wed, 21 Oct 2015 07:28:00 GMT"  # in the past: no wait
+    assert openai_api.retry_after({"retry-after": date}) == 0.0
 
 
 def test_openai_gives_up_after_max_retries_and_on_client_errors(monkeypatch):
@@ -137,3 +172,12 @@ def test_openai_request_body():
         "n": 1,
         "messages": [{"role": "system", "content": "sys"}, {"role": "user", "content": "hi"}],
     }
+    judge = openai_api.request_body(
+        [{"role": "user", "content": "which?"}],
+        {"model": "m"},
+        Decoding(max_new_tokens=1),
+        stop=["<|im_end|>"],
+        extra={"logprobs": True, "top_logprobs": 5},
+    )
+    assert judge["messages"] == [{"role": "user", "content": "which?"}]
+    assert judge["stop"] == ["<|im_end|>"] and judge["top_logprobs"] == 5

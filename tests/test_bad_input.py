@@ -180,7 +180,14 @@ CASES: list[tuple[str, Edit, str]] = [
         (tmp / "prompts.jsonl").write_text(GOOD + "\n"),
         c["evaluation"]["alpaca_eval"].update(
             prompts={"source": str(tmp / "prompts.jsonl")}, reference={"column": "output"}),
-    ), "{file}:1: missing or empty string field 'output'"),
+    ), "evaluation.alpaca_eval.reference: {file}: record 1: no field 'output'"),
+    ("an empty reference answer", lambda c, tmp: (
+        (tmp / "prompts.jsonl").write_text(
+            json.dumps({"instruction": "a", "output": "x"}) + "\n"
+            + json.dumps({"instruction": "b", "output": " "}) + "\n"),
+        c["evaluation"]["alpaca_eval"].update(
+            prompts={"source": str(tmp / "prompts.jsonl")}, reference={"column": "output"}),
+    ), "{file}: record 2: field 'output' is not a non-empty text"),
 ]  # fmt: skip
 
 

@@ -23,6 +23,8 @@ IMPORTS = {
         "teachergrid.report",
         "teachergrid.analysis",
         "teachergrid.evaluate",
+        "teachergrid.lengthcontrol",
+        "teachergrid.judges",
         "teachergrid.jobs",
         "scipy.stats",
     ],

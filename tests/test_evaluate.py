@@ -1,14 +1,15 @@
-"""One cell's evaluation: both judge orders, both benchmarks, AP, with a judge whose verdicts
-are known in advance; judging and scoring apart."""
+"""One cell's evaluation: the benchmarks' judging orders, both benchmarks, AP, with a judge
+whose verdicts are known in advance; judging and scoring apart; verdicts dropped, not tied."""
 
 import pytest
 
-from teachergrid.evaluate import judge_cell, score_cell
+from teachergrid.evaluate import judge_cell, model_goes_second, score_cells
 
 
 class KeywordJudge:
-    """Prefers the answer that says 'good' (a decisive verdict, weight 3, when it is the
-    model's); a tie when both or neither do. Records the order it was shown the answers in."""
+    """Prefers the answer that says 'good' (a decisive verdict, weight 3); a tie when both or
+    neither do; no verdict at all when either answer says 'mute'. Records the order it was
+    shown the answers in."""
 
     def __init__(self):
         self.seen = []
@@ -18,37 +19,71 @@ class KeywordJudge:
         out = []
         for a, b in zip(first, second, strict=True):
             ga, gb = "good" in a, "good" in b
-            out.append((1.0, 1.0) if ga and not gb else (0.0, 1.0) if gb and not ga else (0.5, 1.0))
+            if "mute" in a or "mute" in b:
+                out.append(None)
+            else:
+                out.append(
+                    (1.0, 3.0) if ga and not gb else (0.0, 3.0) if gb and not ga else (0.5, 1.0)
+                )
         return out
+
+
+def judges(judge):
+    return {"alpaca_eval": judge, "arena_hard": judge}
 
 
 def test_judge_then_score_by_hand():
     rows = [{"id": str(i), "instruction": f"q{i}", "answer": "plain answer"} for i in range(4)]
     answers = {"0": "good", "1": "good", "2": "good", "3": "bad"}
     judge = KeywordJudge()
-    judgments = judge_cell(judge, rows, rows, answers)
-    # every prompt judged with the model first and with the model second, for each benchmark
-    assert judge.seen.count(("good", "plain answer")) == 6
-    assert judge.seen.count(("plain answer", "good")) == 6
+    judgments = judge_cell(judges(judge), rows, rows, answers)
+    # AlpacaEval: each prompt once, the model in the position its id hashes to
+    alpaca_seen = judge.seen[:4]
+    for r, pair in zip(rows, alpaca_seen, strict=True):
+        model_answer = answers[r["id"]]
+        expected = (
+            ("plain answer", model_answer)
+            if model_goes_second(r["id"])
+            else (model_answer, "plain answer")
+        )
+        assert pair == expected
+    # Arena-Hard: both orders
+    assert judge.seen[4:].count(("good", "plain answer")) == 3
+    assert judge.seen[4:].count(("plain answer", "good")) == 3
     assert len(judgments) == 8
     alpaca = [j for j in judgments if j["benchmark"] == "alpaca_eval"]
     assert [j["preference"] for j in alpaca] == [1.0, 1.0, 1.0, 0.5]
     assert [(j["len_model"], j["len_reference"]) for j in alpaca][3] == (3, 12)
-    scores = score_cell(judgments, {"bootstrap": 50, "seed": 0})
-    # 3 wins and 1 tie ("bad" vs "plain answer": neither says good) in both orders: 3.5 / 4
+    scores = score_cells({"cell": judgments}, {"bootstrap": 50, "seed": 0})["cell"]
+    # 3 wins and 1 tie ("bad" vs "plain answer": neither says good): 3.5 / 4
     assert scores["alpaca_eval_wr"] == pytest.approx(87.5)
-    assert scores["arena_hard_wr"] == pytest.approx(87.5, abs=1e-3)
+    # equal lengths for nothing here, but one model only: LC is fitted, finite, flagged or not
+    assert 0 < scores["alpaca_eval_lc"] < 100
+    # BT with 3 decisive wins (weight 3 each, both orders) and one tie: p / (1 - p) = 9.5 / 0.5
+    assert scores["arena_hard_wr"] == pytest.approx(100 * 19 / 20, abs=0.05)
     assert scores["arena_hard_ci_low"] <= scores["arena_hard_wr"] <= scores["arena_hard_ci_high"]
     assert scores["ap"] == pytest.approx((scores["alpaca_eval_lc"] + scores["arena_hard_wr"]) / 2)
     assert scores["n_alpaca_eval"] == 4 and scores["n_arena_hard"] == 4
 
 
+def test_a_reply_without_a_verdict_is_dropped_not_counted_as_a_tie(caplog):
+    rows = [{"id": str(i), "instruction": f"q{i}", "answer": "plain"} for i in range(4)]
+    answers = {"0": "good", "1": "good", "2": "mute", "3": "bad"}
+    judgments = judge_cell(judges(KeywordJudge()), rows, rows, answers)
+    assert "alpaca_eval: 1 of 4 judge replies had no usable verdict" in caplog.text
+    assert "arena_hard: 2 of 8 judge replies had no usable verdict" in caplog.text
+    scores = score_cells({"c": judgments}, {"bootstrap": 20, "seed": 0})["c"]
+    # 2 wins and a tie over the 3 prompts judged (a tie for the mute one would give 62.5)
+    assert scores["alpaca_eval_wr"] == pytest.approx(100 * 2.5 / 3)
+    assert scores["n_alpaca_eval"] == 3 and scores["n_arena_hard"] == 3
+
+
 def test_scores_depend_on_analysis_settings_only_through_the_judgements():
     rows = [{"id": str(i), "instruction": f"q{i}", "answer": "x" * (5 + i)} for i in range(12)]
     answers = {str(i): ("good " * (i % 3 + 1)) if i % 4 else "bad" for i in range(12)}
-    judgments = judge_cell(KeywordJudge(), rows, rows, answers)
-    one = score_cell(judgments, {"bootstrap": 20, "seed": 1})
-    two = score_cell(judgments, {"bootstrap": 20, "seed": 2})
+    judgments = judge_cell(judges(KeywordJudge()), rows, rows, answers)
+    one = score_cells({"c": judgments}, {"bootstrap": 20, "seed": 1})["c"]
+    two = score_cells({"c": judgments}, {"bootstrap": 20, "seed": 2})["c"]
     # the point estimates do not move with the bootstrap seed; the interval does
     assert one["arena_hard_wr"] == two["arena_hard_wr"]
     assert one["alpaca_eval_lc"] == two["alpaca_eval_lc"]

@@ -80,23 +80,23 @@ def test_a_turn_must_end_with_a_token_generation_stops_at(tmp_path, tokenizer_di
     from transformers import AutoTokenizer
 
     # a Llama-3-style template (turns end with <|eot_id|>) whose EOS is another token, as the
-    # base Llama-3 tokenizers ship
+    # base Llama-3 tokenizers ship: every backend stops at the one-token marker (chat.stops)
     tok = AutoTokenizer.from_pretrained(tokenizer_dirs["llama3"])
     tok.eos_token = "<|begin_of_text|>"
     saved = tmp_path / "tok"
     tok.save_pretrained(saved)
     path = model_folder(tmp_path / "llama", "LlamaForCausalLM", saved)
+    assert errors(findings(teacher(path))) == []
+    # a turn closed by plain text of several tokens is a stop string the config must name
+    tok.chat_template = tok.chat_template.replace("<|eot_id|>", "###END-OF-TURN###")
+    tok.save_pretrained(saved)
+    path = model_folder(tmp_path / "llama-text", "LlamaForCausalLM", saved)
     [problem] = errors(findings(teacher(path)))
     assert problem.message == (
-        "its template ends a turn with '<|eot_id|>', which generation does not stop at "
-        "(EOS '<|begin_of_text|>'): add stop: ['<|eot_id|>']"
+        "its template ends a turn with '###END-OF-TURN###', which generation does not stop at "
+        "(EOS '<|begin_of_text|>'): add stop: ['###END-OF-TURN###']"
     )
-    assert errors(findings(teacher(path, stop=["<|eot_id|>"]))) == []
-    # a generation_config.json that stops at it is as good
-    (path / "generation_config.json").write_text(
-        json.dumps({"eos_token_id": [tok.convert_tokens_to_ids("<|eot_id|>")]})
-    )
-    assert errors(findings(teacher(path))) == []
+    assert errors(findings(teacher(path, stop=["###END-OF-TURN###"]))) == []
 
 
 def test_a_chat_model_needs_a_template(tmp_path, tokenizer_dirs):

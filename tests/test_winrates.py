@@ -11,7 +11,8 @@ from teachergrid.winrates import (
     bootstrap_interval,
     bradley_terry,
     bt_win_rate,
-    length_controlled_win_rate,
+    is_extreme_change,
+    length_controlled,
     win_rate,
 )
 
@@ -22,29 +23,64 @@ def test_raw_win_rate_counts_ties_as_half():
     assert win_rate([1, 0], [3, 1]) == pytest.approx(75.0)
 
 
-def test_length_biased_judge_gives_lc_near_50_while_raw_is_far():
-    rng = np.random.default_rng(0)
-    len_ref = rng.normal(200, 40, 400)
-    len_model = len_ref + rng.normal(60, 80, 400)  # usually longer
-    prefs = (len_model > len_ref).astype(float)  # the judge only likes length
-    raw = win_rate(prefs)
-    lc = length_controlled_win_rate(prefs, len_model, len_ref)
-    assert raw > 70
-    assert abs(lc - 50) < 8
-    assert abs(lc - 50) < abs(raw - 50) / 3
+def synthetic_grid(seed=0, phi=1.5, n_prompts=300):
+    """Judgements drawn from the length-controlled model itself: known qualities theta_m,
+    instruction difficulties b_i, a judge with length slope phi. Soft labels are the true
+    probabilities, so the only error left is the fit's. Model 'verbose' writes answers that
+    are nearly always longer than the reference; its true LC is far below its raw win rate."""
+    rng = np.random.default_rng(seed)
+    b = rng.normal(0, 1, n_prompts)
+    len_ref = rng.normal(1200, 400, n_prompts).clip(100)
+    thetas = {"strong": 1.0, "even": 0.0, "weak": -1.5, "weaker": -2.5, "verbose": -1.0}
+    rows = []
+    for name, theta in thetas.items():
+        shift = 1500 if name == "verbose" else rng.normal(0, 200)
+        len_model = (len_ref + shift + rng.normal(0, 500, n_prompts)).clip(20)
+        delta = len_model - len_ref
+        x = np.tanh(delta / delta.std(ddof=1))
+        p = 1 / (1 + np.exp(-(theta + b + phi * x)))
+        true_lc = 100 * np.mean(1 / (1 + np.exp(-(theta + b))))
+        rows += [(name, i, p[i], len_model[i], len_ref[i], true_lc) for i in range(n_prompts)]
+    return rows
 
 
-def test_lc_keeps_a_preference_that_is_not_about_length():
-    rng = np.random.default_rng(1)
-    len_ref = rng.normal(200, 40, 300)
-    len_model = len_ref + rng.normal(0, 50, 300)
-    prefs = np.full(300, 0.8)  # better answers, whatever their length
-    assert length_controlled_win_rate(prefs, len_model, len_ref) == pytest.approx(80, abs=0.5)
+def test_joint_fit_recovers_the_length_controlled_win_rates_it_was_drawn_from():
+    rows = synthetic_grid()
+    fits = length_controlled(*zip(*[r[:5] for r in rows], strict=True))
+    truth = {r[0]: r[5] for r in rows}
+    assert [f.model for f in fits] == ["strong", "even", "weak", "weaker", "verbose"]
+    for f in fits:
+        assert f.n == 300
+        assert f.lc_win_rate == pytest.approx(truth[f.model], abs=2.0), f.model
+    verbose = next(f for f in fits if f.model == "verbose")
+    # a judge that likes length lifts the verbose model's raw win rate far above its LC
+    assert verbose.win_rate - truth["verbose"] > 15
+    assert verbose.lc_win_rate < verbose.win_rate - 15
 
 
-def test_equal_lengths_make_lc_the_raw_win_rate():
-    prefs = [1, 1, 1, 0]
-    assert length_controlled_win_rate(prefs, [10] * 4, [10] * 4) == pytest.approx(75, abs=1e-3)
+def test_lc_equals_the_raw_win_rate_when_lengths_never_differ():
+    # with no length difference the per-model intercept makes the fitted mean the raw mean
+    models = ["a"] * 4 + ["b"] * 4
+    prefs = [1, 1, 1, 0, 0.2, 0.4, 0.5, 0.1]
+    fits = length_controlled(models, [0, 1, 2, 3] * 2, prefs, [10] * 8, [10] * 8)
+    assert [round(f.lc_win_rate, 3) for f in fits] == [75.0, 30.0]
+    assert [f.win_rate for f in fits] == pytest.approx([75.0, 30.0])
+
+
+def test_judgements_without_a_verdict_are_left_out():
+    fits = length_controlled(
+        ["a", "a", "a"], [0, 1, 2], [1.0, float("nan"), 0.0], [5, 5, 5], [5, 5, 5]
+    )
+    assert fits[0].n == 2 and fits[0].win_rate == pytest.approx(50.0)
+
+
+def test_extreme_change_rule_by_hand():
+    # raw 20: LC below min(20 - 5, 20 - 10) = 10 or above max(20 + 20, 20 + 10) = 40 is extreme
+    assert not is_extreme_change(20, 10.5) and is_extreme_change(20, 9.5)
+    assert not is_extreme_change(20, 39.5) and is_extreme_change(20, 40.5)
+    # raw 80: below min(60, 70) = 60 or above max(85, 90) = 90
+    assert not is_extreme_change(80, 60.5) and is_extreme_change(80, 59.5)
+    assert not is_extreme_change(80, 89.5) and is_extreme_change(80, 90.5)
 
 
 def test_bradley_terry_by_hand():
@@ -86,5 +122,8 @@ def test_ap_follows_the_paper():
 
 def test_parse_verdict():
     assert parse_verdict("A is better. [[A>>B]]") == (1.0, 3.0)
-    assert parse_verdict("first [[B>A]] then, on reflection, [[A=B]]") == (0.5, 1.0)
+    assert parse_verdict("[[B>A]] ... so my final verdict is [[B>A]]") == (0.0, 1.0)
+    # Arena-Hard's parser: two different verdicts, or none, are no verdict (not a tie)
+    assert parse_verdict("first [[B>A]] then, on reflection, [[A=B]]") is None
     assert parse_verdict("no verdict") is None
+    assert parse_verdict("[[C>D]]") is None

@@ -431,4 +431,9 @@ def test_the_users_cluster_command_lists_the_papers_dag(tmp_path):
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
     counts = job_counts(out)
-    assert counts["total"] == 407 and counts["preflight"] == 1 and counts["finetune"] == 100
+    assert (
+        counts["total"] == 408
+        and counts["preflight"] == 1
+        and counts["judge_prompts"] == 1
+        and counts["finetune"] == 100
+    )

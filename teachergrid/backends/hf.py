@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..chat import load_tokenizer, render_prompt
+from ..chat import load_tokenizer, render_prompt, stops
 from ..modeling import input_device, load_causal_lm, set_threads
 from ..scoring import length_sorted_batches, pad_batch
 from .base import Decoding, truncate_at_stop
@@ -31,12 +31,13 @@ class HFBackend:
         )
         self.model = load_causal_lm(model_path, teacher)
         self.batch_size = int(teacher.get("batch_size", 16))
-        stop_ids = {self.tokenizer.eos_token_id}
-        for stop in teacher.get("stop", []):
-            token_id = self.tokenizer.convert_tokens_to_ids(stop)
-            if isinstance(token_id, int) and token_id != self.tokenizer.unk_token_id:
-                stop_ids.add(token_id)
-        self.stop_ids = sorted(i for i in stop_ids if i is not None)
+        # the answer ends where the chat template ends a turn, not only at EOS
+        self.stops = stops(
+            self.tokenizer,
+            teacher.get("stop", []),
+            getattr(self.model.generation_config, "eos_token_id", None),
+        )
+        self.stop_ids = list(self.stops.token_ids)
 
     def generate(self, instructions: Sequence[str]) -> list[list[str]]:
         import torch
@@ -55,6 +56,8 @@ class HFBackend:
             "eos_token_id": self.stop_ids,
             "pad_token_id": tok.pad_token_id,
         }
+        if self.stops.strings:
+            kwargs.update(stop_strings=list(self.stops.strings), tokenizer=tok)
         if d.greedy:
             kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
         else:
@@ -70,7 +73,7 @@ class HFBackend:
             texts = tok.batch_decode(generated[:, width:], skip_special_tokens=True)
             for row, i in enumerate(batch):
                 for j in range(d.n):
-                    text = truncate_at_stop(texts[row * d.n + j], self.teacher.get("stop", []))
+                    text = truncate_at_stop(texts[row * d.n + j], self.stops.strings)
                     out[i].append(text.strip())
         return out
 

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from ..chat import messages, resolve_chat_template
+from ..chat import messages, resolve_chat_template, stops
 from .base import Decoding, truncate_at_stop
 
 log = logging.getLogger(__name__)
@@ -35,8 +35,12 @@ def engine_kwargs(model_path: str, teacher: dict[str, Any]) -> dict[str, Any]:
     return kwargs
 
 
-def sampling_kwargs(decoding: Decoding, teacher: dict[str, Any]) -> dict[str, Any]:
-    """Arguments for `vllm.SamplingParams(...)`; greedy is temperature 0 with top_p 1."""
+def sampling_kwargs(
+    decoding: Decoding, teacher: dict[str, Any], stop_token_ids: Sequence[int] = ()
+) -> dict[str, Any]:
+    """Arguments for `vllm.SamplingParams(...)`; greedy is temperature 0 with top_p 1. vLLM
+    stops at the model's EOS by itself; `stop_token_ids` adds the chat template's end of a
+    turn (`chat.stops`)."""
     kwargs: dict[str, Any] = {
         "n": decoding.n,
         "max_tokens": decoding.max_new_tokens,
@@ -46,6 +50,8 @@ def sampling_kwargs(decoding: Decoding, teacher: dict[str, Any]) -> dict[str, An
     }
     if teacher.get("stop"):
         kwargs["stop"] = list(teacher["stop"])
+    if stop_token_ids:
+        kwargs["stop_token_ids"] = list(stop_token_ids)
     return kwargs
 
 
@@ -74,13 +80,18 @@ class VLLMBackend:
         self.teacher = teacher
         self.decoding = decoding
         self.llm = LLM(**engine_kwargs(model_path, teacher))
-        self.params = SamplingParams(**sampling_kwargs(decoding, teacher))
         tokenizer = AutoTokenizer.from_pretrained(
             model_path,
             revision=teacher.get("revision"),
             trust_remote_code=bool(teacher.get("trust_remote_code", False)),
         )
         self.chat_template = resolve_chat_template(tokenizer, teacher.get("chat_template"))
+        tokenizer.chat_template = self.chat_template
+        ends = stops(tokenizer, teacher.get("stop", []))
+        log.info("generation stops at token ids %s and strings %s", ends.token_ids, ends.strings)
+        self.stop_strings = list(dict.fromkeys([*teacher.get("stop", []), *ends.strings]))
+        params = sampling_kwargs(decoding, {**teacher, "stop": self.stop_strings}, ends.token_ids)
+        self.params = SamplingParams(**params)
 
     def generate(self, instructions: Sequence[str]) -> list[list[str]]:
         outputs = self.llm.chat(
@@ -90,7 +101,7 @@ class VLLMBackend:
             add_generation_prompt=True,
             use_tqdm=True,
         )
-        return parse_outputs(outputs, self.decoding.n, self.teacher.get("stop", []))
+        return parse_outputs(outputs, self.decoding.n, self.stop_strings)
 
     def close(self) -> None:
         del self.llm

@@ -63,6 +63,18 @@ TEMPLATES: dict[str, dict[str, Any]] = {
         "eos": "<end_of_turn>",
         "pad": "<pad>",
     },
+    # ChatML whose EOS is not the end-of-turn token, as in Qwen2.5's base models (EOS
+    # <|endoftext|>, turns closed by <|im_end|>); <|im_end|> is token 0 here, which a test uses.
+    "chatml-base": {
+        "template": (
+            "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n"
+            "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+        ),
+        "special": ["<|im_end|>", "<|endoftext|>", "<|im_start|>"],
+        "bos": None,
+        "eos": "<|endoftext|>",
+        "pad": "<|endoftext|>",
+    },
     "phi3": {
         "template": (
             "{% for m in messages %}<|{{ m['role'] }}|>\n{{ m['content'] }}<|end|>\n{% endfor %}"

@@ -98,7 +98,7 @@ FINETUNE_UNTRACKED = (
 # Evaluation settings of the answer-and-judge jobs that only set their speed.
 EVALUATION_UNTRACKED = ("batch_size", "tensor_parallel_size")
 # Evaluation settings of the win-rate analysis (the report), not of the judging jobs.
-EVALUATION_ANALYSIS = ("length_penalty", "bootstrap", "seed")
+EVALUATION_ANALYSIS = ("length_control", "bootstrap", "seed")
 
 
 # What decides how a model is loaded: a fine-tuning or evaluation job is told only these of a
@@ -129,7 +129,7 @@ def evaluation_job_settings():
 def local_data(section):
     """A local data file a job reads, as an input (its content then decides reruns), or
     nothing for a hub data set."""
-    return [section["source"]] if section.get("local") else []
+    return [section["source"]] if section.get("local") and "source" in section else []
 
 
 model_dir = layout.model_dir

@@ -7,6 +7,7 @@ rule eval_reference:
     input:
         model=lambda wc: eval_reference_model_input(wc.bench),
         prompts=lambda wc: local_data(EVAL[wc.bench]["prompts"]),
+        answers=lambda wc: local_data(EVAL[wc.bench]["reference"]),
         preflight=ancient(layout.PREFLIGHT),
     output:
         layout.EVAL_REFERENCE,
@@ -33,12 +34,38 @@ rule eval_reference:
         "../scripts/eval_reference.py"
 
 
+# An LLM judge's prompts, from the benchmarks' published configurations: fetched once, on the
+# submitting host (where the network is), and kept beside the results.
+rule judge_prompts:
+    output:
+        expand(layout.JUDGE_PROMPT, bench=layout.BENCHMARKS),
+    log:
+        layout.LOGS["judge_prompts"],
+    benchmark:
+        f"{R}/benchmarks/eval/judge_prompts.tsv"
+    localrule: True
+    conda:
+        "../../envs/analysis.yaml"
+    threads: cores(SMALL_JOB)
+    resources:
+        **scheduler(SMALL_JOB),
+    params:
+        sources=EVAL.get("judge", {}).get("prompts", {}),
+    script:
+        "../scripts/judge_prompts.py"
+
+
 rule evaluate:
     input:
         model=layout.MODEL,
         alpaca_eval=layout.EVAL_REFERENCE.format(bench="alpaca_eval"),
         arena_hard=layout.EVAL_REFERENCE.format(bench="arena_hard"),
         judge=model_input(EVAL.get("judge", {})),
+        prompts=(
+            expand(layout.JUDGE_PROMPT, bench=layout.BENCHMARKS)
+            if EVAL.get("judge", {}).get("kind") == "openai"
+            else []
+        ),
     output:
         answers=layout.ANSWERS,
         judgments=layout.JUDGMENTS,

@@ -1,11 +1,11 @@
 """Reference (AlpacaEval-style) or baseline (Arena-Hard-style) answers of one benchmark
-(rule eval_reference): from a configured teacher, or from a column of the prompts' data.
+(rule eval_reference): the benchmark's published answers, or a configured teacher's.
 Under a __main__ guard: vLLM spawns its engine in a process that imports this script again."""
 
 from pathlib import Path
 
 from teachergrid.backends.base import Decoding, make_backend
-from teachergrid.instructions import prepare, prepare_with_answers
+from teachergrid.benchmarks import benchmark_rows
 from teachergrid.jobs import start
 from teachergrid.jsonl import write_jsonl
 from teachergrid.params import join
@@ -15,10 +15,8 @@ def main(sm) -> None:
     log = start(sm)
     spec = sm.params.spec
     teacher = join(sm.params.teacher, sm.params.ops) if sm.params.teacher else None
-    if teacher is None:
-        rows = prepare_with_answers(spec["prompts"], spec["reference"]["column"])
-    else:
-        rows = prepare(spec["prompts"])
+    rows = benchmark_rows(spec)
+    if teacher is not None:
         backend = make_backend(
             teacher,
             sm.params.model,
@@ -34,7 +32,7 @@ def main(sm) -> None:
         "%s: %d prompts with reference answers (%s)",
         sm.wildcards.bench,
         len(rows),
-        teacher["name"] if teacher else f"column {spec['reference']['column']}",
+        teacher["name"] if teacher else f"field {spec['reference']['column']}",
     )
 
 

@@ -45,13 +45,21 @@ def main(sm) -> None:
         sm.output.answers, ({"id": i, "instruction": prompts[i], "answer": answers[i]} for i in ids)
     )
     # Paid judgements survive a failed job: the cache sits beside, not inside, the outputs.
-    judge = make_judge(
-        join(sm.params.judge, sm.params.judge_ops),
-        sm.params.judge_model,
-        threads=sm.threads,
-        cache_path=Path(sm.output.judgments + ".judge_cache.jsonl"),
-    )
-    judgments = judge_cell(judge, alpaca, arena, answers)
+    # Each benchmark's judge speaks its protocol, with the prompt the judge_prompts rule kept.
+    prompt_files = {Path(p).stem: p for p in sm.input.prompts}
+    spec = join(sm.params.judge, sm.params.judge_ops)
+    judges = {
+        bench: make_judge(
+            spec,
+            sm.params.judge_model,
+            bench,
+            threads=sm.threads,
+            prompt_path=prompt_files.get(bench),
+            cache_path=Path(sm.output.judgments + ".judge_cache.jsonl"),
+        )
+        for bench in ("alpaca_eval", "arena_hard")
+    }
+    judgments = judge_cell(judges, alpaca, arena, answers)
     write_jsonl(sm.output.judgments, judgments)
     log.info("%d judgements of %d answers", len(judgments), len(answers))
 

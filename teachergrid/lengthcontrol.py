@@ -1,0 +1,152 @@
+"""AlpacaEval-2 win rates of a set of models from a table of judgements, in one of two modes.
+
+- `joint` (default): teachergrid's own estimator, every model fitted together with a shared
+  instruction difficulty and length effect (`winrates.length_controlled`). Needs nothing but
+  the judgements; this is what the workflow's report and `teachergrid winrates` use.
+- `alpaca_eval`: the `alpaca-eval` package's own `get_length_controlled_winrate`, one model at a
+  time, with the instruction difficulty and verbosity-gamed baselines its authors published on
+  the hub (the package downloads them: it needs network access or a filled HF cache). This is
+  the number the AlpacaEval 2 leaderboard and the paper print. Install with
+  `pip install teachergrid[paper]`.
+
+The judgement table has one row per (model, prompt): `model`, `prompt_id`, `preference` (the
+probability that the judge prefers the model's answer over the reference, in [0, 1]; empty
+when the judge gave no verdict), `len_model`, `len_reference` (characters).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .winrates import DIFFICULTY_L2, LENGTH_L2, is_extreme_change, length_controlled
+
+log = logging.getLogger(__name__)
+
+COLUMNS = ["model", "prompt_id", "preference", "len_model", "len_reference"]
+OUTPUT_COLUMNS = ["model", "n", "win_rate", "lc_win_rate"]
+MODES = ("joint", "alpaca_eval")
+
+
+def read_judgments(path: str | Path) -> pd.DataFrame:
+    """A judgement table from CSV (`.csv`) or JSON lines (`.jsonl`, `.json`), checked: every
+    column present, preferences in [0, 1] or empty, lengths non-negative numbers. Errors name
+    the file and the offending row (1-based data row, the header not counted). A model may be
+    judged more than once on a prompt (published AlpacaEval annotations hold such repeats):
+    every judgement counts, as in AlpacaEval."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such judgements file")
+    if path.suffix in (".jsonl", ".json"):
+        rows = []
+        with path.open() as handle:
+            for number, line in enumerate(handle, 1):
+                if line.strip():
+                    try:
+                        rows.append(json.loads(line))
+                    except json.JSONDecodeError as exc:
+                        raise ValueError(f"{path}: line {number}: not JSON ({exc.msg})") from None
+        frame = pd.DataFrame(rows)
+    else:
+        frame = pd.read_csv(path)
+    absent = [c for c in COLUMNS if c not in frame.columns]
+    if absent:
+        raise ValueError(
+            f"{path}: missing column(s) {', '.join(absent)} (needs {', '.join(COLUMNS)})"
+        )
+    if frame.empty:
+        raise ValueError(f"{path}: no judgements")
+    for column in ("preference", "len_model", "len_reference"):
+        values = pd.to_numeric(frame[column], errors="coerce")
+        bad = values.isna() & frame[column].notna()
+        if column != "preference":
+            bad |= values.isna() | (values < 0)
+        else:
+            bad |= (values < 0) | (values > 1)
+        if bad.any():
+            row = int(bad.to_numpy().nonzero()[0][0])
+            raise ValueError(
+                f"{path}: row {row + 1}: {column} = {frame[column].tolist()[row]!r} is not "
+                + ("a probability in [0, 1]" if column == "preference" else "a length >= 0")
+            )
+        frame[column] = values
+    frame["model"] = frame["model"].astype(str)
+    return frame
+
+
+def joint_table(
+    frame: pd.DataFrame, difficulty_l2: float = DIFFICULTY_L2, length_l2: float = LENGTH_L2
+) -> pd.DataFrame:
+    """`model, n, win_rate, lc_win_rate, lc_extreme`, every model fitted together."""
+    fits = length_controlled(
+        frame["model"].tolist(),
+        frame["prompt_id"].tolist(),
+        frame["preference"].to_numpy(dtype=float),
+        frame["len_model"].to_numpy(dtype=float),
+        frame["len_reference"].to_numpy(dtype=float),
+        difficulty_l2=difficulty_l2,
+        length_l2=length_l2,
+    )
+    return pd.DataFrame(
+        [(f.model, f.n, f.win_rate, f.lc_win_rate, f.extreme) for f in fits],
+        columns=[*OUTPUT_COLUMNS, "lc_extreme"],
+    )
+
+
+def package_annotations(frame: pd.DataFrame) -> pd.DataFrame:
+    """One model's judgements in the shape `alpaca_eval`'s GLM reads: `preference` in [1, 2]
+    (2: the model, `output_2`, preferred), the two outputs (only their lengths matter to the
+    GLM, so placeholders of the right length stand in), the prompt's `index`, generators and
+    annotator."""
+    return pd.DataFrame(
+        {
+            "preference": 1.0 + frame["preference"].to_numpy(dtype=float),
+            "output_1": ["x" * int(n) for n in frame["len_reference"]],
+            "output_2": ["x" * int(n) for n in frame["len_model"]],
+            "index": frame["prompt_id"].to_numpy(),
+            "generator_1": "reference",
+            "generator_2": frame["model"].to_numpy(),
+            "annotator": "weighted_alpaca_eval_gpt4_turbo",
+        }
+    )
+
+
+def package_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """The `alpaca-eval` package's own LC, model by model (needs the package and its hub files)."""
+    try:
+        from alpaca_eval.metrics.glm_winrate import get_length_controlled_winrate
+    except ImportError:
+        raise ValueError(
+            "length-control mode 'alpaca_eval' needs the alpaca-eval package: "
+            "pip install 'teachergrid[paper]'"
+        ) from None
+    rows = []
+    for model, group in frame.groupby("model", sort=False):
+        judged = group[group["preference"].notna()]
+        metrics = get_length_controlled_winrate(
+            package_annotations(judged), save_weights_dir=None, is_warn_extreme_changes=False
+        )
+        wr = 100.0 * float(judged["preference"].mean())
+        lc = float(metrics["length_controlled_winrate"])
+        rows.append((model, len(judged), wr, lc, is_extreme_change(wr, lc)))
+    return pd.DataFrame(rows, columns=[*OUTPUT_COLUMNS, "lc_extreme"])
+
+
+def win_rate_table(frame: pd.DataFrame, settings: dict[str, Any] | None = None) -> pd.DataFrame:
+    """Win rates of every model in `frame` under `settings` (the config's
+    `evaluation.length_control`: `mode`, `difficulty_l2`, `length_l2`)."""
+    settings = settings or {}
+    mode = settings.get("mode", "joint")
+    if mode == "joint":
+        return joint_table(
+            frame,
+            float(settings.get("difficulty_l2", DIFFICULTY_L2)),
+            float(settings.get("length_l2", LENGTH_L2)),
+        )
+    if mode == "alpaca_eval":
+        return package_table(frame)
+    raise ValueError(f"length_control.mode: {mode!r} is not one of {', '.join(MODES)}")

@@ -1,0 +1,101 @@
+"""The benchmarks' judge protocols: prompts rendered as the benchmarks do, verdicts read as they
+do (AlpacaEval's log-probability weighting, Arena-Hard's five labels), over real HTTP."""
+
+import math
+
+import pytest
+from fake_openai import FakeOpenAI
+
+from teachergrid import judges
+
+
+def test_alpaca_eval_preference_from_logprobs_by_hand():
+    # P(m) = 0.6, P(M) = 0.3 (other tokens ignored): preference for the first output 2/3
+    top = {"m": math.log(0.6), " M": math.log(0.3), "The": math.log(0.1)}
+    assert judges.identifier_preference(top, "m") == pytest.approx((2 / 3, 1.0))
+    # no m/M among the top tokens: the text decides; anything else is no verdict
+    assert judges.identifier_preference({"x": 0.0}, "M") == (0.0, 1.0)
+    assert judges.identifier_preference(None, "m") == (1.0, 1.0)
+    assert judges.identifier_preference(None, "model m") is None
+
+
+def test_prompts_render_placeholders_literally():
+    prompt = judges.alpaca_eval_prompt(None)
+    chat = prompt.render(instruction="Say {hi}", output_1="A {output_2}", output_2="B")
+    assert [m["role"] for m in chat] == ["system", "user"]
+    user = chat[1]["content"]
+    # the first answer's text is not re-expanded; the second placeholder is filled once
+    assert "Say {hi}" in user and "A {output_2}" in user and user.count("\nB\n") == 1
+    arena = judges.arena_hard_prompt(None).render(question_1="Q", answer_1="a1", answer_2="a2")
+    assert arena[0]["role"] == "system" and "[[A>>B]]" in arena[0]["content"]
+    assert "<|User Prompt|>\nQ\n" in arena[1]["content"]
+
+
+def test_published_prompt_files_are_read_in_their_formats(tmp_path):
+    clf = tmp_path / "clf.txt"
+    clf.write_text(
+        "<|im_start|>system\nBe fair.\n<|im_end|>\n<|im_start|>user\n"
+        '{\n  "instruction": """{instruction}""",\n}\n{output_1} vs {output_2}\n<|im_end|>\n'
+    )
+    chat = judges.alpaca_eval_prompt(clf).render(instruction="I", output_1="x", output_2="y")
+    assert chat == [
+        {"role": "system", "content": "Be fair."},
+        {"role": "user", "content": '{\n  "instruction": """I""",\n}\nx vs y'},
+    ]
+    config = tmp_path / "judge_config.yaml"
+    config.write_text(
+        'system_prompt: "Judge. End with [[A>B]] or the like."\n'
+        'prompt_template: ["Q: {question_1}\\nA: {answer_1}\\nB: {answer_2}"]\n'
+    )
+    chat = judges.arena_hard_prompt(config).render(question_1="q", answer_1="1", answer_2="2")
+    assert chat[1]["content"] == "Q: q\nA: 1\nB: 2"
+    config.write_text('system_prompt: "x"\nprompt_template: ["{question_1}"]\n')
+    with pytest.raises(ValueError, match=r"no \{answer_1\} placeholder"):
+        judges.arena_hard_prompt(config)
+
+
+class JudgeServer(FakeOpenAI):
+    """Answers like an LLM judge: AlpacaEval-style requests (one token, logprobs asked for) get
+    `m` with P(m) = 0.8, P(M) = 0.2; Arena-Hard-style ones a verdict, or none when the answer
+    under judgement says 'mute'."""
+
+    def _answer(self, body, prompt, count):
+        import json
+
+        if body.get("logprobs"):
+            choice = {
+                "index": 0,
+                "message": {"role": "assistant", "content": "m"},
+                "finish_reason": "length",
+                "logprobs": {
+                    "content": [
+                        {
+                            "token": "m",
+                            "logprob": math.log(0.8),
+                            "top_logprobs": [
+                                {"token": "m", "logprob": math.log(0.8)},
+                                {"token": "M", "logprob": math.log(0.2)},
+                            ],
+                        }
+                    ]
+                },
+            }
+        else:
+            text = "My answer ... no verdict" if "mute" in prompt else "Thus: [[A>B]]"
+            choice = {"index": 0, "message": {"role": "assistant", "content": text},
+                      "finish_reason": "stop"}  # fmt: skip
+        return json.dumps({"choices": [choice]}).encode()
+
+
+def test_openai_judges_speak_each_benchmarks_protocol(monkeypatch):
+    monkeypatch.setenv("JUDGE_KEY", "sk-judge")
+    with JudgeServer(lambda p: []) as server:
+        api = {"model": "judge", "api_key_env": "JUDGE_KEY", "base_url": server.base_url}
+        alpaca = judges.make_judge({"kind": "openai", "api": api}, None, "alpaca_eval")
+        assert alpaca.prefer(["q"], ["one"], ["two"]) == [pytest.approx((0.8, 1.0))]
+        body = next(iter(server.bodies.values()))
+        assert body["max_tokens"] == 1 and body["top_logprobs"] == 5
+        arena = judges.make_judge({"kind": "openai", "api": api}, None, "arena_hard")
+        assert arena.prefer(["q", "q"], ["one", "mute"], ["two", "two"]) == [(1.0, 1.0), None]
+        system = [b for b in server.bodies.values() if b["messages"][0]["role"] == "system"]
+        assert any("[[B>>A]]" in b["messages"][0]["content"] for b in system)

@@ -94,6 +94,36 @@ def judge_cell(
     return judgments
 
 
+def judge_answers(
+    spec: dict[str, Any],
+    judge_model: str | None,
+    alpaca_rows: Sequence[dict[str, Any]],
+    arena_rows: Sequence[dict[str, Any]],
+    answers: dict[str, str],
+    prompt_files: Mapping[str, str],
+    threads: int | None,
+    cache_path: Any,
+) -> list[dict[str, Any]]:
+    """A cell's judgements with the configured judge (`evaluation.judge`), each benchmark's
+    judge speaking its protocol with the prompt file the judge_prompts rule kept. Paid
+    judgements sit in `cache_path` (beside, not inside, the job's outputs) and survive a
+    failed job."""
+    from .judges import make_judge
+
+    judges = {
+        bench: make_judge(
+            spec,
+            judge_model,
+            bench,
+            threads=threads,
+            prompt_path=prompt_files.get(bench),
+            cache_path=cache_path,
+        )
+        for bench in ("alpaca_eval", "arena_hard")
+    }
+    return judge_cell(judges, alpaca_rows, arena_rows, answers)
+
+
 def alpaca_eval_table(
     judgments: Mapping[str, Sequence[dict[str, Any]]], settings: dict[str, Any]
 ) -> dict[str, dict[str, Any]]:
@@ -180,10 +210,15 @@ def score_cells(
         h_scores = arena_hard_scores(
             js, int(settings.get("bootstrap", 100)), int(settings.get("seed", 0))
         )
+        # AP takes the LC win rate, as the paper does, except where AlpacaEval's own rule says
+        # the length model failed for the cell: then the raw win rate stands in, and
+        # `ap_alpaca_eval` says so, so that no ranking rests on an extrapolated LC.
+        source = "wr" if a_scores["alpaca_eval_lc_extreme"] else "lc"
         out[cell] = {
             **a_scores,
             **h_scores,
-            "ap": average_performance(a_scores["alpaca_eval_lc"], h_scores["arena_hard_wr"]),
+            "ap": average_performance(a_scores[f"alpaca_eval_{source}"], h_scores["arena_hard_wr"]),
+            "ap_alpaca_eval": source,
             "n_alpaca_eval": float(alpaca_counts.get(cell, 0)),
             "n_arena_hard": float(
                 sum(

@@ -38,6 +38,7 @@ LOGS = {
     "eval_reference": f"{R}/logs/eval/{{bench}}_reference.log",
     "judge_prompts": f"{R}/logs/eval/judge_prompts.log",
     "evaluate": f"{R}/logs/evaluate/{{base}}/{{teacher}}.log",
+    "judge": f"{R}/logs/judge/{{base}}/{{teacher}}.log",
 }
 
 BENCHMARKS = ("alpaca_eval", "arena_hard")
@@ -58,8 +59,15 @@ class Step(NamedTuple):
     log: str
 
 
-def cell_steps(base: str, teacher: str, reward_models: list[str], evaluation: bool) -> list[Step]:
-    """The jobs behind one (base, teacher) cell, in the order they run."""
+def cell_steps(
+    base: str,
+    teacher: str,
+    reward_models: list[str],
+    evaluation: bool,
+    judge_rule: str = "evaluate",
+) -> list[Step]:
+    """The jobs behind one (base, teacher) cell, in the order they run. `judge_rule`: the rule
+    that writes the judgements (`evaluate` itself, or `judge` for an LLM judge on the host)."""
     steps = [Step("generate", RESPONSES, LOGS["generate"])]
     steps += [
         Step("reward", REWARDS.replace("{rm}", rm), LOGS["reward"].replace("{rm}", rm))
@@ -79,7 +87,8 @@ def cell_steps(base: str, teacher: str, reward_models: list[str], evaluation: bo
             )
             for bench in BENCHMARKS
         ]
-        steps += [Step("evaluate", JUDGMENTS, LOGS["evaluate"])]
+        steps += [Step("evaluate", ANSWERS, LOGS["evaluate"])]
+        steps += [Step(judge_rule, JUDGMENTS, LOGS[judge_rule])]
     return [
         Step(s.rule, *(p.format(base=base, teacher=teacher) for p in (s.output, s.log)))
         for s in steps
@@ -87,10 +96,15 @@ def cell_steps(base: str, teacher: str, reward_models: list[str], evaluation: bo
 
 
 def first_unfinished(
-    root: Path, base: str, teacher: str, reward_models: list[str], evaluation: bool
+    root: Path,
+    base: str,
+    teacher: str,
+    reward_models: list[str],
+    evaluation: bool,
+    judge_rule: str = "evaluate",
 ) -> Step | None:
     """The first job of a cell whose output is not there, or None for a finished cell."""
-    for step in cell_steps(base, teacher, reward_models, evaluation):
+    for step in cell_steps(base, teacher, reward_models, evaluation, judge_rule):
         if not (root / step.output).exists():
             return step
     return None

@@ -46,6 +46,7 @@ EVAL_SCORE_COLUMNS = [
     "arena_hard_ci_low",
     "arena_hard_ci_high",
     "ap",
+    "ap_alpaca_eval",
 ]
 MISSING = "missing"
 
@@ -62,7 +63,9 @@ def missing_cells(
     out = {}
     for base in _names(report_cfg["bases"]):
         for teacher in _names(report_cfg["teachers"]):
-            step = layout.first_unfinished(root, base, teacher, rms, evaluation)
+            step = layout.first_unfinished(
+                root, base, teacher, rms, evaluation, report_cfg.get("judge_rule", "evaluate")
+            )
             if step is not None:
                 out[(base, teacher)] = step
     return out

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import copy
+import subprocess
 import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -46,3 +51,38 @@ def snakemake_cmd(
     if configfile is not None:
         cmd += ["--configfile", str(configfile)]
     return cmd + list(args)
+
+
+@contextmanager
+def transformers_serve(model: Path, log: Path) -> Iterator[str]:
+    """`transformers serve` (the transformers package's OpenAI-compatible server) running
+    `model` on CPU on a free loopback port; yields its /v1 base URL."""
+    import shutil
+
+    from teachergrid.finetune import free_port
+
+    serve = shutil.which("transformers", path=str(Path(sys.executable).parent))
+    assert serve, "the transformers CLI (transformers[serving]) is part of requirements.txt"
+    port = free_port()
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [serve, "serve", "--host", "127.0.0.1", "--port", str(port), str(model)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(240):
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=1):
+                    break
+            except OSError:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"transformers serve exited:\n{log.read_text()}") from None
+                time.sleep(0.5)
+        else:
+            raise RuntimeError(f"transformers serve did not come up:\n{log.read_text()}")
+        yield f"{url}/v1"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

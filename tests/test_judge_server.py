@@ -6,48 +6,20 @@ dropped and counted, never scored as a tie."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+from helpers import transformers_serve
 
 from teachergrid.evaluate import judge_cell, score_cells
-from teachergrid.finetune import free_port
 from teachergrid.judges import make_judge
 
 
 @pytest.fixture(scope="module")
 def served(tiny_llama: Path, tmp_path_factory):
-    serve = shutil.which("transformers", path=str(Path(sys.executable).parent))
-    assert serve, "the transformers CLI (transformers[serving]) is part of requirements.txt"
-    port = free_port()
     log = tmp_path_factory.mktemp("serve") / "serve.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [serve, "serve", "--host", "127.0.0.1", "--port", str(port), str(tiny_llama)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(240):
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=1):
-                    break
-            except OSError:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"transformers serve exited:\n{log.read_text()}") from None
-                time.sleep(0.5)
-        else:
-            raise RuntimeError(f"transformers serve did not come up:\n{log.read_text()}")
-        yield {"url": f"{url}/v1", "model": str(tiny_llama), "log": log}
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    with transformers_serve(tiny_llama, log) as url:
+        yield {"url": url, "model": str(tiny_llama), "log": log}
 
 
 def test_both_benchmark_judges_over_a_real_server(served, monkeypatch, tmp_path, caplog):

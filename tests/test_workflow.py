@@ -86,10 +86,12 @@ SCREENING = [
 EVALUATION = [
     "alpaca_eval_wr",
     "alpaca_eval_lc",
+    "alpaca_eval_lc_extreme",
     "arena_hard_wr",
     "arena_hard_ci_low",
     "arena_hard_ci_high",
     "ap",
+    "ap_alpaca_eval",
 ]
 
 
@@ -216,10 +218,20 @@ def test_every_cell_fine_tuned_evaluated_and_correlated(grid):
     assert table[EVALUATION].notna().all().all()
     assert (table["arena_hard_ci_low"] <= table["arena_hard_wr"]).all()
     assert (table["arena_hard_wr"] <= table["arena_hard_ci_high"]).all()
-    assert ((table[EVALUATION] >= 0) & (table[EVALUATION] <= 100)).all().all()
-    assert (
-        (table["ap"] - (table["alpaca_eval_lc"] + table["arena_hard_wr"]) / 2).abs() < 1e-9
-    ).all()
+    rates = [c for c in EVALUATION if c not in ("alpaca_eval_lc_extreme", "ap_alpaca_eval")]
+    assert ((table[rates] >= 0) & (table[rates] <= 100)).all().all()
+    # AP takes LC, except where AlpacaEval's rule flags LC as an extreme change from the raw
+    # win rate: there the raw win rate stands in, and the table says so
+    flagged = table["alpaca_eval_lc_extreme"].astype(bool)
+    assert list(table["ap_alpaca_eval"]) == ["wr" if f else "lc" for f in flagged]
+    alpaca = table["alpaca_eval_lc"].where(~flagged, table["alpaca_eval_wr"])
+    assert ((table["ap"] - (alpaca + table["arena_hard_wr"]) / 2).abs() < 1e-9).all()
+    from teachergrid.winrates import is_extreme_change
+
+    assert list(flagged) == [
+        is_extreme_change(wr, lc)
+        for wr, lc in zip(table["alpaca_eval_wr"], table["alpaca_eval_lc"], strict=True)
+    ]
     for row in table.itertuples():
         model = grid / f"results/models/{row.base}/{row.teacher}"
         assert (model / "model.safetensors").exists()
@@ -241,7 +253,9 @@ def test_every_cell_fine_tuned_evaluated_and_correlated(grid):
 def test_paper_config_builds_the_whole_dag_offline(tmp_path):
     out = snakemake(tmp_path, "-n", configfile=None)
     counts = job_counts(out)
-    assert counts["generate"] == 20
+    # GPT-4 (an API teacher) and the published benchmark answers are fetched on the host
+    assert counts["generate"] == 19 and counts["generate_api"] == 1
+    assert counts["eval_reference_host"] == 2 and "eval_reference" not in counts
     assert counts["reward"] == 60
     assert counts["compatibility"] == 100
     assert counts["reference"] == 20
@@ -282,14 +296,14 @@ def test_jobs_ask_the_scheduler_for_what_the_config_declares(tmp_path):
     # without an explicit cap, the third attempt asks for twice the first request
     assert {job["mem_mb"] for job in _resources_of(third, "compatibility")} == {"128000"}
     generate = _resources_of(first, "generate")
-    assert len(generate) == 20
-    # a vLLM teacher asks for one GPU per tensor-parallel rank, a closed one behind an API none
+    assert len(generate) == 19
+    # a vLLM teacher asks for one GPU per tensor-parallel rank; a closed one behind an API is
+    # generated on the submitting host (generate_api), asking the cluster for nothing
     expected = [
-        0 if t.get("backend") == "openai" else t.get("tensor_parallel_size", 1)
-        for t in cfg["teachers"]
+        t.get("tensor_parallel_size", 1) for t in cfg["teachers"] if t.get("backend") != "openai"
     ]
     assert sorted(int(job["gpu"]) for job in generate) == sorted(expected)
-    assert 0 in expected and 8 in expected
+    assert 8 in expected and len(_resources_of(first, "generate_api")) == 1
     assert all(job["gpu_model"] == "" for job in generate)
 
 
@@ -437,3 +451,48 @@ def test_the_users_cluster_command_lists_the_papers_dag(tmp_path):
         and counts["judge_prompts"] == 1
         and counts["finetune"] == 100
     )
+
+
+def test_an_llm_judge_judges_on_the_submitting_host(tmp_path, tiny_llama):
+    """An LLM judge behind a real OpenAI-compatible server (`transformers serve` with a tiny
+    model): the fine-tuned cell answers in `evaluate`, the `judge` rule (a local job) judges
+    with the benchmarks' protocols and the prompts the `judge_prompts` rule kept. The tiny
+    model gives no verdicts: every judgement is dropped and counted, none scored as a tie."""
+    from helpers import transformers_serve
+
+    cfg = tiny_config()
+    for bench in ("alpaca_eval", "arena_hard"):
+        cfg["evaluation"][bench]["prompts"] = {**cfg["instructions"]["eval"], "sample": 6}
+    target = "results/eval/base-qwen/qwen-l.judgments.jsonl"
+    with transformers_serve(tiny_llama, tmp_path / "serve.log") as url:
+        cfg["evaluation"]["judge"] = {
+            "kind": "openai",
+            "api": {"model": str(tiny_llama), "base_url": url, "api_key_env": "TG_JUDGE_KEY",
+                    "max_tokens": 12, "max_concurrency": 2},
+            "prompts": {"alpaca_eval": "builtin", "arena_hard": "builtin"},
+        }  # fmt: skip
+        path = tmp_path / "judged.yaml"
+        path.write_text(yaml.safe_dump(cfg))
+        env = {**os.environ, "TG_JUDGE_KEY": "sk-local", "HF_HUB_OFFLINE": "1"}
+        proc = subprocess.run(
+            snakemake_cmd(tmp_path, None, target, "--configfile", str(path)),
+            capture_output=True, text=True, env=env,
+            timeout=1200,
+        )  # fmt: skip
+        out = proc.stdout + proc.stderr
+        assert proc.returncode == 0, out[-4000:]
+        requests = (tmp_path / "serve.log").read_text().count("POST /v1/chat/completions")
+    counts = job_counts(out)
+    assert counts["judge"] == 1 and counts["evaluate"] == 1 and counts["judge_prompts"] == 1
+    assert "localrule judge:" in out
+    judgments = [json.loads(line) for line in (tmp_path / target).read_text().splitlines()]
+    alpaca = [j for j in judgments if j["benchmark"] == "alpaca_eval"]
+    arena = [j for j in judgments if j["benchmark"] == "arena_hard"]
+    assert len(alpaca) == 6 and len(arena) == 6
+    assert requests == 6 + 2 * 6  # one AlpacaEval request per prompt, Arena-Hard both orders
+    assert all(j["preference"] is None for j in alpaca)
+    assert all(j["model_first"] is None and j["baseline_first"] is None for j in arena)
+    log = (tmp_path / "results/logs/judge/base-qwen/qwen-l.log").read_text()
+    assert "alpaca_eval: 6 of 6 judge replies had no usable verdict" in log
+    kept = (tmp_path / "results/eval/judge_prompts/arena_hard.txt").read_text()
+    assert "[[A>>B]]" in kept and "{question_1}" in kept

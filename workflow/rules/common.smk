@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -196,6 +197,27 @@ def eval_reference_resources(wc):
     return RESOURCES["teachers"][teacher["name"]] if teacher else SMALL_JOB
 
 
+def alternatives(names):
+    """A wildcard constraint matching exactly these names; with none, one that matches nothing."""
+    return "|".join(re.escape(str(n)) for n in names) or "(?!)"
+
+
+# Jobs that only talk to the network run on the submitting host, where the network is: API
+# teachers' generation, references that are published files or an API teacher's answers, an
+# LLM judge's prompts (the evaluation jobs' judging needs the student on a GPU, so it runs
+# there). Everything else goes to the cluster.
+API_TEACHERS = [n for n, t in TEACHERS.items() if t.get("backend") == "openai"]
+JUDGE_ON_HOST = (EVAL.get("judge") or {}).get("kind") == "openai"
+ENGINE_TEACHERS = [n for n in TEACHERS if n not in API_TEACHERS]
+HOST_BENCHES = [
+    b
+    for b in (layout.BENCHMARKS if EVAL else [])
+    if eval_reference_teacher(b) is None
+    or eval_reference_teacher(b)["name"] in API_TEACHERS
+]
+NODE_BENCHES = [b for b in (layout.BENCHMARKS if EVAL else []) if b not in HOST_BENCHES]
+
+
 def screening_outputs():
     return [layout.SCREENING] + [layout.RANKINGS.format(base=b) for b in BASES]
 
@@ -224,7 +246,10 @@ def screening_report_cfg():
 def study_report_cfg():
     """The screening report's settings plus the win-rate analysis settings."""
     analysis = {k: EVAL[k] for k in EVALUATION_ANALYSIS} if EVAL else None
-    return {**screening_report_cfg(), "evaluation": analysis}
+    cfg = {**screening_report_cfg(), "evaluation": analysis}
+    if EVAL and JUDGE_ON_HOST:
+        cfg["judge_rule"] = "judge"  # the rule that writes the judgements
+    return cfg
 
 
 def preflight_cfg():

@@ -15,6 +15,8 @@ rule eval_reference:
         layout.LOGS["eval_reference"],
     benchmark:
         f"{R}/benchmarks/eval/{{bench}}_reference.tsv"
+    wildcard_constraints:
+        bench=alternatives(NODE_BENCHES),
     conda:
         "../../envs/generation.yaml"
     threads: cores(eval_reference_resources)
@@ -32,6 +34,13 @@ rule eval_reference:
         decoding=lambda wc: eval_reference_decoding(wc.bench),
     script:
         "../scripts/eval_reference.py"
+
+
+# A benchmark's published answers (a hub download) or an API teacher's: on the submitting host.
+use rule eval_reference as eval_reference_host with:
+    wildcard_constraints:
+        bench=alternatives(HOST_BENCHES),
+    localrule: True
 
 
 # An LLM judge's prompts, from the benchmarks' published configurations: fetched once, on the
@@ -55,20 +64,17 @@ rule judge_prompts:
         "../scripts/judge_prompts.py"
 
 
+# The fine-tuned model answers both benchmarks on a GPU. A reward-model judge judges in the same
+# job; an LLM judge behind an API judges in a job of its own (judge) on the submitting host.
 rule evaluate:
     input:
         model=layout.MODEL,
         alpaca_eval=layout.EVAL_REFERENCE.format(bench="alpaca_eval"),
         arena_hard=layout.EVAL_REFERENCE.format(bench="arena_hard"),
-        judge=model_input(EVAL.get("judge", {})),
-        prompts=(
-            expand(layout.JUDGE_PROMPT, bench=layout.BENCHMARKS)
-            if EVAL.get("judge", {}).get("kind") == "openai"
-            else []
-        ),
+        judge=[] if JUDGE_ON_HOST else model_input(EVAL.get("judge", {})),
     output:
+        **({} if JUDGE_ON_HOST else {"judgments": layout.JUDGMENTS}),
         answers=layout.ANSWERS,
-        judgments=layout.JUDGMENTS,
     log:
         layout.LOGS["evaluate"],
     benchmark:
@@ -83,10 +89,38 @@ rule evaluate:
         evaluation=tracked(evaluation_job_settings(), *EVALUATION_UNTRACKED),
         evaluation_ops=untracked(evaluation_job_settings(), *EVALUATION_UNTRACKED),
         decoding=CFG["decodings"].get(EVAL.get("decoding", "greedy")),
-        judge=tracked(EVAL.get("judge", {})),
-        judge_ops=untracked(EVAL.get("judge", {})),
+        judge=None if JUDGE_ON_HOST else tracked(EVAL.get("judge", {})),
+        judge_ops=None if JUDGE_ON_HOST else untracked(EVAL.get("judge", {})),
         judge_model=lambda wc: (
-            model_dir(EVAL["judge"]) if "model" in EVAL["judge"] else None
+            model_dir(EVAL["judge"]) if "model" in EVAL.get("judge", {}) else None
         ),
     script:
         "../scripts/evaluate.py"
+
+
+if JUDGE_ON_HOST:
+
+    rule judge:
+        input:
+            answers=layout.ANSWERS,
+            alpaca_eval=layout.EVAL_REFERENCE.format(bench="alpaca_eval"),
+            arena_hard=layout.EVAL_REFERENCE.format(bench="arena_hard"),
+            prompts=expand(layout.JUDGE_PROMPT, bench=layout.BENCHMARKS),
+        output:
+            judgments=layout.JUDGMENTS,
+        log:
+            layout.LOGS["judge"],
+        benchmark:
+            f"{R}/benchmarks/judge/{{base}}/{{teacher}}.tsv"
+        localrule: True
+        conda:
+            "../../envs/generation.yaml"
+        threads: cores(SMALL_JOB)
+        resources:
+            **scheduler(SMALL_JOB),
+        params:
+            judge=tracked(EVAL.get("judge", {})),
+            judge_ops=untracked(EVAL.get("judge", {})),
+            judge_model=None,
+        script:
+            "../scripts/judge.py"

@@ -1,4 +1,5 @@
-# One generation job per teacher; shards live beside the output and survive a killed job.
+# One generation job per teacher; shards live beside the output and survive a killed job. An
+# API teacher's job (generate_api) runs on the submitting host: it needs the network, not a GPU.
 
 
 rule generate:
@@ -11,6 +12,8 @@ rule generate:
         layout.LOGS["generate"],
     benchmark:
         f"{R}/benchmarks/generate/{{teacher}}.tsv"
+    wildcard_constraints:
+        teacher=alternatives(ENGINE_TEACHERS),
     conda:
         "../../envs/generation.yaml"
     threads: cores(lambda wc: RESOURCES["teachers"][wc.teacher])
@@ -26,3 +29,9 @@ rule generate:
         shard_dir=lambda wc, output: output[0].removesuffix(".jsonl") + ".shards",
     script:
         "../scripts/generate.py"
+
+
+use rule generate as generate_api with:
+    wildcard_constraints:
+        teacher=alternatives(API_TEACHERS),
+    localrule: True

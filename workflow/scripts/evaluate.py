@@ -1,14 +1,14 @@
-"""Answer both benchmarks with one fine-tuned model and judge the answers (rule evaluate).
-The scores are fitted from the judgements by the report. Under a __main__ guard: vLLM
-spawns its engine in a process that imports this script again."""
+"""Answer both benchmarks with one fine-tuned model (rule evaluate), and judge the answers
+when the judge is a reward model (an LLM judge behind an API judges in rule judge, on the
+submitting host). The scores are fitted from the judgements by the report. Under a __main__
+guard: vLLM spawns its engine in a process that imports this script again."""
 
 from pathlib import Path
 
 from teachergrid.backends.base import Decoding, make_backend
-from teachergrid.evaluate import judge_cell
+from teachergrid.evaluate import judge_answers
 from teachergrid.jobs import start
 from teachergrid.jsonl import read_jsonl, write_jsonl
-from teachergrid.judges import make_judge
 from teachergrid.params import join
 
 
@@ -44,22 +44,19 @@ def main(sm) -> None:
     write_jsonl(
         sm.output.answers, ({"id": i, "instruction": prompts[i], "answer": answers[i]} for i in ids)
     )
-    # Paid judgements survive a failed job: the cache sits beside, not inside, the outputs.
-    # Each benchmark's judge speaks its protocol, with the prompt the judge_prompts rule kept.
-    prompt_files = {Path(p).stem: p for p in sm.input.prompts}
-    spec = join(sm.params.judge, sm.params.judge_ops)
-    judges = {
-        bench: make_judge(
-            spec,
-            sm.params.judge_model,
-            bench,
-            threads=sm.threads,
-            prompt_path=prompt_files.get(bench),
-            cache_path=Path(sm.output.judgments + ".judge_cache.jsonl"),
-        )
-        for bench in ("alpaca_eval", "arena_hard")
-    }
-    judgments = judge_cell(judges, alpaca, arena, answers)
+    if not hasattr(sm.output, "judgments"):  # the judge rule judges them
+        log.info("%d answers; the judge rule judges them", len(answers))
+        return
+    judgments = judge_answers(
+        join(sm.params.judge, sm.params.judge_ops),
+        sm.params.judge_model,
+        alpaca,
+        arena,
+        answers,
+        {},
+        sm.threads,
+        Path(sm.output.judgments + ".judge_cache.jsonl"),
+    )
     write_jsonl(sm.output.judgments, judgments)
     log.info("%d judgements of %d answers", len(judgments), len(answers))
 

@@ -67,6 +67,7 @@ def judge_cell(
         {
             "id": r["id"],
             "benchmark": "alpaca_eval",
+            "index": r.get("index"),
             "model_position": 2 if s else 1,
             "preference": None if v is None else (1.0 - v[0] if s else v[0]),
             "len_model": len(a),
@@ -134,10 +135,12 @@ def alpaca_eval_table(
 
     from .lengthcontrol import win_rate_table
 
+    # AlpacaEval's own fit looks prompts up by their position in its published file
+    by_index = (settings.get("length_control") or {}).get("mode") == "alpaca_eval"
     rows = [
         {
             "model": cell,
-            "prompt_id": j["id"],
+            "prompt_id": j.get("index") if by_index else j["id"],
             "preference": j["preference"],
             "len_model": j["len_model"],
             "len_reference": j["len_reference"],

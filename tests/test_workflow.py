@@ -395,7 +395,10 @@ def test_a_broken_teacher_leaves_partial_reports_that_a_rerun_completes(grid, tm
     assert done["missing"].isna().all()
     # the finished cells' numbers are those of the complete run
     before = pd.read_csv(grid / "results/report/metrics.csv")
-    pd.testing.assert_frame_equal(done.drop(columns="missing"), before.drop(columns="missing"))
+    # (the flag column is read as object where the broken cells' rows are empty)
+    pd.testing.assert_frame_equal(
+        done.drop(columns="missing"), before.drop(columns="missing"), check_dtype=False
+    )
     corr = pd.read_csv(work / "results/report/correlations.csv")
     assert set(corr[corr["base"] != "average"]["n_teachers"]) == {6}
     ranking = (work / "results/report/screening/base-qwen.md").read_text()
@@ -446,10 +449,11 @@ def test_the_users_cluster_command_lists_the_papers_dag(tmp_path):
     assert proc.returncode == 0, out[-3000:]
     counts = job_counts(out)
     assert (
-        counts["total"] == 408
+        counts["total"] == 508
         and counts["preflight"] == 1
         and counts["judge_prompts"] == 1
         and counts["finetune"] == 100
+        and counts["judge"] == 100
     )
 
 

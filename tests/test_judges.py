@@ -99,3 +99,39 @@ def test_openai_judges_speak_each_benchmarks_protocol(monkeypatch):
         assert arena.prefer(["q", "q"], ["one", "mute"], ["two", "two"]) == [(1.0, 1.0), None]
         system = [b for b in server.bodies.values() if b["messages"][0]["role"] == "system"]
         assert any("[[B>>A]]" in b["messages"][0]["content"] for b in system)
+
+
+def test_judge_prompts_are_fetched_checked_and_kept(tmp_path):
+    import functools
+    import http.server
+    import threading
+
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "judge_config.yaml").write_text(judges.builtin_prompt_text("arena_hard"))
+    (site / "broken.yaml").write_text('system_prompt: "x"\nprompt_template: ["no fields"]\n')
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    try:
+        out = tmp_path / "kept" / "arena_hard.txt"
+        digest = judges.fetch_prompt(f"{base}/judge_config.yaml", "arena_hard", out)
+        assert len(digest) == 64
+        chat = judges.arena_hard_prompt(out).render(question_1="q", answer_1="a", answer_2="b")
+        assert "[[B>>A]]" in chat[0]["content"]
+        # a file that does not parse is not kept
+        bad = tmp_path / "kept" / "bad.txt"
+        with pytest.raises(ValueError, match="placeholder"):
+            judges.fetch_prompt(f"{base}/broken.yaml", "arena_hard", bad)
+        assert not bad.exists() and not list((tmp_path / "kept").glob("*.part"))
+    finally:
+        server.shutdown()
+    with pytest.raises(
+        RuntimeError, match=r"evaluation\.judge\.prompts\.alpaca_eval: cannot fetch"
+    ):
+        judges.fetch_prompt(f"{base}/gone.txt", "alpaca_eval", tmp_path / "x.txt", timeout=2)
+    judges.fetch_prompt("builtin", "alpaca_eval", tmp_path / "alpaca_eval.txt")
+    assert judges.alpaca_eval_prompt(tmp_path / "alpaca_eval.txt") == judges.alpaca_eval_prompt(
+        None
+    )

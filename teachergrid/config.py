@@ -334,6 +334,20 @@ def validate(
         _check_unique(cfg[section], section, file)
         for i, entry in enumerate(cfg[section]):
             _fill_model_defaults(entry)
+            if "dataset" in entry:  # a published teacher: no model to resolve
+                published = entry["dataset"]
+                published.setdefault("revision", None)
+                published.setdefault("split", "train")
+                published.setdefault("instruction_column", "instruction")
+                _resolve_source(published, base_dir, f"{section}[{i}].dataset", file, working_dir)
+                from .published import PublishedDataError, score_keys
+
+                try:  # the scores a local file publishes are known before any job
+                    published["scores"] = score_keys(published)
+                except PublishedDataError as exc:
+                    raise ConfigError(f"{file}: {section}[{i}].dataset: {exc}") from None
+                entry["backend"] = "dataset"
+                continue
             _resolve_model(entry, f"{section}[{i}]", role, base_dir, tiny, file, working_dir)
 
     for i, teacher in enumerate(cfg["teachers"]):
@@ -360,9 +374,9 @@ def validate(
             teacher["api"].setdefault("max_retries", 8)
             if teacher.get("tiny"):
                 raise ConfigError(f"{file}: {where}: a tiny model cannot use backend 'openai'")
-        # An API teacher needs no GPU; a vLLM teacher needs one GPU per tensor-parallel rank.
+        # An API or published teacher needs no GPU; a vLLM teacher one per tensor-parallel rank.
         res = {**DEFAULT_RESOURCES["generation"], **(gen.get("resources") or {})}
-        if teacher["backend"] == "openai":
+        if teacher["backend"] in ("openai", "dataset"):
             res.update(gpu=0, gpu_model=None, cpus_per_gpu=None)
         elif res["gpu"]:
             res["gpu"] = teacher["tensor_parallel_size"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 import subprocess
 import sys
 import time
@@ -25,6 +26,18 @@ def with_absolute_sources(raw: dict[str, Any]) -> dict[str, Any]:
     for section in (raw["instructions"], raw["instructions"]["eval"]):
         section["source"] = str((TINY.parent / section["source"]).resolve())
     return raw
+
+
+def job_counts(output: str) -> dict[str, int]:
+    """The 'Job stats' table snakemake prints: rule -> number of jobs."""
+    counts: dict[str, int] = {}
+    block = output.split("Job stats:", 1)[1] if "Job stats:" in output else ""
+    for line in block.splitlines()[3:]:
+        match = re.match(r"^(\w+)\s+(\d+)$", line.strip())
+        if not match:
+            break
+        counts[match.group(1)] = int(match.group(2))
+    return counts
 
 
 def tiny_config() -> dict[str, Any]:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from helpers import REPO, TINY, snakemake_cmd, tiny_config
+from helpers import REPO, TINY, job_counts, snakemake_cmd, tiny_config
 
 pytestmark = pytest.mark.workflow
 
@@ -34,18 +34,6 @@ def snakemake(
     output = proc.stdout + proc.stderr
     assert (proc.returncode == 0) == expect_success, output[-4000:]
     return output
-
-
-def job_counts(output: str) -> dict[str, int]:
-    """The 'Job stats' table snakemake prints: rule -> number of jobs."""
-    counts: dict[str, int] = {}
-    block = output.split("Job stats:", 1)[1] if "Job stats:" in output else ""
-    for line in block.splitlines()[3:]:
-        match = re.match(r"^(\w+)\s+(\d+)$", line.strip())
-        if not match:
-            break
-        counts[match.group(1)] = int(match.group(2))
-    return counts
 
 
 def project(workdir: Path) -> Path:

@@ -17,6 +17,7 @@ if str(workflow.basedir) not in _paths:
     os.environ.update(PYTHONPATH=os.pathsep.join([str(workflow.basedir), *_paths]))
 
 from teachergrid import layout
+from teachergrid.published import dataset_key
 from teachergrid.config import ConfigError, validate
 from teachergrid.params import Untracked, split_entry
 from teachergrid.resources import DEFAULT_RESOURCES, complete, memory_mb
@@ -207,8 +208,27 @@ def alternatives(names):
 # LLM judge's prompts (the evaluation jobs' judging needs the student on a GPU, so it runs
 # there). Everything else goes to the cluster.
 API_TEACHERS = [n for n, t in TEACHERS.items() if t.get("backend") == "openai"]
+# Published teachers (teachergrid/published.py): responses, and the scores of the reward
+# models the data set names, are read from the data set on the host; nothing is generated.
+DATASET_TEACHERS = [n for n, t in TEACHERS.items() if t.get("backend") == "dataset"]
 JUDGE_ON_HOST = (EVAL.get("judge") or {}).get("kind") == "openai"
-ENGINE_TEACHERS = [n for n in TEACHERS if n not in API_TEACHERS]
+ENGINE_TEACHERS = [n for n in TEACHERS if n not in API_TEACHERS + DATASET_TEACHERS]
+
+
+def published_reward_models():
+    """Reward models whose scores of every published teacher are read from the data set: a
+    key in the data (`dataset_key`), present in every published teacher's column as far as
+    the config step could read it (local parquet files; hub data is checked by the job)."""
+    out = []
+    for name, rm in REWARD_MODELS.items():
+        key = dataset_key(rm)
+        known = [TEACHERS[t]["dataset"].get("scores") for t in DATASET_TEACHERS]
+        if key is not None and all(k is None or key in k for k in known):
+            out.append(name)
+    return out
+
+
+PUBLISHED_RMS = published_reward_models() if DATASET_TEACHERS else []
 HOST_BENCHES = [
     b
     for b in (layout.BENCHMARKS if EVAL else [])
@@ -262,7 +282,7 @@ def preflight_cfg():
 
     judge = EVAL.get("judge") or {}
     return {
-        "teachers": [entry(t) for t in CFG["teachers"]],
+        "teachers": [entry(t) for t in CFG["teachers"] if "dataset" not in t],
         "bases": [entry(b) for b in CFG["bases"]],
         "reward_models": [entry(r) for r in CFG["reward_models"]],
         "reference_model": entry(REFERENCE),

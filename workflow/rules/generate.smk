@@ -35,3 +35,28 @@ use rule generate as generate_api with:
     wildcard_constraints:
         teacher=alternatives(API_TEACHERS),
     localrule: True
+
+
+# A published teacher's responses, read from its data set (on the host: a hub download).
+rule published_responses:
+    wildcard_constraints:
+        teacher=alternatives(DATASET_TEACHERS),
+    input:
+        instructions=f"{R}/instructions/train.jsonl",
+        data=lambda wc: local_data(TEACHERS[wc.teacher]["dataset"]),
+    output:
+        layout.RESPONSES,
+    log:
+        layout.LOGS["generate"],
+    benchmark:
+        f"{R}/benchmarks/generate/{{teacher}}.tsv"
+    localrule: True
+    conda:
+        "../../envs/analysis.yaml"
+    threads: cores(SMALL_JOB)
+    resources:
+        **scheduler(SMALL_JOB),
+    params:
+        dataset=lambda wc: tracked(TEACHERS[wc.teacher]["dataset"], "scores"),
+    script:
+        "../scripts/published_responses.py"

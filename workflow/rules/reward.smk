@@ -22,3 +22,33 @@ rule reward:
         model=lambda wc: model_dir(REWARD_MODELS[wc.rm]),
     script:
         "../scripts/reward.py"
+
+
+# A published teacher's scores by a reward model the data set names: read, not computed.
+rule published_rewards:
+    wildcard_constraints:
+        teacher=alternatives(DATASET_TEACHERS),
+        rm=alternatives(PUBLISHED_RMS),
+    input:
+        instructions=f"{R}/instructions/train.jsonl",
+        data=lambda wc: local_data(TEACHERS[wc.teacher]["dataset"]),
+    output:
+        layout.REWARDS,
+    log:
+        layout.LOGS["reward"],
+    benchmark:
+        f"{R}/benchmarks/reward/{{teacher}}/{{rm}}.tsv"
+    localrule: True
+    conda:
+        "../../envs/analysis.yaml"
+    threads: cores(SMALL_JOB)
+    resources:
+        **scheduler(SMALL_JOB),
+    params:
+        dataset=lambda wc: tracked(TEACHERS[wc.teacher]["dataset"], "scores"),
+        key=lambda wc: dataset_key(REWARD_MODELS[wc.rm]),
+    script:
+        "../scripts/published_rewards.py"
+
+
+ruleorder: published_rewards > reward

@@ -329,11 +329,14 @@ def validate(
 
     gen = cfg.setdefault("generation", {})
     gen.setdefault("shard_size", 1000)
+    gen.setdefault("published", True)
 
     for section, role in (("teachers", "teacher"), ("bases", "base"), ("reward_models", "reward")):
         _check_unique(cfg[section], section, file)
         for i, entry in enumerate(cfg[section]):
             _fill_model_defaults(entry)
+            if "dataset" in entry and "model" in entry and not gen["published"]:
+                del entry["dataset"]  # generation.published: false regenerates it
             if "dataset" in entry:  # a published teacher: no model to resolve
                 published = entry["dataset"]
                 published.setdefault("revision", None)
@@ -501,6 +504,12 @@ def _normalize_training(
                 raise ConfigError(
                     f"{file}: {where}.reference.teacher: {ref['teacher']!r} is not a configured "
                     "teacher"
+                )
+            backend = next(t["backend"] for t in cfg["teachers"] if t["name"] == ref["teacher"])
+            if backend == "dataset":
+                raise ConfigError(
+                    f"{file}: {where}.reference.teacher: {ref['teacher']!r} is a published "
+                    "teacher: it has no answers to the benchmark's prompts"
                 )
         elif "column" not in ref:
             raise ConfigError(f"{file}: {where}.reference.column: which field holds the answer?")

@@ -302,7 +302,8 @@ def run(cfg: dict[str, Any], model_dir: Any) -> list[Finding]:
     vllm = vllm_architectures() if any(t["backend"] == "vllm" for t in cfg["teachers"]) else None
     jobs: list[tuple[dict[str, Any], str, str]] = []
     for teacher in cfg["teachers"]:
-        if teacher["backend"] != "openai":
+        # an API teacher loads nothing here; a published one is read, not loaded
+        if teacher["backend"] not in ("openai", "dataset"):
             jobs.append((teacher, "teacher", teacher["backend"]))
     jobs += [(base, "base", "hf") for base in cfg["bases"]]
     jobs += [(rm, "reward", "hf") for rm in cfg["reward_models"]]

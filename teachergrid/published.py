@@ -94,7 +94,9 @@ def read_rows(spec: dict[str, Any], columns: list[str]) -> list[dict[str, Any]]:
     )  # fmt: skip
     absent = [c for c in columns if c not in data.column_names]
     if absent:
-        raise PublishedDataError(f"{spec['source']}: no column {absent[0]!r}")
+        raise PublishedDataError(
+            f"{spec['source']}: no column {absent[0]!r} (columns: {', '.join(data.column_names)})"
+        )
     return data.select_columns(columns).to_list()
 
 

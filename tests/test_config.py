@@ -43,8 +43,10 @@ def test_shipped_configs_are_valid():
         "skywork_llama",
         "skywork_gemma",
     }
-    tp = {t["name"]: t["resources"]["gpu"] for t in real["teachers"]}
-    assert tp["Qwen2.5-72B-Instruct"] == 4 and tp["GPT-4"] == 0 and tp["gemma-2-2b-it"] == 1
+    # the 19 open teachers are read from the published Generator Zoo: no GPU
+    published = [t["name"] for t in real["teachers"] if t["backend"] == "dataset"]
+    assert len(published) == 19 and "GPT-4" not in published
+    assert {t["resources"]["gpu"] for t in real["teachers"]} == {0}
     assert real["finetune"]["learning_rate"] == 2e-5
 
 
@@ -215,3 +217,13 @@ def test_api_teacher_asks_for_no_gpu_whatever_the_stage_default(tiny_raw, tmp_pa
         "h100",
         128000,
     )
+
+
+def test_generation_published_false_regenerates_the_published_teachers():
+    raw = yaml.safe_load((REPO / "config.yaml").read_text())
+    raw["generation"]["published"] = False
+    cfg = validate(raw, "config.yaml", base_dir=REPO)
+    tp = {t["name"]: t["resources"]["gpu"] for t in cfg["teachers"]}
+    assert tp["Qwen2.5-72B-Instruct"] == 4 and tp["GPT-4"] == 0 and tp["gemma-2-2b-it"] == 1
+    assert not any("dataset" in t for t in cfg["teachers"])
+    assert {t["backend"] for t in cfg["teachers"]} == {"vllm", "hf", "openai"}

@@ -133,7 +133,8 @@ def test_screening_of_published_teachers_runs_no_generation_or_reward_job(tmp_pa
 
     path = published_config(tmp_path)
     proc = subprocess.run(
-        snakemake_cmd(tmp_path, path, "screening"), capture_output=True, text=True, timeout=1200,
+        snakemake_cmd(tmp_path, None, "screening", "--configfile", str(path)),
+        capture_output=True, text=True, timeout=1200,
         env={**os.environ, "HF_HUB_OFFLINE": "1"},
     )  # fmt: skip
     out = proc.stdout + proc.stderr

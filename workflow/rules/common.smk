@@ -218,7 +218,8 @@ ENGINE_TEACHERS = [n for n in TEACHERS if n not in API_TEACHERS + DATASET_TEACHE
 def published_reward_models():
     """Reward models whose scores of every published teacher are read from the data set: a
     key in the data (`dataset_key`), present in every published teacher's column as far as
-    the config step could read it (local parquet files; hub data is checked by the job)."""
+    the config step could read it (local parquet files; hub data is checked by the job).
+    """
     out = []
     for name, rm in REWARD_MODELS.items():
         key = dataset_key(rm)
@@ -282,7 +283,9 @@ def preflight_cfg():
 
     judge = EVAL.get("judge") or {}
     return {
-        "teachers": [entry(t) for t in CFG["teachers"] if "dataset" not in t],
+        "teachers": [
+            entry(t) for t in CFG["teachers"] if t.get("backend") != "dataset"
+        ],
         "bases": [entry(b) for b in CFG["bases"]],
         "reward_models": [entry(r) for r in CFG["reward_models"]],
         "reference_model": entry(REFERENCE),

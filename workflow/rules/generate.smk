@@ -39,8 +39,6 @@ use rule generate as generate_api with:
 
 # A published teacher's responses, read from its data set (on the host: a hub download).
 rule published_responses:
-    wildcard_constraints:
-        teacher=alternatives(DATASET_TEACHERS),
     input:
         instructions=f"{R}/instructions/train.jsonl",
         data=lambda wc: local_data(TEACHERS[wc.teacher]["dataset"]),
@@ -50,6 +48,8 @@ rule published_responses:
         layout.LOGS["generate"],
     benchmark:
         f"{R}/benchmarks/generate/{{teacher}}.tsv"
+    wildcard_constraints:
+        teacher=alternatives(DATASET_TEACHERS),
     localrule: True
     conda:
         "../../envs/analysis.yaml"

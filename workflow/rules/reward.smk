@@ -26,9 +26,6 @@ rule reward:
 
 # A published teacher's scores by a reward model the data set names: read, not computed.
 rule published_rewards:
-    wildcard_constraints:
-        teacher=alternatives(DATASET_TEACHERS),
-        rm=alternatives(PUBLISHED_RMS),
     input:
         instructions=f"{R}/instructions/train.jsonl",
         data=lambda wc: local_data(TEACHERS[wc.teacher]["dataset"]),
@@ -38,6 +35,9 @@ rule published_rewards:
         layout.LOGS["reward"],
     benchmark:
         f"{R}/benchmarks/reward/{{teacher}}/{{rm}}.tsv"
+    wildcard_constraints:
+        teacher=alternatives(DATASET_TEACHERS),
+        rm=alternatives(PUBLISHED_RMS),
     localrule: True
     conda:
         "../../envs/analysis.yaml"

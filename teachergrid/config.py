@@ -444,6 +444,22 @@ def _normalize_training(
 
     ft = cfg.get("finetune") or {}
     resources = _resources(cfg, "finetune", None, file, "finetune")
+    # Which cells are fine-tuned is kept apart from the training settings, so that editing
+    # the filter reruns no fine-tuning job that stays.
+    cells = ft.pop("cells", None) or {}
+    teachers = [t["name"] for t in cfg["teachers"]]
+    bases = [b["name"] for b in cfg["bases"]]
+    for teacher, listed in cells.items():
+        if teacher not in teachers:
+            raise ConfigError(f"{file}: finetune.cells: {teacher!r} is not a configured teacher")
+        for base in listed:
+            if base not in bases:
+                raise ConfigError(
+                    f"{file}: finetune.cells.{teacher}: {base!r} is not a configured base"
+                )
+    cfg["finetune_cells"] = [
+        [b, t] for b in bases for t in teachers if t not in cells or b in cells[t]
+    ]
     cfg["finetune"] = settings(ft)
     cfg["finetune"]["resources"] = resources
     try:  # the check each job makes, made before any job

@@ -58,13 +58,17 @@ def _names(items: Sequence[Any]) -> list[str]:
 def missing_cells(
     report_cfg: dict[str, Any], root: Path, evaluation: bool
 ) -> dict[tuple[str, str], layout.Step]:
-    """(base, teacher) -> the first unfinished job, for every cell that is not complete."""
+    """(base, teacher) -> the first unfinished job, for every cell that is not complete. A
+    cell that is not fine-tuned (`finetuned`: the fine-tuned cells, when not all are) is
+    complete after its screening jobs."""
     rms = _names(report_cfg["reward_models"])
+    finetuned = report_cfg.get("finetuned")
     out = {}
     for base in _names(report_cfg["bases"]):
         for teacher in _names(report_cfg["teachers"]):
+            tuned = evaluation and (finetuned is None or [base, teacher] in finetuned)
             step = layout.first_unfinished(
-                root, base, teacher, rms, evaluation, report_cfg.get("judge_rule", "evaluate")
+                root, base, teacher, rms, tuned, report_cfg.get("judge_rule", "evaluate")
             )
             if step is not None:
                 out[(base, teacher)] = step
@@ -223,11 +227,12 @@ def build_study(cfg: dict[str, Any], root: Path = Path(".")) -> pd.DataFrame:
     screening = screening.drop(columns=[MISSING])
     evaluation = cfg.get("evaluation") is not None
     missing = missing_cells(cfg, root, evaluation=evaluation)
+    finetuned = cfg.get("finetuned")
     complete = [
         (b, t)
         for b in _names(cfg["bases"])
         for t in _names(cfg["teachers"])
-        if (b, t) not in missing
+        if (b, t) not in missing and (finetuned is None or [b, t] in finetuned)
     ]
     table = screening
     if evaluation:
@@ -240,7 +245,8 @@ def build_study(cfg: dict[str, Any], root: Path = Path(".")) -> pd.DataFrame:
     with atomic_open(root / layout.METRICS) as handle:
         table.to_csv(handle, index=False)
     if evaluation:
-        done = table[table[MISSING] == ""].drop(columns=[MISSING])
+        # finished cells with benchmark scores (cells left out of fine-tuning have none)
+        done = table[(table[MISSING] == "") & table["ap"].notna()].drop(columns=[MISSING])
         sizes = {t["name"]: t.get("params_b") for t in cfg["teachers"]}
         sized = done.assign(params_b=done["teacher"].map(sizes))
         metrics = [*analysis.metric_columns(done), "params_b"]

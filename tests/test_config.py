@@ -227,3 +227,18 @@ def test_generation_published_false_regenerates_the_published_teachers():
     assert tp["Qwen2.5-72B-Instruct"] == 4 and tp["GPT-4"] == 0 and tp["gemma-2-2b-it"] == 1
     assert not any("dataset" in t for t in cfg["teachers"])
     assert {t["backend"] for t in cfg["teachers"]} == {"vllm", "hf", "openai"}
+
+
+def test_finetune_cells_filter_which_cells_are_fine_tuned(tiny_raw, tmp_path):
+    raw = with_absolute_sources(tiny_raw)
+    raw["finetune"]["cells"] = {"qwen-l": ["base-qwen"]}
+    path = tmp_path / "study.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    cfg = load_config(path)
+    assert len(cfg["finetune_cells"]) == 16 and ["base-qwen", "qwen-l"] in cfg["finetune_cells"]
+    assert ["base-llama", "qwen-l"] not in cfg["finetune_cells"]
+    assert "cells" not in cfg["finetune"]  # editing the filter reruns no training that stays
+    raw["finetune"]["cells"] = {"qwen-l": ["base-mistral"]}
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ConfigError, match=r"finetune\.cells\.qwen-l: 'base-mistral' is not"):
+        load_config(path)

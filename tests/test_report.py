@@ -117,3 +117,15 @@ def test_non_positive_reward_is_an_error_unless_mapped():
     assert table.loc["small", "reward"] == pytest.approx(1.25)
     assert table.loc["small", "car"] == pytest.approx(1.25 / 1.5)
     assert table.loc["small", "reward_rm2"] == pytest.approx(-0.75)
+
+
+def test_a_cell_left_out_of_fine_tuning_is_complete_after_screening(tmp_path):
+    from teachergrid.report import missing_cells
+
+    write_cells(tmp_path, cfg())
+    only_small = {**cfg(), "finetuned": [["b1", "small"]]}
+    missing = missing_cells(only_small, tmp_path, evaluation=True)
+    # big is screened only: nothing of it is missing; small still has to be fine-tuned
+    assert set(missing) == {("b1", "small")} and missing[("b1", "small")].rule == "finetune"
+    every = missing_cells(cfg(), tmp_path, evaluation=True)
+    assert set(every) == {("b1", "big"), ("b1", "small")}

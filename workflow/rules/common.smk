@@ -264,10 +264,23 @@ def screening_report_cfg():
     }
 
 
+# The cells that are fine-tuned and evaluated (finetune.cells; every cell by default).
+FT_CELLS = [tuple(c) for c in CFG.get("finetune_cells", [])]
+
+
+def judgment_inputs():
+    """The judgements the report reads: one file per fine-tuned cell."""
+    if not EVAL:
+        return []
+    return [layout.JUDGMENTS.format(base=b, teacher=t) for b, t in FT_CELLS]
+
+
 def study_report_cfg():
     """The screening report's settings plus the win-rate analysis settings."""
     analysis = {k: EVAL[k] for k in EVALUATION_ANALYSIS} if EVAL else None
     cfg = {**screening_report_cfg(), "evaluation": analysis}
+    if EVAL and len(FT_CELLS) < len(BASES) * len(TEACHERS):
+        cfg["finetuned"] = [list(c) for c in FT_CELLS]
     if EVAL and JUDGE_ON_HOST:
         cfg["judge_rule"] = "judge"  # the rule that writes the judgements
     return cfg

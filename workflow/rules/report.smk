@@ -38,9 +38,7 @@ rule screening:
 rule report:
     input:
         screening=layout.SCREENING,
-        judgments=(
-            expand(layout.JUDGMENTS, base=BASES, teacher=TEACHERS) if EVAL else []
-        ),
+        judgments=judgment_inputs(),
     output:
         metrics=layout.METRICS,
         extra=[layout.CORRELATIONS, layout.PARADOX] if EVAL else [],

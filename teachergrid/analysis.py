@@ -41,6 +41,8 @@ CORRELATION_COLUMNS = [
     "spearman_p",
     "kendall_tau",
     "kendall_p",
+    "spearman_rho_raw",
+    "kendall_tau_raw",
 ]
 PARADOX_COLUMNS = [
     "base",
@@ -101,6 +103,9 @@ def correlations(table: pd.DataFrame, metrics: list[str] | None = None) -> pd.Da
                     "spearman_p": rho_p,
                     "kendall_tau": tau,
                     "kendall_p": tau_p,
+                    # the metric as measured, not negated: the sign the paper's Table 4 prints
+                    "spearman_rho_raw": direction(metric) * rho,
+                    "kendall_tau_raw": direction(metric) * tau,
                 }
             )
     out = pd.DataFrame(rows, columns=CORRELATION_COLUMNS)
@@ -114,6 +119,8 @@ def correlations(table: pd.DataFrame, metrics: list[str] | None = None) -> pd.Da
             "spearman_p": np.nan,
             "kendall_tau": sub["kendall_tau"].mean(),
             "kendall_p": np.nan,
+            "spearman_rho_raw": sub["spearman_rho_raw"].mean(),
+            "kendall_tau_raw": sub["kendall_tau_raw"].mean(),
         }
         for metric, sub in out.groupby("metric", sort=False)
     ]

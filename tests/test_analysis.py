@@ -37,6 +37,11 @@ def test_correlations_by_hand():
     # lower loss is better: the negated loss ranks exactly like AP
     assert direction("loss") == -1 and direction("ppl_self") == -1 and direction("car") == 1
     assert corr.loc[("b", "loss"), "spearman_rho"] == pytest.approx(1.0)
+    # the raw coefficient keeps the metric's own sign (Table 4's): loss itself falls with AP
+    assert corr.loc[("b", "loss"), "spearman_rho_raw"] == pytest.approx(-1.0)
+    assert corr.loc[("b", "loss"), "kendall_tau_raw"] == pytest.approx(-1.0)
+    assert corr.loc[("b", "reward"), "spearman_rho_raw"] == pytest.approx(1.0)
+    assert corr.loc[("average", "loss"), "spearman_rho_raw"] == pytest.approx(-1.0)
     assert corr.loc[("b", "params_b"), "spearman_rho"] == pytest.approx(-1.0)
     # length ranks 1,3,2,4 against 1,2,3,4: rho = 1 - 6*(0+1+1+0)/(4*15) = 0.8, tau = 4/6
     assert corr.loc[("b", "length"), "spearman_rho"] == pytest.approx(0.8)

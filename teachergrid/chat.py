@@ -160,14 +160,24 @@ def encode_pair(
     *,
     system: str | None = None,
     max_length: int | None = None,
+    turn_end: bool = True,
 ) -> EncodedPair:
     """Tokenise one pair for loss scoring and fine-tuning.
+
+    The response segment is what the template adds after the prompt: the response and, with
+    `turn_end` (the default, what fine-tuning trains on), the template's end-of-turn markup.
+    Without it only the response text's tokens are scored (where the segment starts with the
+    response text; the markup is then cut off).
 
     When prompt + response exceed `max_length`, the response keeps up to half the budget (or
     all it needs) and the prompt loses tokens from its start: the instruction's end, next to
     the response, is the context that matters most for the response's loss.
     """
     prompt, segment = split_text(tokenizer, instruction, response, system)
+    if not turn_end:
+        text = response.strip()
+        at = segment.find(text) if text else -1
+        segment = segment[: at + len(text)] if at >= 0 else segment
     p = tokenizer(prompt, add_special_tokens=False)["input_ids"]
     r = tokenizer(segment, add_special_tokens=False)["input_ids"]
     if max_length is not None and len(p) + len(r) > max_length:
@@ -187,6 +197,17 @@ def start_token_id(tokenizer: Any) -> int:
     return int(token_id)
 
 
-def encode_unconditional(pair: EncodedPair, tokenizer: Any) -> EncodedPair:
-    """The same response tokens with no instruction: only a start token as context (for IFD)."""
-    return EncodedPair([start_token_id(tokenizer)], list(pair.response_ids))
+# The unconditioned context of the IFD reference implementation (Cherry_LLM): the response is
+# scored after this header, with no instruction.
+IFD_HEADER = "### Response:"
+
+
+def encode_unconditional(pair: EncodedPair, tokenizer: Any, context: str = "start") -> EncodedPair:
+    """The same response tokens with no instruction (for IFD): after only a start token
+    (`start`), or after the reference implementation's `### Response:` header (`header`)."""
+    prefix = [start_token_id(tokenizer)]
+    if context == "header":
+        prefix += tokenizer(IFD_HEADER, add_special_tokens=False)["input_ids"]
+    elif context != "start":
+        raise ValueError(f"unknown IFD context {context!r} (start or header)")
+    return EncodedPair(prefix, list(pair.response_ids))

@@ -34,10 +34,18 @@ def per_response(
     model = load_causal_lm(model_path, entry)
     max_length = int(entry.get("max_length", 4096))
     batch_size = int(entry.get("batch_size", 8))
+    options = entry.get("metrics") or {}
     pairs = [
-        encode_pair(tokenizer, r["instruction"], r["response"], max_length=max_length) for r in rows
+        encode_pair(
+            tokenizer,
+            r["instruction"],
+            r["response"],
+            max_length=max_length,
+            turn_end=bool(options.get("score_turn_end", True)),
+        )
+        for r in rows
     ]
-    bare = [encode_unconditional(p, tokenizer) for p in pairs]
+    bare = [encode_unconditional(p, tokenizer, options.get("ifd_context", "start")) for p in pairs]
     with tqdm(total=2 * len(rows), desc=f"loss {entry['name']}") as bar:
         cond = response_losses(
             model, pairs, pad_id=tokenizer.pad_token_id, batch_size=batch_size, progress=bar.update
@@ -52,14 +60,20 @@ def per_response(
             "loss": c,
             "loss_unconditional": u,
             "length": len(tokenizer(r["response"], add_special_tokens=False)["input_ids"]),
+            "n_tokens": len(p.response_ids),
         }
-        for r, c, u in zip(rows, cond, uncond, strict=True)
+        for r, c, u, p in zip(rows, cond, uncond, pairs, strict=True)
     ]
 
 
-def summarize(records: Sequence[dict[str, Any]]) -> dict[str, float]:
+def summarize(
+    records: Sequence[dict[str, Any]], options: dict[str, Any] | None = None
+) -> dict[str, float]:
+    """The cell's summary under the configured metric definitions (`compatibility.metrics`)."""
     return compatibility_summary(
         [r["loss"] for r in records],
         [r["loss_unconditional"] for r in records],
         [r["length"] for r in records],
+        [r["n_tokens"] for r in records] if all("n_tokens" in r for r in records) else None,
+        options,
     )

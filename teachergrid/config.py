@@ -23,6 +23,13 @@ from .resources import DEFAULT_RESOURCES, complete
 from .winrates import DIFFICULTY_L2, LENGTH_L2
 
 TINY_PREFIX = "tiny:"
+# How the compatibility metrics are defined (README, "Definitions that matter for the numbers").
+METRIC_DEFAULTS = {
+    "score_turn_end": True,
+    "ifd_context": "start",
+    "ppl": "mean_exp",
+    "loss_average": "response",
+}
 
 DEFAULT_DECODING: dict[str, Any] = {
     "temperature": 0.0,
@@ -413,14 +420,18 @@ def validate(
     compat = cfg.setdefault("compatibility", {})
     compat.setdefault("batch_size", 8)
     compat.setdefault("max_length", 4096)
+    metric_options = {**METRIC_DEFAULTS, **(compat.get("metrics") or {})}
+    compat["metrics"] = metric_options
     for i, base in enumerate(cfg["bases"]):
         base.setdefault("batch_size", compat["batch_size"])
         base.setdefault("max_length", compat["max_length"])
+        base["metrics"] = metric_options
         base["resources"] = _resources(
             cfg, "compatibility", base.get("resources"), file, f"bases[{i}]"
         )
     ref.setdefault("batch_size", compat["batch_size"])
     ref.setdefault("max_length", compat["max_length"])
+    ref["metrics"] = metric_options
     ref["resources"] = _resources(
         cfg, "compatibility", ref.get("resources"), file, "reference_model"
     )

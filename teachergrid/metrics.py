@@ -3,8 +3,11 @@
 Definitions (paper 2411.07133, Sections 3-4; IFD from Li et al. 2023):
 
 - loss L: for each response, the mean negative log-likelihood of its tokens under the base
-  model with the instruction as context; L is the mean of those per-response means.
-- PPL: the mean over responses of exp(per-response loss).
+  model with the instruction as context; L is the mean of those per-response means
+  (`loss_average: response`, the default) or the mean over every response token of the data
+  set (`token`: long responses weigh more).
+- PPL: the mean over responses of exp(per-response loss) (`ppl: mean_exp`, the default), or
+  exp(L) (`exp_mean`: a few badly predicted responses cannot dominate it).
 - IFD: the mean over responses of loss(response | instruction) / loss(response alone), both
   over the same response tokens.
 - CAR = r / (1 + beta * L), r the mean (mapped) reward of the responses.
@@ -33,8 +36,30 @@ def token_mean_loss(token_losses: Sequence[float]) -> float:
     return mean(token_losses)
 
 
-def perplexity(per_response_losses: Sequence[float]) -> float:
-    return mean(math.exp(x) for x in per_response_losses)
+def perplexity(per_response_losses: Sequence[float], definition: str = "mean_exp") -> float:
+    if definition == "mean_exp":
+        return mean(math.exp(x) for x in per_response_losses)
+    if definition == "exp_mean":
+        return math.exp(mean(per_response_losses))
+    raise MetricError(f"unknown PPL definition {definition!r} (mean_exp or exp_mean)")
+
+
+def average_loss(
+    per_response_losses: Sequence[float],
+    n_tokens: Sequence[int] | None = None,
+    average: str = "response",
+) -> float:
+    """L over a data set: the mean of per-response means, or the token-weighted mean."""
+    if average == "response":
+        return mean(per_response_losses)
+    if average == "token":
+        if n_tokens is None or len(n_tokens) != len(per_response_losses):
+            raise MetricError("a token-averaged loss needs every response's token count")
+        total = sum(n_tokens)
+        if total <= 0:
+            raise MetricError("no response tokens")
+        return math.fsum(x * n for x, n in zip(per_response_losses, n_tokens, strict=True)) / total
+    raise MetricError(f"unknown loss average {average!r} (response or token)")
 
 
 def ifd(conditional: Sequence[float], unconditional: Sequence[float]) -> float:
@@ -82,12 +107,18 @@ def car(reward: float, loss: float, beta: float) -> float:
 
 
 def compatibility_summary(
-    conditional: Sequence[float], unconditional: Sequence[float], lengths: Sequence[int]
+    conditional: Sequence[float],
+    unconditional: Sequence[float],
+    lengths: Sequence[int],
+    n_tokens: Sequence[int] | None = None,
+    options: dict[str, Any] | None = None,
 ) -> dict[str, float]:
-    """Dataset-level compatibility numbers of one scoring model on one teacher's responses."""
+    """Dataset-level compatibility numbers of one scoring model on one teacher's responses.
+    `options`: `compatibility.metrics` (`loss_average`, `ppl`)."""
+    options = options or {}
     return {
-        "loss": mean(conditional),
-        "ppl": perplexity(conditional),
+        "loss": average_loss(conditional, n_tokens, options.get("loss_average", "response")),
+        "ppl": perplexity(conditional, options.get("ppl", "mean_exp")),
         "ifd": ifd(conditional, unconditional),
         "length": mean(float(n) for n in lengths),
         "n": float(len(conditional)),

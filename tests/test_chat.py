@@ -67,3 +67,20 @@ def test_template_whose_prompt_is_not_a_prefix_is_rejected(tokenizer_dirs, tmp_p
     tok = load_tokenizer(str(tokenizer_dirs["chatml"]), chat_template=str(odd))
     with pytest.raises(TemplateError):
         encode_pair(tok, "hi", "there")
+
+
+def test_end_of_turn_markup_and_ifd_context_options(tokenizer_dirs):
+    tok = load_tokenizer(str(tokenizer_dirs["chatml"]))
+    answer = "The capital of Peru is Lima."
+    with_markup = encode_pair(tok, "Capital of Peru?", answer)
+    text_only = encode_pair(tok, "Capital of Peru?", answer, turn_end=False)
+    assert tok.decode(text_only.response_ids) == answer
+    assert text_only.prompt_ids == with_markup.prompt_ids
+    assert len(text_only.response_ids) < len(with_markup.response_ids)
+    bare = encode_unconditional(with_markup, tok)
+    header = encode_unconditional(with_markup, tok, "header")
+    assert len(bare.prompt_ids) == 1 and bare.response_ids == with_markup.response_ids
+    assert tok.decode(header.prompt_ids[1:]) == "### Response:"
+    assert header.response_ids == with_markup.response_ids
+    with pytest.raises(ValueError, match="unknown IFD context"):
+        encode_unconditional(with_markup, tok, "instruction")

@@ -65,3 +65,19 @@ def test_reward_mappings_by_hand():
     assert metrics.map_rewards(values, {"kind": "sigmoid"}) == sorted(
         metrics.map_rewards(values, {"kind": "sigmoid"})
     )
+
+
+def test_the_other_metric_definitions_by_hand():
+    per_response, tokens = [2.0, 4.0], [2, 1]
+    # token-averaged: (2 * 2 + 4 * 1) / 3 = 8 / 3, where the response average is 3
+    assert metrics.average_loss(per_response, tokens, "token") == pytest.approx(8 / 3)
+    assert metrics.average_loss(per_response, tokens, "response") == pytest.approx(3.0)
+    # PPL as exp of the mean loss: exp(3), against (e^2 + e^4) / 2 for the mean of exp
+    assert metrics.perplexity(per_response, "exp_mean") == pytest.approx(math.exp(3.0))
+    assert metrics.perplexity(per_response) == pytest.approx((math.exp(2) + math.exp(4)) / 2)
+    summary = metrics.compatibility_summary(
+        per_response, [4.0, 8.0], [2, 1], tokens, {"loss_average": "token", "ppl": "exp_mean"}
+    )
+    assert summary["loss"] == pytest.approx(8 / 3) and summary["ppl"] == pytest.approx(math.exp(3))
+    with pytest.raises(MetricError, match="token count"):
+        metrics.average_loss(per_response, None, "token")

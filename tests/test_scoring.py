@@ -74,3 +74,30 @@ def test_batched_equals_one_at_a_time_on_a_real_model(tiny_llama):
     with torch.no_grad():
         reference = model(input_ids=ids, labels=labels).loss.item()
     assert batched[0] == pytest.approx(reference, abs=1e-5)
+
+
+def test_compatibility_options_change_what_is_scored(tiny_llama):
+    """On a real tiny model: without the end-of-turn markup fewer tokens are scored; the
+    header context of IFD changes only the unconditional loss; the summary follows the
+    configured averages."""
+    from teachergrid.compatibility import per_response, summarize
+    from teachergrid.metrics import average_loss
+
+    rows = [
+        {"id": "a", "instruction": "What is 2 + 3?", "response": "Answer: 5"},
+        {"id": "b", "instruction": "Name a river.", "response": "The Nile is a long river."},
+    ]
+    entry = {"name": "t", "batch_size": 2, "max_length": 128}
+    default = per_response(str(tiny_llama), entry, rows)
+    text_only = per_response(str(tiny_llama), {**entry, "metrics": {"score_turn_end": False}}, rows)
+    header = per_response(str(tiny_llama), {**entry, "metrics": {"ifd_context": "header"}}, rows)
+    assert all(t["n_tokens"] < d["n_tokens"] for t, d in zip(text_only, default, strict=True))
+    assert [h["loss"] for h in header] == [d["loss"] for d in default]
+    assert [h["loss_unconditional"] for h in header] != [d["loss_unconditional"] for d in default]
+    token = summarize(default, {"loss_average": "token"})
+    assert token["loss"] == pytest.approx(
+        average_loss([d["loss"] for d in default], [d["n_tokens"] for d in default], "token")
+    )
+    assert summarize(default)["loss"] == pytest.approx(
+        (default[0]["loss"] + default[1]["loss"]) / 2
+    )

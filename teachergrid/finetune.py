@@ -34,6 +34,7 @@ TRAIN_DEFAULTS: dict[str, Any] = {
     "warmup_steps": 100,
     "weight_decay": 0.0,
     "max_length": 4096,
+    "packing": False,
     "optimizer": "auto",
     "bf16": True,
     "gradient_checkpointing": True,
@@ -133,6 +134,13 @@ def sft_config_kwargs(
         "optim": optimizer(cfg["optimizer"], cuda),
         "max_length": int(cfg["max_length"]),
         "completion_only_loss": True,
+        # Packing as the Magpie recipe trains: samples are laid end to end into rows of up to
+        # max_length tokens by best-fit decreasing, each keeping its own position ids, so
+        # attention never crosses a sample (transformers turns the position ids into a
+        # block-diagonal mask for SDPA and eager attention, varlen kernels for FlashAttention;
+        # tests/test_finetune.py checks the loss equals the unpacked one). No padding is left.
+        "packing": bool(cfg.get("packing", False)),
+        "packing_strategy": "bfd",
         # TRL defaults to bf16 even on CPU; only use it where the GPU supports it.
         "bf16": bool(cfg["bf16"]) and cuda,
         checkpointing_option(): bool(cfg["gradient_checkpointing"]),

@@ -27,6 +27,8 @@ RANKINGS = f"{R}/report/screening/{{base}}.md"
 METRICS = f"{R}/report/metrics.csv"
 CORRELATIONS = f"{R}/report/correlations.csv"
 PARADOX = f"{R}/report/paradox.csv"
+CAR_SENSITIVITY = f"{R}/report/car_sensitivity.csv"
+CAR_TRANSFER = f"{R}/report/car_transfer.csv"
 
 LOGS = {
     "preflight": f"{R}/logs/preflight.log",

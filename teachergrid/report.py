@@ -256,6 +256,36 @@ def build_study(cfg: dict[str, Any], root: Path = Path(".")) -> pd.DataFrame:
             corr.to_csv(handle, index=False)
         with atomic_open(root / layout.PARADOX) as handle:
             para.to_csv(handle, index=False)
+        # CAR's unknowns (which reward model, which beta) as a measured result
+        mapping = cfg["car"].get("reward_mapping") or {"kind": "none"}
+        rms = _names(cfg["reward_models"])
+        mapped = {
+            (t, rm): mean(
+                map_rewards(
+                    [
+                        r["reward"]
+                        for r in read_jsonl(root / layout.REWARDS.format(teacher=t, rm=rm))
+                    ],
+                    mapping,
+                )
+            )
+            for t in set(done["teacher"])
+            for rm in rms
+        }
+        scored = done.assign(
+            **{
+                f"car_reward_{rm}": done["teacher"].map(lambda t, rm=rm: mapped[(t, rm)])
+                for rm in rms
+            }
+        )
+        betas = cfg["car"].get("betas") or analysis.DEFAULT_BETAS
+        sens = analysis.car_sensitivity(scored, {rm: f"car_reward_{rm}" for rm in rms}, betas)
+        transfer = analysis.leave_one_base_out(sens)
+        with atomic_open(root / layout.CAR_SENSITIVITY) as handle:
+            sens.to_csv(handle, index=False)
+        with atomic_open(root / layout.CAR_TRANSFER) as handle:
+            transfer.to_csv(handle, index=False)
+        log.info("CAR settings, leave one base out:\n%s", transfer.to_string(index=False))
         log.info("correlations:\n%s", corr[corr["base"] == "average"].to_string(index=False))
         log.info("paradox:\n%s", para.to_string(index=False))
     return table

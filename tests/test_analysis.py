@@ -97,3 +97,25 @@ def test_cli_analyze(tmp_path, capsys):
     bad.write_text("base,teacher\nb,t\n")
     assert main(["analyze", "--scores", str(bad), "--out", str(tmp_path / "x")]) == 2
     assert "missing columns alpaca_eval_lc, arena_hard_wr" in capsys.readouterr().err
+
+
+def test_car_sensitivity_and_its_leave_one_base_out_choice():
+    from teachergrid.analysis import DEFAULT_BETAS, car_sensitivity, leave_one_base_out
+
+    # rm1 prefers t1 > t2 > t3, rm2 the reverse; every base's AP agrees with rm2, and the
+    # loss (3, 2, 1) only sharpens rm2's order as beta grows
+    rows = []
+    for base in ("b1", "b2", "b3"):
+        for t, r1, r2, loss, ap in (("t1", 3, 1, 3, 1), ("t2", 2, 2, 2, 2), ("t3", 1, 3, 1, 3)):
+            rows.append({"base": base, "teacher": t, "r1": r1, "r2": r2, "loss": loss, "ap": ap})
+    sens = car_sensitivity(pd.DataFrame(rows), {"rm1": "r1", "rm2": "r2"})
+    assert len(sens) == 2 * len(DEFAULT_BETAS) * 4  # 3 bases and the average
+    by = sens.set_index(["reward_model", "beta", "base"])
+    assert by.loc[("rm2", 0.0, "average"), "spearman_rho"] == pytest.approx(1.0)
+    assert by.loc[("rm1", 0.0, "b1"), "spearman_rho"] == pytest.approx(-1.0)
+    # rm1 with a large beta: 3/25 > 2/17 > 1/9, still backwards
+    assert by.loc[("rm1", 8.0, "b2"), "kendall_tau"] == pytest.approx(-1.0)
+    transfer = leave_one_base_out(sens)
+    assert list(transfer["held_out_base"]) == ["b1", "b2", "b3"]
+    assert set(transfer["chosen_reward_model"]) == {"rm2"}
+    assert (transfer["held_out_spearman_rho"] == transfer["held_out_best_spearman_rho"]).all()

@@ -247,7 +247,12 @@ def report_outputs():
     """The whole study: screening, then (with an evaluation section) the correlations."""
     outputs = [layout.METRICS] + screening_outputs()[1:]
     if EVAL:
-        outputs += [layout.CORRELATIONS, layout.PARADOX]
+        outputs += [
+            layout.CORRELATIONS,
+            layout.PARADOX,
+            layout.CAR_SENSITIVITY,
+            layout.CAR_TRANSFER,
+        ]
     return outputs
 
 

@@ -41,7 +41,16 @@ rule report:
         judgments=judgment_inputs(),
     output:
         metrics=layout.METRICS,
-        extra=[layout.CORRELATIONS, layout.PARADOX] if EVAL else [],
+        extra=(
+            [
+                layout.CORRELATIONS,
+                layout.PARADOX,
+                layout.CAR_SENSITIVITY,
+                layout.CAR_TRANSFER,
+            ]
+            if EVAL
+            else []
+        ),
     log:
         f"{R}/logs/report.log",
     benchmark:

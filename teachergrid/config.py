@@ -553,6 +553,12 @@ def _normalize_training(
             _check_benchmark_file(
                 {**spec["prompts"], "column": ref["column"]}, f"{where}.reference", file
             )
+    for name in ev.get("exclude_from_correlations") or []:
+        if name not in teachers:
+            raise ConfigError(
+                f"{file}: evaluation.exclude_from_correlations: {name!r} is not a configured "
+                "teacher"
+            )
     judge = ev["judge"]
     if judge["kind"] == "reward_model":
         if "model" not in judge:

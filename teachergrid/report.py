@@ -247,6 +247,8 @@ def build_study(cfg: dict[str, Any], root: Path = Path(".")) -> pd.DataFrame:
     if evaluation:
         # finished cells with benchmark scores (cells left out of fine-tuning have none)
         done = table[(table[MISSING] == "") & table["ap"].notna()].drop(columns=[MISSING])
+        # teachers left out of the correlations (the paper's Table 4 uses the open generators)
+        done = done[~done["teacher"].isin(cfg.get("exclude_from_correlations") or [])]
         sizes = {t["name"]: t.get("params_b") for t in cfg["teachers"]}
         sized = done.assign(params_b=done["teacher"].map(sizes))
         metrics = [*analysis.metric_columns(done), "params_b"]

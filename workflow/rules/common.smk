@@ -124,7 +124,13 @@ def loading(entry):
 def evaluation_job_settings():
     """What an evaluate job needs: how the model answers and who judges (no analysis keys,
     no benchmark data: those reach it as the eval_reference files)."""
-    skip = {*EVALUATION_ANALYSIS, "alpaca_eval", "arena_hard", "judge"}
+    skip = {
+        *EVALUATION_ANALYSIS,
+        "alpaca_eval",
+        "arena_hard",
+        "judge",
+        "exclude_from_correlations",
+    }
     return {k: v for k, v in EVAL.items() if k not in skip}
 
 
@@ -284,6 +290,8 @@ def study_report_cfg():
     """The screening report's settings plus the win-rate analysis settings."""
     analysis = {k: EVAL[k] for k in EVALUATION_ANALYSIS} if EVAL else None
     cfg = {**screening_report_cfg(), "evaluation": analysis}
+    if EVAL and EVAL.get("exclude_from_correlations"):
+        cfg["exclude_from_correlations"] = EVAL["exclude_from_correlations"]
     if EVAL and len(FT_CELLS) < len(BASES) * len(TEACHERS):
         cfg["finetuned"] = [list(c) for c in FT_CELLS]
     if EVAL and JUDGE_ON_HOST:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .config import ConfigError, load_config
+from .config import ConfigError, load_config, unpinned
 from .winrates import DIFFICULTY_L2, LENGTH_L2
 
 
@@ -23,6 +23,10 @@ def _check_config(args: argparse.Namespace) -> int:
         f"{len(cfg['reward_models'])} reward models, CAR with {cfg['car']['reward_model']} "
         f"(beta {cfg['car']['beta']})"
     )
+    loose = unpinned(cfg)
+    if loose:
+        print(f"{len(loose)} hub references have no revision (they read the current main):")
+        print("\n".join(f"  {line}" for line in loose))
     return 0
 
 

@@ -158,7 +158,8 @@ def check_instruction_file(path: Path, column: str) -> int:
 def _check_benchmark_file(section: dict[str, Any], where: str, file: str) -> None:
     """A local benchmark file exists and parses, and every record has the configured fields,
     text where the field is a prompt or an answer (errors name the record)."""
-    from .benchmarks import BenchmarkDataError, field, read_file_records
+    from .benchmarks import BenchmarkDataError, field
+    from .datafiles import DataFileError, read_file_records
 
     path = Path(section["source"]).absolute()
     try:
@@ -173,7 +174,7 @@ def _check_benchmark_file(section: dict[str, Any], where: str, file: str) -> Non
                 raise BenchmarkDataError(
                     f"{path}: record {number}: field {section['column']!r} is not a non-empty text"
                 )
-    except (BenchmarkDataError, OSError) as exc:
+    except (DataFileError, OSError) as exc:
         raise ConfigError(f"{file}: {where}: {exc}") from None
 
 
@@ -601,3 +602,33 @@ def load_config(path: str | os.PathLike[str]) -> dict[str, Any]:
             f"{path}{line}: not valid YAML ({getattr(exc, 'problem', exc)})"
         ) from None
     return validate(raw, file=str(path), base_dir=path.resolve().parent)
+
+
+def unpinned(cfg: dict[str, Any]) -> list[str]:
+    """Every hub model or data set a validated config reads without a `revision`, as
+    `where: hub id`. Such a reference reads the hub's current main, so a rerun months later
+    may read other weights or rows; `teachergrid check-config` lists them before a run."""
+    found: list[str] = []
+
+    def hub(section: dict[str, Any] | None, where: str, key: str = "source") -> None:
+        if section and key in section and not section.get("local") and not section.get("revision"):
+            found.append(f"{where}: {section[key]}")
+
+    hub(cfg["instructions"], "instructions")
+    hub(cfg["instructions"].get("eval"), "instructions.eval")
+    for section in ("teachers", "bases", "reward_models"):
+        for entry in cfg[section]:
+            where = f"{section}[{entry['name']}]"
+            if entry.get("backend") == "dataset":
+                hub(entry["dataset"], f"{where}.dataset")
+            elif entry.get("backend") != "openai":
+                hub(entry, where, "model")
+    hub(cfg["reference_model"], "reference_model", "model")
+    ev = cfg.get("evaluation") or {}
+    if (ev.get("judge") or {}).get("kind") == "reward_model":
+        hub(ev["judge"], "evaluation.judge", "model")
+    for bench in ("alpaca_eval", "arena_hard"):
+        spec = ev.get(bench) or {}
+        hub(spec.get("prompts"), f"evaluation.{bench}.prompts")
+        hub(spec.get("reference"), f"evaluation.{bench}.reference")
+    return found

@@ -10,36 +10,20 @@ from typing import Any
 import numpy as np
 
 from .config import check_instruction_file
+from .datafiles import read_rows
 from .tiny.tasks import stable_id
 
 log = logging.getLogger(__name__)
 
 
 def load_columns(source: dict[str, Any], columns: list[str]) -> dict[str, list[str]]:
-    """Columns of a local JSONL/parquet file or a hub data set, as lists of strings."""
+    """Columns of a local JSONL/parquet file, a hub file or a hub data set, as lists of strings
+    (a local JSON lines file is checked line by line first, so a bad line is named)."""
     if source.get("local"):
-        path = Path(source["source"])
         for column in columns:
-            check_instruction_file(path, column)
-        if path.suffix == ".parquet":
-            import pyarrow.parquet as pq
-
-            table = pq.read_table(path, columns=columns)
-            return {c: [str(x) for x in table.column(c).to_pylist()] for c in columns}
-        from .jsonl import read_jsonl
-
-        rows = read_jsonl(path)
-        return {c: [str(row[c]) for row in rows] for c in columns}
-    from datasets import load_dataset  # lazy: only the real study reads from the hub
-
-    data = load_dataset(source["source"], split=source.get("split", "train"))
-    for column in columns:
-        if column not in data.column_names:
-            raise ValueError(
-                f"{source['source']}: no column {column!r} "
-                f"(columns: {', '.join(data.column_names)})"
-            )
-    return {c: [str(x) for x in data[c]] for c in columns}
+            check_instruction_file(Path(source["source"]), column)
+    rows, _ = read_rows(source, columns)
+    return {c: [str(row[c]) for row in rows] for c in columns}
 
 
 def _load_texts(source: dict[str, Any]) -> list[str]:

@@ -18,12 +18,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .benchmarks import BenchmarkDataError, read_file_records
+from .datafiles import DataFileError, read_rows
 
 CONTENT = "content"
 
 
-class PublishedDataError(ValueError):
+class PublishedDataError(DataFileError):
     pass
 
 
@@ -56,50 +56,6 @@ def score_keys(spec: dict[str, Any]) -> list[str] | None:
     return []
 
 
-def read_rows(spec: dict[str, Any], columns: list[str]) -> list[dict[str, Any]]:
-    """The rows of a published data set (only `columns`): a local parquet / JSON lines file, one
-    file of a hub repository (`file`), or a hub data set of data files, pinned by `revision`."""
-    if spec.get("local"):
-        path = Path(spec["source"])
-        if path.suffix == ".parquet":
-            import pyarrow.parquet as pq
-
-            names = pq.read_schema(path).names
-            absent = [c for c in columns if c not in names]
-            if absent:
-                raise PublishedDataError(
-                    f"{path}: no column {absent[0]!r} (columns: {', '.join(names)})"
-                )
-            return pq.read_table(path, columns=columns).to_pylist()
-        try:
-            records = read_file_records(path)
-        except BenchmarkDataError as exc:
-            raise PublishedDataError(str(exc)) from None
-        return [{c: r.get(c) for c in columns} for r in records]
-    if spec.get("file"):
-        from huggingface_hub import hf_hub_download
-
-        local = hf_hub_download(
-            repo_id=spec["source"],
-            filename=spec["file"],
-            repo_type="dataset",
-            revision=spec.get("revision"),
-        )
-        return read_rows({"source": local, "local": True}, columns)
-    from datasets import load_dataset
-
-    data = load_dataset(
-        spec["source"], spec.get("subset"), split=spec.get("split", "train"),
-        revision=spec.get("revision"),
-    )  # fmt: skip
-    absent = [c for c in columns if c not in data.column_names]
-    if absent:
-        raise PublishedDataError(
-            f"{spec['source']}: no column {absent[0]!r} (columns: {', '.join(data.column_names)})"
-        )
-    return data.select_columns(columns).to_list()
-
-
 def response_text(value: Any, where: str) -> str:
     if isinstance(value, dict):
         value = value.get(CONTENT)
@@ -112,7 +68,7 @@ def _by_instruction(
     spec: dict[str, Any], instruction_column: str, wanted: list[dict[str, str]]
 ) -> dict[str, Any]:
     column = spec["column"]
-    rows = read_rows(spec, [instruction_column, column])
+    rows, _ = read_rows(spec, [instruction_column, column])
     values = {}
     for row in rows:
         values.setdefault(row[instruction_column], row[column])

@@ -48,6 +48,9 @@ def test_shipped_configs_are_valid():
     assert len(published) == 19 and "GPT-4" not in published
     assert {t["resources"]["gpu"] for t in real["teachers"]} == {0}
     assert real["finetune"]["learning_rate"] == 2e-5
+    # GPT-4 is fine-tuned on one base, as in the paper; the open teachers on all five
+    gpt4 = [base for base, teacher in real["finetune_cells"] if teacher == "GPT-4"]
+    assert gpt4 == ["Llama-3.1-Minitron-4B"] and len(real["finetune_cells"]) == 19 * 5 + 1
 
 
 def test_unknown_key(tiny_raw, tmp_path):
@@ -167,6 +170,29 @@ def test_cli_check_config(tmp_path, capsys):
     bad.write_text("study: [unclosed\n")
     assert main(["check-config", str(bad)]) == 2
     assert f"{bad}:" in capsys.readouterr().err
+
+
+def test_check_config_lists_the_hub_references_without_a_revision(capsys):
+    from teachergrid.cli import main
+    from teachergrid.config import unpinned
+
+    raw = yaml.safe_load((REPO / "config.yaml").read_text())
+    raw["instructions"]["revision"] = None
+    raw["teachers"][14]["dataset"]["revision"] = None
+    raw["bases"][0]["revision"] = "1" * 40
+    loose = unpinned(validate(raw, "config.yaml", base_dir=REPO))
+    assert loose[:2] == [
+        "instructions: Magpie-Align/Magpie-100K-Generator-Zoo",
+        "teachers[gemma-2-9b-it].dataset: Magpie-Align/Magpie-100K-Generator-Zoo",
+    ]
+    # pinned, local and API references are not listed (the benchmark files are pinned)
+    assert "bases[Qwen2-1.5B]: Qwen/Qwen2-1.5B" not in loose
+    assert "bases[Gemma-2-2B]: google/gemma-2-2b" in loose
+    assert not any("GPT-4" in line or "evaluation" in line for line in loose)
+    assert len(loose) == 2 + 4 + 3 + 1
+    assert unpinned(load_config(REPO / "configs" / "tiny.yaml")) == []
+    assert main(["check-config", str(REPO / "config.yaml")]) == 0
+    assert "9 hub references have no revision" in capsys.readouterr().out
 
 
 def test_memory_grows_with_the_attempt_up_to_the_cap():

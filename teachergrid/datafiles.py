@@ -14,6 +14,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from .jsonl import read_jsonl
+
 
 class DataFileError(ValueError):
     """A data file cannot be read as records, or lacks a column the study needs."""
@@ -33,14 +35,10 @@ def read_file_records(path: Path) -> list[dict[str, Any]]:
             msg = f"{path}: not a JSON list ({exc.msg}, line {exc.lineno})"
             raise DataFileError(msg) from None
         return list(data)
-    rows = []
-    for number, line in enumerate(text.splitlines(), 1):
-        if line.strip():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise DataFileError(f"{path}:{number}: not JSON ({exc.msg})") from None
-    return rows
+    try:
+        return read_jsonl(path)
+    except ValueError as exc:
+        raise DataFileError(str(exc)) from None
 
 
 def _absent(name: str, columns: list[str], present: list[str]) -> None:

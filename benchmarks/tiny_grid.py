@@ -1,7 +1,10 @@
 """Benchmark: run the tiny grid from nothing in a fresh directory and report wall time and peak
 memory (the summed resident memory of snakemake and every job it runs, sampled every 0.2 s).
 
-    python benchmarks/tiny_grid.py [--cores 2] [--target all] [--keep DIR]
+    python benchmarks/tiny_grid.py [--cores 2] [--target all] [--keep DIR] [--no-worker]
+
+As `make demo` runs it: under `teachergrid worker` (jobs fork from a warm Python), unless
+--no-worker (every job starts its own interpreter).
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ def main() -> int:
         "--target", default=None, help="a rule or file, e.g. screening (default: all)"
     )
     parser.add_argument("--keep", default=None, help="run in this directory and keep it")
+    parser.add_argument("--no-worker", action="store_true", help="one interpreter per job")
     args = parser.parse_args()
     workdir = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="teachergrid-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -69,6 +73,8 @@ def main() -> int:
         "--quiet",
         "rules",
     ]
+    if not args.no_worker:
+        cmd = [sys.executable, "-m", "teachergrid.cli", "worker", "--", *cmd]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env)
@@ -87,7 +93,7 @@ def main() -> int:
     sampler.join()
     print(
         f"tiny grid: exit {code}, wall {wall:.1f} s, peak memory {peak:.0f} MiB "
-        f"(cores {args.cores}, workdir {workdir})"
+        f"(cores {args.cores}, {'no worker' if args.no_worker else 'worker'}, workdir {workdir})"
     )
     if not args.keep:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -28,6 +29,7 @@ EXCLUDED = {
     "arena_hard_ci_low",
     "arena_hard_ci_high",
     "alpaca_eval_lc_extreme",
+    "accuracy",
     *EVAL_COLUMNS,
 }
 
@@ -86,13 +88,17 @@ def _corr(x: pd.Series, y: pd.Series) -> tuple[float, float, float, float]:
     return float(rho), float(rho_p), float(tau), float(tau_p)
 
 
-def correlations(table: pd.DataFrame, metrics: list[str] | None = None) -> pd.DataFrame:
+def correlations(
+    table: pd.DataFrame, metrics: list[str] | None = None, target: str = "ap"
+) -> pd.DataFrame:
+    """Each metric against `target` per base (AP, as the paper; or `accuracy`, the ground
+    truth where the tasks have exact answers), and the average over bases."""
     table = with_ap(table)
     metrics = metrics if metrics is not None else metric_columns(table)
     rows = []
     for base, sub in table.groupby("base", sort=False):
         for metric in metrics:
-            rho, rho_p, tau, tau_p = _corr(direction(metric) * sub[metric], sub["ap"])
+            rho, rho_p, tau, tau_p = _corr(direction(metric) * sub[metric], sub[target])
             rows.append(
                 {
                     "base": base,
@@ -125,6 +131,49 @@ def correlations(table: pd.DataFrame, metrics: list[str] | None = None) -> pd.Da
         for metric, sub in out.groupby("metric", sort=False)
     ]
     return pd.concat([out, pd.DataFrame(averages, columns=out.columns)], ignore_index=True)
+
+
+AP_ACCURACY_COLUMNS = ["base", "n_cells", "spearman_rho", "spearman_p", "kendall_tau", "kendall_p"]
+
+
+def ap_accuracy(table: pd.DataFrame) -> pd.DataFrame:
+    """How well AP ranks the cells as their ground-truth accuracy does: over all cells
+    (`base` = all) and within each base. The judge-based evaluation is only worth its name
+    where these are high."""
+    table = with_ap(table)
+    groups = [("all", table), *table.groupby("base", sort=False)]
+    rows = []
+    for base, sub in groups:
+        rho, rho_p, tau, tau_p = _corr(sub["ap"], sub["accuracy"])
+        rows.append(
+            {
+                "base": base,
+                "n_cells": int((sub["ap"].notna() & sub["accuracy"].notna()).sum()),
+                "spearman_rho": rho,
+                "spearman_p": rho_p,
+                "kendall_tau": tau,
+                "kendall_p": tau_p,
+            }
+        )
+    return pd.DataFrame(rows, columns=AP_ACCURACY_COLUMNS)
+
+
+def best_teachers(table: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
+    """Per base, the teacher each column puts first: `accuracy` (the ground truth), `ap` and
+    every metric (in its better direction); `<column>_right` says whether it is the teacher
+    that is truly best. What the README's "what each metric recovers" table is built from."""
+    table = with_ap(table)
+    rows = []
+    for base, sub in table.groupby("base", sort=False):
+        truth = sub.loc[sub["accuracy"].idxmax(), "teacher"]
+        row: dict[str, Any] = {"base": base, "accuracy": truth}
+        for column in ["ap", *metrics]:
+            scored = (direction(column) * sub[column]).dropna()
+            top = sub.loc[scored.idxmax(), "teacher"] if len(scored) else None
+            row[column] = top
+            row[f"{column}_right"] = top == truth
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def paradox(table: pd.DataFrame) -> pd.DataFrame:

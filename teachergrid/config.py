@@ -325,6 +325,18 @@ def validate(
         if ev["local"]:
             check_instruction_file(Path(ev["source"]), ev["column"])
 
+    if "accuracy" in cfg:
+        acc = cfg["accuracy"]
+        acc.setdefault("checker", "exact")
+        acc.setdefault("column", "answer")
+        for where, section in (("instructions", inst), ("instructions.eval", inst.get("eval"))):
+            if section is not None and not section["local"]:
+                raise ConfigError(
+                    f"{file}: accuracy: {where} must be a local file that carries the answers"
+                )
+        acc["screening"] = inst["source"]
+        acc["evaluation"] = inst["eval"]["source"] if "eval" in inst else None
+
     decodings = cfg.setdefault("decodings", {})
     decodings.setdefault("greedy", {})
     for name, setting in decodings.items():

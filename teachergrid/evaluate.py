@@ -183,7 +183,11 @@ def arena_hard_scores(
                 "arena_hard_ci_high": float("nan")}  # fmt: skip
     battles = [x for g in groups for x in g]
     flat_w = [x for w in weights for x in w]
-    lo, hi = bootstrap_interval(groups, "model", "baseline", rounds, seed, weights=weights)
+    lo, hi = (
+        bootstrap_interval(groups, "model", "baseline", rounds, seed, weights=weights)
+        if rounds > 0
+        else (float("nan"), float("nan"))
+    )
     return {
         "arena_hard_wr": bt_win_rate(battles, "model", "baseline", flat_w),
         "arena_hard_ci_low": lo,

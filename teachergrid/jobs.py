@@ -9,7 +9,12 @@ from typing import Any
 
 
 def start(snakemake: Any) -> logging.Logger:
-    """Send logging, warnings, progress bars and library prints to the rule's `log:` file."""
+    """Send logging, warnings, progress bars and library prints to the rule's `log:` file.
+    Under `teachergrid worker`, the job first moves into the warm worker (and this process
+    ends with its status there); see `teachergrid.worker`."""
+    from .worker import delegate
+
+    delegate()
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     if snakemake.log:

@@ -22,6 +22,7 @@ from typing import Any
 import pandas as pd
 
 from . import layout
+from .accuracy import accuracy, load_truth
 from .jsonl import atomic_open, read_json, read_jsonl
 from .metrics import MetricError, car, map_rewards, mean
 
@@ -81,13 +82,16 @@ def screening_table(
     compat: Mapping[tuple[str, str], dict[str, float]],
     reference: Mapping[str, dict[str, float]],
     missing: Mapping[tuple[str, str], str] | None = None,
+    teacher_accuracy: Mapping[str, float] | None = None,
 ) -> pd.DataFrame:
     """screening.csv's rows, one per (base, teacher).
 
     rewards: (teacher, reward model) -> per-response rewards;
     compat: (base, teacher) -> summary of the base's losses on the teacher's responses;
     reference: teacher -> summary of the reference model's losses;
-    missing: (base, teacher) -> the unfinished job of a cell without data (its row is empty).
+    missing: (base, teacher) -> the unfinished job of a cell without data (its row is empty);
+    teacher_accuracy: teacher -> percent of its responses that give the exact answer (where the
+    instructions carry answers; the column is absent otherwise).
     """
     missing = missing or {}
     beta = float(cfg["car"]["beta"])
@@ -122,12 +126,15 @@ def screening_table(
                 car=score,
                 missing="",
             )
+            if teacher_accuracy is not None:
+                row["teacher_accuracy"] = teacher_accuracy[t]
             rows.append(row)
     columns = [
         "base",
         "teacher",
         *(f"reward_{rm}" for rm in rm_names),
         *SCREENING_COLUMNS,
+        *(["teacher_accuracy"] if teacher_accuracy is not None else []),
         MISSING,
     ]
     return pd.DataFrame(rows, columns=columns)
@@ -186,12 +193,57 @@ def _read_screening_inputs(
     return rewards, compat, reference
 
 
+def _teacher_accuracy(
+    cfg: dict[str, Any], root: Path, teachers: set[str]
+) -> dict[str, float] | None:
+    """Each teacher's accuracy on the screening split, where the instructions carry answers."""
+    acc = cfg.get("accuracy")
+    if not acc:
+        return None
+    truth = load_truth(root / acc["screening"], acc["column"])
+    return {
+        t: accuracy(
+            truth,
+            (
+                (r["instruction"], r["response"])
+                for r in read_jsonl(root / layout.RESPONSES.format(teacher=t))
+            ),
+            acc["checker"],
+        )
+        for t in sorted(teachers)
+    }
+
+
+def cell_accuracy(
+    cfg: dict[str, Any], root: Path, cells: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], float]:
+    """Each fine-tuned cell's accuracy on the evaluation split (its benchmark answers)."""
+    acc = cfg["accuracy"]
+    truth = load_truth(root / acc["evaluation"], acc["column"])
+    return {
+        (b, t): accuracy(
+            truth,
+            (
+                (r["instruction"], r["answer"])
+                for r in read_jsonl(root / layout.ANSWERS.format(base=b, teacher=t))
+            ),
+            acc["checker"],
+        )
+        for b, t in cells
+    }
+
+
 def build_screening(cfg: dict[str, Any], root: Path = Path(".")) -> pd.DataFrame:
     """screening.csv and the rankings, from the files under `root` (the working directory)."""
     missing = missing_cells(cfg, root, evaluation=False)
     rewards, compat, reference = _read_screening_inputs(cfg, root, missing)
     table = screening_table(
-        cfg, rewards, compat, reference, {k: s.rule for k, s in missing.items()}
+        cfg,
+        rewards,
+        compat,
+        reference,
+        {k: s.rule for k, s in missing.items()},
+        _teacher_accuracy(cfg, root, {t for (_, t) in compat}),
     )
     with atomic_open(root / layout.SCREENING) as handle:
         table.to_csv(handle, index=False)
@@ -218,6 +270,46 @@ def evaluation_scores(
     return pd.DataFrame(rows, columns=["base", "teacher", *EVAL_SCORE_COLUMNS])
 
 
+def _with_intervals(
+    cfg: dict[str, Any],
+    root: Path,
+    done: pd.DataFrame,
+    sizes: dict[str, Any],
+    metrics: list[str],
+    tables: dict[str, pd.DataFrame],
+    rounds: int,
+) -> dict[str, pd.DataFrame]:
+    """Bootstrap intervals over instructions for every coefficient of `tables`: `ap` (the
+    correlations with AP), and where the truth is known `accuracy` (with accuracy) and
+    `ap_accuracy` (AP against accuracy)."""
+    from . import analysis, bootstrap
+
+    data = bootstrap.CellData(cfg, root, list(zip(done["base"], done["teacher"], strict=True)))
+
+    def statistics(replicate: pd.DataFrame) -> pd.DataFrame:
+        sized = replicate.assign(params_b=replicate["teacher"].map(sizes))
+        parts = [analysis.correlations(sized, metrics).assign(target="ap")]
+        if "accuracy" in tables:
+            parts.append(
+                analysis.correlations(sized, metrics, "accuracy").assign(target="accuracy")
+            )
+            parts.append(analysis.ap_accuracy(replicate).assign(metric="ap", target="ap_accuracy"))
+        return pd.concat(parts, ignore_index=True)
+
+    values = ["spearman_rho", "kendall_tau"]
+    keys = ["target", "base", "metric"]
+    cis = bootstrap.intervals(
+        data, statistics, keys, values, rounds, int(cfg["evaluation"].get("seed", 0))
+    )
+    out = {}
+    for target, table in tables.items():
+        ours = cis[cis["target"] == target].drop(columns="target")
+        extra = {"metric": "ap"} if "metric" not in table.columns else {}
+        merged = bootstrap.merge_intervals(table.assign(**extra), ours, ["base", "metric"], values)
+        out[target] = merged.drop(columns=list(extra))
+    return out
+
+
 def build_study(cfg: dict[str, Any], root: Path = Path(".")) -> pd.DataFrame:
     """metrics.csv (screening and benchmark scores per cell); with an evaluation section also
     correlations.csv and paradox.csv, over the complete cells."""
@@ -237,6 +329,11 @@ def build_study(cfg: dict[str, Any], root: Path = Path(".")) -> pd.DataFrame:
     table = screening
     if evaluation:
         scores = evaluation_scores(cfg, root, complete)
+        if cfg.get("accuracy") and cfg["accuracy"].get("evaluation"):
+            cells = cell_accuracy(cfg, root, complete)
+            scores["accuracy"] = [
+                cells[(b, t)] for b, t in zip(scores["base"], scores["teacher"], strict=True)
+            ]
         table = table.merge(scores, on=["base", "teacher"], how="left", validate="1:1")
     table[MISSING] = [
         missing[(b, t)].rule if (b, t) in missing else ""
@@ -254,10 +351,29 @@ def build_study(cfg: dict[str, Any], root: Path = Path(".")) -> pd.DataFrame:
         metrics = [*analysis.metric_columns(done), "params_b"]
         corr = analysis.correlations(sized, metrics)
         para = analysis.paradox(sized)
+        tables = {"ap": corr}
+        if "accuracy" in done.columns:
+            tables["accuracy"] = analysis.correlations(sized, metrics, "accuracy")
+            tables["ap_accuracy"] = analysis.ap_accuracy(done)
+        rounds = int(cfg["evaluation"].get("bootstrap", 100))
+        if rounds > 0 and len(done):
+            tables = _with_intervals(cfg, root, done, sizes, metrics, tables, rounds)
         with atomic_open(root / layout.CORRELATIONS) as handle:
-            corr.to_csv(handle, index=False)
+            tables["ap"].to_csv(handle, index=False)
         with atomic_open(root / layout.PARADOX) as handle:
             para.to_csv(handle, index=False)
+        if "accuracy" in tables:
+            for path, name in (
+                (layout.ACCURACY_CORRELATIONS, "accuracy"),
+                (layout.AP_ACCURACY, "ap_accuracy"),
+            ):
+                with atomic_open(root / path) as handle:
+                    tables[name].to_csv(handle, index=False)
+            best = analysis.best_teachers(sized, metrics)
+            with atomic_open(root / layout.BEST_TEACHERS) as handle:
+                best.to_csv(handle, index=False)
+            log.info("AP against accuracy:\n%s", tables["ap_accuracy"].to_string(index=False))
+        corr = tables["ap"]
         # CAR's unknowns (which reward model, which beta) as a measured result
         mapping = cfg["car"].get("reward_mapping") or {"kind": "none"}
         rms = _names(cfg["reward_models"])

@@ -203,6 +203,15 @@ def bt_win_rate(
     weights: Sequence[float] | None = None,
 ) -> float:
     """Win rate (percent) of `model` against `baseline` implied by Bradley-Terry strengths."""
+    if {p for a, b, _ in battles for p in (a, b)} <= {model, baseline}:
+        # two players: the maximum-likelihood strength difference is the logit of the
+        # (weighted) share of games the model won, so the fit is that share; only a share of
+        # 0 or 1 needs the regularised fit (the strengths would be infinite)
+        w = np.ones(len(battles)) if weights is None else np.asarray(weights, dtype=float)
+        won = np.array([score if a == model else 1.0 - score for a, _, score in battles])
+        share = float(np.sum(w * won) / np.sum(w))
+        if 0.0 < share < 1.0:
+            return 100.0 * share
     scores = bradley_terry(battles, anchor=baseline, weights=weights)
     return float(100.0 * _sigmoid(scores[model] - scores[baseline]))
 

@@ -39,7 +39,7 @@ def tiny_llama(tmp_path_factory: pytest.TempPathFactory, tokenizer_dirs: dict[st
         "tokenizer": "chatml",
         "hidden_size": 32,
         "steps": 20,
-        "style": "plain",
+        "dialect": "llama",
         "batch_size": 8,
     }
     build_model("teacher", recipe, tokenizer_dirs["chatml"], out, seed=0)

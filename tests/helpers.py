@@ -46,11 +46,17 @@ def tiny_config() -> dict[str, Any]:
 
 
 def snakemake_cmd(
-    workdir: Path, configfile: Path | None, *args: str, cores: int | None = 2
+    workdir: Path,
+    configfile: Path | None,
+    *args: str,
+    cores: int | None = 2,
+    worker: bool = False,
 ) -> list[str]:
     """A snakemake command line running this repository's workflow in `workdir` (on `cores`
-    local cores; None leaves them to a profile)."""
+    local cores; None leaves them to a profile), under `teachergrid worker` if `worker`, as
+    `make demo` runs it."""
     cmd = [
+        *([sys.executable, "-m", "teachergrid.cli", "worker", "--"] if worker else []),
         sys.executable,
         "-m",
         "snakemake",

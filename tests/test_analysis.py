@@ -119,3 +119,22 @@ def test_car_sensitivity_and_its_leave_one_base_out_choice():
     assert list(transfer["held_out_base"]) == ["b1", "b2", "b3"]
     assert set(transfer["chosen_reward_model"]) == {"rm2"}
     assert (transfer["held_out_spearman_rho"] == transfer["held_out_best_spearman_rho"]).all()
+
+
+def test_ap_against_accuracy_and_the_teachers_each_metric_puts_first():
+    from teachergrid.analysis import ap_accuracy, best_teachers
+
+    table = pd.concat([toy(), toy().assign(base="c")], ignore_index=True)
+    # accuracy: the truth; on base b it agrees with AP except for one swap (t3 above t4)
+    table["accuracy"] = [10.0, 20.0, 40.0, 30.0, 1.0, 2.0, 3.0, 4.0]
+    check = ap_accuracy(table).set_index("base")
+    assert check.loc["c", "spearman_rho"] == pytest.approx(1.0)
+    assert check.loc["b", "spearman_rho"] == pytest.approx(0.8)  # 1 - 6*2/(4*15)
+    assert check.loc["b", "kendall_tau"] == pytest.approx(4 / 6)  # 5 agree, 1 disagrees
+    assert check.loc["all", "n_cells"] == 8
+    best = best_teachers(table, ["reward", "loss", "params_b"]).set_index("base")
+    assert best.loc["b", "accuracy"] == "t3" and best.loc["c", "accuracy"] == "t4"
+    # AP, reward and loss (lower is better) put t4 first; size puts the 70B t1 first
+    assert best.loc["b", "ap"] == "t4" and not best.loc["b", "ap_right"]
+    assert best.loc["c", "loss"] == "t4" and best.loc["c", "loss_right"]
+    assert best.loc["c", "params_b"] == "t1" and not best.loc["c", "params_b_right"]

@@ -18,12 +18,17 @@ from teachergrid.finetune import (
     settings,
     sft_config_kwargs,
 )
-from teachergrid.tiny.tasks import unique_tasks
+from teachergrid.tiny.tasks import render, unique_tasks
+
+
+def answered(task):
+    """A tiny task's correct response, as a Llama-family teacher writes it."""
+    return render(task["kind"], task["answer"], "llama")
 
 
 def test_completion_mask_is_the_compatibility_split(tiny_llama):
     tok = load_tokenizer(str(tiny_llama))
-    rows = [{"instruction": t["instruction"], "response": t["answer"]} for t in unique_tasks(3, 5)]
+    rows = [{"instruction": t["instruction"], "response": answered(t)} for t in unique_tasks(3, 5)]
     data = build_dataset(tok, rows, max_length=64)
     for row, example in zip(rows, data, strict=True):
         pair = encode_pair(tok, row["instruction"], row["response"], max_length=64)
@@ -56,7 +61,7 @@ def gold_responses(path):
     """64 tiny tasks answered correctly, as a teacher's responses file."""
     path.write_text(
         "".join(
-            json.dumps({"id": t["id"], "instruction": t["instruction"], "response": t["answer"]})
+            json.dumps({"id": t["id"], "instruction": t["instruction"], "response": answered(t)})
             + "\n"
             for t in unique_tasks(5, 64)
         )
@@ -225,7 +230,7 @@ def first_step_loss(model_dir, rows, tmp_path, **config):
 
 
 def test_a_packed_batch_has_the_loss_of_the_same_samples_unpacked(tiny_llama, tmp_path):
-    rows = [{"instruction": t["instruction"], "response": t["answer"]} for t in unique_tasks(8, 11)]
+    rows = [{"instruction": t["instruction"], "response": answered(t)} for t in unique_tasks(8, 11)]
     unpacked, shape = first_step_loss(tiny_llama, rows, tmp_path / "u")
     packed, packed_shape = first_step_loss(tiny_llama, rows, tmp_path / "p", packing=True)
     assert shape[0] == len(rows) and packed_shape[0] == 1  # a padded row each; one packed row

@@ -140,7 +140,7 @@ def slurm_config(directory: Path, extra_teacher: bool = False) -> Path:
             "tokenizer": "tok-llama",
             "hidden_size": 80,
             "steps": 120,
-            "style": "plain",
+            "dialect": "llama",
         }
     path = directory / ("tiny-plus-one.yaml" if extra_teacher else "tiny-slurm.yaml")
     # safe_dump sorts every key: a reordered config must not look like a changed one

@@ -23,7 +23,7 @@ def base_chatml(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("stops")
     build_tokenizer(root / "tok", 384, "chatml-base", seed=0)
     recipe = {"role": "teacher", "architecture": "llama", "tokenizer": "x", "hidden_size": 32,
-              "steps": 2, "style": "plain", "batch_size": 4}  # fmt: skip
+              "steps": 2, "dialect": "llama", "batch_size": 4}  # fmt: skip
     build_model("stopper", recipe, root / "tok", root / "model", seed=0)
     return root / "model"
 

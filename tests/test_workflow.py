@@ -25,7 +25,7 @@ def snakemake(
 ) -> str:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
     proc = subprocess.run(
-        snakemake_cmd(workdir, configfile, *args),
+        snakemake_cmd(workdir, configfile, *args, worker=True),
         capture_output=True,
         text=True,
         env=env,
@@ -70,6 +70,7 @@ SCREENING = [
     "ifd_ref",
     "length",
     "car",
+    "teacher_accuracy",
 ]
 EVALUATION = [
     "alpaca_eval_wr",
@@ -80,6 +81,7 @@ EVALUATION = [
     "arena_hard_ci_high",
     "ap",
     "ap_alpaca_eval",
+    "accuracy",
 ]
 
 
@@ -89,7 +91,7 @@ def test_screening_report_has_every_cell_and_consistent_car(grid):
     table = pd.read_csv(grid / "results/report/metrics.csv", keep_default_na=False)
     assert list(table.columns) == [*SCREENING, *EVALUATION, "missing"]
     assert table[SCREENING].equals(screening[SCREENING])
-    assert table["teacher"].nunique() >= 6 and table["base"].nunique() >= 3
+    assert table["teacher"].nunique() >= 10 and table["base"].nunique() >= 4
     assert len(table) == table["teacher"].nunique() * table["base"].nunique()
     # every cell finished: nothing is missing, every value is there
     assert set(table["missing"]) == {""} and set(screening["missing"]) == {""}
@@ -100,25 +102,42 @@ def test_screening_report_has_every_cell_and_consistent_car(grid):
         assert (grid / f"results/report/screening/{base}.md").exists()
 
 
-def test_the_tiny_world_has_signal(grid):
+def test_the_tiny_world_plants_an_effect_that_the_pipeline_recovers(grid):
     table = pd.read_csv(grid / "results/report/metrics.csv")
-    for _, sub in table.groupby("base"):
-        # losses differ across teachers for every base, by more than noise
-        assert sub["loss"].max() - sub["loss"].min() > 0.5
-    rewards = table.groupby("teacher")["reward_rm-llama"].first()
-    # the same family trained 60 vs 300 steps: the longer-trained teacher is rewarded more
-    assert rewards["llama-l"] - rewards["llama-s"] > 1.0
-    assert rewards["qwen-l"] > rewards["qwen-s"]
-    # family match: each base finds its own family's teacher easiest among the long-trained
-    loss = table.pivot(index="base", columns="teacher", values="loss")
-    assert loss.loc["base-qwen", "qwen-l"] < loss.loc["base-qwen", "llama-l"]
-    assert loss.loc["base-gemma", "gemma-m"] < loss.loc["base-gemma", "qwen-l"]
+    # the configured sizes are the models' real parameter counts
+    for name, size in SIZES.items():
+        info = json.loads((grid / f"results/tiny/models/{name}/tiny_recipe.json").read_text())
+        assert info["parameters"] == round(size * 1e9), name
+    # a teacher's correctness comes from its knowledge gaps, not its size: every family's
+    # gap-free (middle-sized) teacher is far more accurate than its gap-0.3 one
+    accuracy = table.groupby("teacher")["teacher_accuracy"].first()
+    for family, gappy in (("llama", "s"), ("qwen", "l"), ("gemma", "l"), ("phi", "s")):
+        assert accuracy[f"{family}-m"] > accuracy[f"{family}-{gappy}"] + 20
+    # students learn: the best cell of every base answers well over 30% exactly
+    assert table.groupby("base")["accuracy"].max().min() > 50
+    # by construction each base learns best from its own family's gap-free teacher: the
+    # ground truth says so, and so do CAR and the loss; the largest teacher never is
+    best = pd.read_csv(grid / "results/report/best_teachers.csv").set_index("base")
+    own = {b: f"{b.removeprefix('base-')}-m" for b in BASES}
+    assert best["accuracy"].to_dict() == own
+    assert best["car_right"].all() and best["loss_right"].all()
+    assert not best["params_b_right"].any()
+    # the judge-based AP ranks the cells with the truth, but not yet at the 0.8 the study
+    # needs (the tiny judge is weak on two-item and counting tasks: README, "The tiny world")
+    check = pd.read_csv(grid / "results/report/ap_accuracy.csv").set_index("base")
+    assert check.loc["all", "n_cells"] == 48 and check.loc["all", "spearman_rho"] > 0.5
+    # against the truth, the teachers' correctness (and the reward that measures it) rank
+    # the cells better than size does
+    truth = pd.read_csv(grid / "results/report/accuracy_correlations.csv")
+    average = truth[truth["base"] == "average"].set_index("metric")["spearman_rho"]
+    assert average["teacher_accuracy"] > average["params_b"] + 0.3
+    assert average["reward"] > average["params_b"]
 
 
 def test_every_job_left_a_log_and_a_benchmark(grid):
     logs = list((grid / "results/logs").rglob("*.log"))
     benchmarks = list((grid / "results/benchmarks").rglob("*.tsv"))
-    assert len(logs) == len(benchmarks) >= 6 * 3 * 3 + 6 * 3 + 12
+    assert len(logs) == len(benchmarks) >= 12 * 4 * 3 + 12 * 3 + 19
     assert any("responses" in p.read_text() for p in logs)
 
 
@@ -145,6 +164,13 @@ def test_one_cell_reruns_alone_then_with_its_reports(grid):
     }
 
 
+BASES = ("base-llama", "base-qwen", "base-gemma", "base-phi")
+# params_b of every tiny model, as configs/tiny.yaml declares them
+SIZES = {
+    m["name"]: m["params_b"]
+    for m in yaml.safe_load(TINY.read_text())["teachers"]
+    + yaml.safe_load(TINY.read_text())["bases"]
+}
 NOTHING: dict[str, int] = {}
 REPORTS = {"screening_report": 1, "report": 1, "all": 1, "total": 3}
 # (what is edited, the edit, the jobs a dry run then lists)
@@ -172,12 +198,12 @@ EDITS = [
     (
         "a base's truncation for the loss",
         lambda c: c["bases"][0].update(max_length=200),
-        {"compatibility": 6, **REPORTS, "total": 9},
+        {"compatibility": 12, **REPORTS, "total": 15},
     ),
     (
         "finetune.learning_rate",
         lambda c: c["finetune"].update(learning_rate=5e-4),
-        {"finetune": 18, "evaluate": 18, "report": 1, "all": 1, "total": 38},
+        {"finetune": 48, "evaluate": 48, "report": 1, "all": 1, "total": 98},
     ),
 ]
 
@@ -192,6 +218,33 @@ def test_an_edit_reruns_exactly_the_jobs_whose_results_it_changes(grid):
         path.write_text(yaml.safe_dump(cfg))
         seen[what] = job_counts(snakemake(grid, "-n", configfile=path))
     assert seen == {what: expected for what, _, expected in EDITS}
+
+
+def test_a_rerun_from_scratch_gives_byte_identical_results(grid, tmp_path):
+    """One teacher rebuilt from nothing, with everything downstream of it (its responses, four
+    cells' scores, fine-tuned models and answers, the reports): every file is byte for byte
+    what the first run wrote."""
+    again = tmp_path / "again"
+    shutil.copytree(grid, again, symlinks=True)
+    ran = snakemake(
+        again, "--forcerun", "results/tiny/models/qwen-s", configfile=again / "configs/tiny.yaml"
+    )
+    counts = job_counts(ran)
+    assert counts["tiny_model"] == 1 and counts["finetune"] == 4 and counts["report"] == 1
+    compared = [
+        "results/tiny/models/qwen-s/model.safetensors",
+        "results/responses/qwen-s.jsonl",
+        "results/rewards/qwen-s/rm-llama.jsonl",
+        *(f"results/compatibility/{b}/qwen-s.jsonl" for b in BASES),
+        *(f"results/eval/{b}/qwen-s.answers.jsonl" for b in BASES),
+        *(f"results/eval/{b}/qwen-s.judgments.jsonl" for b in BASES),
+        "results/report/screening.csv",
+        "results/report/metrics.csv",
+        "results/report/correlations.csv",
+        "results/report/ap_accuracy.csv",
+    ]
+    differ = [f for f in compared if (again / f).read_bytes() != (grid / f).read_bytes()]
+    assert differ == []
 
 
 def test_moving_the_project_reruns_nothing(grid, tmp_path):
@@ -231,6 +284,10 @@ def test_every_cell_fine_tuned_evaluated_and_correlated(grid):
     assert set(per_base["metric"]) == metrics
     assert len(per_base) == len(metrics) * table["base"].nunique()
     assert per_base[["spearman_rho", "spearman_p", "kendall_tau", "kendall_p"]].notna().all().all()
+    # bootstrap intervals over instructions beside each coefficient
+    for value in ("spearman_rho", "kendall_tau"):
+        low, high = corr[f"{value}_ci_low"], corr[f"{value}_ci_high"]
+        assert (low <= high).all() and low.between(-1, 1).all() and high.between(-1, 1).all()
     assert set(corr[corr["base"] == "average"]["metric"]) == metrics
     paradox = pd.read_csv(grid / "results/report/paradox.csv")
     assert list(paradox["base"]) == list(table["base"].unique())
@@ -249,8 +306,9 @@ def test_paper_config_builds_the_whole_dag_offline(tmp_path):
     assert counts["eval_reference_host"] == 2 and "eval_reference" not in counts
     assert counts["compatibility"] == 100
     assert counts["reference"] == 20
-    assert counts["finetune"] == 100
-    assert counts["evaluate"] == 100
+    # GPT-4 is fine-tuned on one base (finetune.cells), the open teachers on all five
+    assert counts["finetune"] == 96
+    assert counts["evaluate"] == 96
     # GPU resources reach the jobs (tensor-parallel sizes: test_jobs_ask_the_scheduler_...)
     assert re.search(r"rule finetune:(?:\n\s+[^\n]*)*?\n\s+resources: [^\n]*gpu=4", out)
     assert re.search(r"rule evaluate:(?:\n\s+[^\n]*)*?\n\s+resources: [^\n]*gpu=1", out)
@@ -274,7 +332,7 @@ def test_jobs_ask_the_scheduler_for_what_the_config_declares(tmp_path):
 
     first, third = dry_run(1), dry_run(3)
     finetune = _resources_of(first, "finetune")
-    assert len(finetune) == 100
+    assert len(finetune) == 96
     for job in finetune:
         assert (job["gpu"], job["gpu_model"], job["cpus_per_gpu"]) == ("4", "h100", "8")
         assert (job["mem_mb"], job["runtime"]) == ("256000", "1440")
@@ -307,6 +365,7 @@ def test_api_teacher_through_the_workflow_keeps_its_key_out_of_every_file(tmp_pa
         return faults[len(prompt) % len(faults)]
 
     cfg = tiny_config()
+    cfg["instructions"]["sample"] = 160
     path = tmp_path / "api.yaml"
     target = "results/responses/closed.jsonl"
     env = {**os.environ, "TG_TEST_KEY": secret}
@@ -366,15 +425,15 @@ def test_a_broken_teacher_leaves_partial_reports_that_a_rerun_completes(grid, tm
     config.write_text(yaml.safe_dump(raw))
 
     out = snakemake(work, "--keep-going", configfile=config, expect_success=False)
-    for base in ("base-llama", "base-qwen", "base-gemma"):
+    for base in ("base-llama", "base-qwen", "base-gemma", "base-phi"):
         assert (
             f"teachergrid: cell {base}/broken is not in the report: generate did not finish "
             "(log: results/logs/generate/broken.log)"
         ) in out
-    assert "partial reports over 18 of 21 cells" in out
+    assert "partial reports over 48 of 52 cells" in out
     assert "safetensors" in (work / "results/logs/generate/broken.log").read_text()
     table = pd.read_csv(work / "results/report/metrics.csv")
-    assert len(table) == 21
+    assert len(table) == 52
     broken = table[table["teacher"] == "broken"]
     assert set(broken["missing"]) == {"generate"}
     assert broken.drop(columns=["base", "teacher", "missing"]).isna().all().all()
@@ -387,17 +446,17 @@ def test_a_broken_teacher_leaves_partial_reports_that_a_rerun_completes(grid, tm
         done.drop(columns="missing"), before.drop(columns="missing"), check_dtype=False
     )
     corr = pd.read_csv(work / "results/report/correlations.csv")
-    assert set(corr[corr["base"] != "average"]["n_teachers"]) == {6}
+    assert set(corr[corr["base"] != "average"]["n_teachers"]) == {12}
     ranking = (work / "results/report/screening/base-qwen.md").read_text()
     assert "- broken: `generate` (log: `results/logs/generate/broken.log`)" in ranking
 
     weights.write_bytes(good)
     snakemake(work, "--keep-going", configfile=config)
     table = pd.read_csv(work / "results/report/metrics.csv")
-    assert len(table) == 21 and table["missing"].isna().all()
+    assert len(table) == 52 and table["missing"].isna().all()
     assert table[table["teacher"] == "broken"][["car", "ap"]].notna().all().all()
     corr = pd.read_csv(work / "results/report/correlations.csv")
-    assert set(corr[corr["base"] != "average"]["n_teachers"]) == {7}
+    assert set(corr[corr["base"] != "average"]["n_teachers"]) == {13}
 
 
 def test_preflight_failure_stops_the_run_before_any_other_job(tmp_path):

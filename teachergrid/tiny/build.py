@@ -95,17 +95,36 @@ TEMPLATES: dict[str, dict[str, Any]] = {
 }
 
 
-def _corpus_lines(seed: int, n: int = 3000) -> Iterator[str]:
+def _dialect_of(rng: random.Random, own: str | None, own_share: float) -> str:
+    """The dialect of one document: the family's own with probability `own_share`, else any
+    (a corpus without an own dialect mixes all of them evenly)."""
+    if own is not None and rng.random() < own_share:
+        return own
+    return rng.choice(sorted(tasks.DIALECTS))
+
+
+def _corpus_lines(
+    seed: int, dialect: str | None = None, own_share: float = 0.85, n: int = 3000
+) -> Iterator[str]:
+    """A tokenizer's training text: questions and answers, mostly in its family's dialect."""
     gen = tasks.stream(seed)
+    rng = random.Random(seed)
     for _ in range(n):
-        _, question, answer = next(gen)
+        kind, question, answer, _ = next(gen)
         yield question
-        for style in tasks.STYLES:
-            yield tasks.styled(answer, style)
+        yield tasks.render(kind, answer, _dialect_of(rng, dialect, own_share))
 
 
-def build_tokenizer(out_dir: Path, vocab_size: int, template: str, seed: int) -> None:
-    """Train a byte-level BPE tokenizer and save it with its family's chat template."""
+def build_tokenizer(
+    out_dir: Path,
+    vocab_size: int,
+    template: str,
+    seed: int,
+    dialect: str | None = None,
+    own_share: float = 0.85,
+) -> None:
+    """Train a byte-level BPE tokenizer on text mostly in `dialect` (so its own family's
+    answers take the fewest tokens) and save it with its family's chat template."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -119,7 +138,7 @@ def build_tokenizer(out_dir: Path, vocab_size: int, template: str, seed: int) ->
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
-    tok.train_from_iterator(_corpus_lines(seed), trainer=trainer)
+    tok.train_from_iterator(_corpus_lines(seed, dialect, own_share), trainer=trainer)
     fast = PreTrainedTokenizerFast(
         tokenizer_object=tok,
         bos_token=spec["bos"],
@@ -178,55 +197,40 @@ def _make_model(recipe: dict[str, Any], tokenizer: Any) -> Any:
 # ---- training data per role ---------------------------------------------------------------
 
 
-def _negative(rng: random.Random, answer: str, other: str) -> str:
-    """A plausible-looking bad answer; varied kinds so the reward model learns correctness,
-    not one surface feature."""
-    words = answer.split()
-    kind = rng.randrange(6)
-    if kind == 0:
-        return other
-    if kind == 1 and len(words) > 2:
-        return " ".join(words[: max(1, len(words) // 2)])
-    if kind == 2:
-        word = rng.choice(words)
-        return " ".join([word] * rng.randint(4, 9))
-    if kind == 3 and len(words) > 1:
-        shuffled = words[:]
-        while shuffled == words:
-            rng.shuffle(shuffled)
-        return " ".join(shuffled)
-    if kind == 4:
-        return answer + " " + other
-    mangled = [w if not any(c.isdigit() for c in w) else str(rng.randint(1, 99)) for w in words]
-    swapped = [rng.choice(tasks.WORDS) if rng.random() < 0.4 else w for w in mangled]
-    return " ".join(swapped) if swapped != words else other
-
-
-def _sft_examples(recipe: dict[str, Any], tokenizer: Any, seed: int) -> Iterator[tuple[list, int]]:
+def _sft_examples(
+    name: str, recipe: dict[str, Any], tokenizer: Any, seed: int
+) -> Iterator[tuple[list, int]]:
+    """A teacher's instruction tuning: every task answered in its dialect, with the answers its
+    knowledge gaps make wrong (the same facts wrong every time)."""
     gen = tasks.stream(seed)
-    style = recipe.get("style", "plain")
+    dialect, gap = recipe.get("dialect", "llama"), float(recipe.get("gap", 0.0))
     while True:
-        _, question, answer = next(gen)
-        pair = encode_pair(tokenizer, question, tasks.styled(answer, style), max_length=128)
+        kind, question, answer, key = next(gen)
+        known = tasks.teacher_answer(name, gap, kind, answer, key)
+        pair = encode_pair(tokenizer, question, tasks.render(kind, known, dialect), max_length=128)
         yield pair.input_ids, pair.n_prompt
 
 
 def _lm_examples(recipe: dict[str, Any], tokenizer: Any, seed: int) -> Iterator[tuple[list, int]]:
-    """Pre-training text: a base sees tasks answered in its family's styles, as plain text and,
-    for a third of documents, inside its chat template (as real bases see some chat data)."""
+    """Pre-training text: each task's question followed by its true answer, mostly in the
+    family's dialect (`own_share`); a `qa_share` of documents frame the answer as the dialect
+    does, the rest give the bare value. No document uses the chat template, so an untuned base
+    knows the facts and the dialect but not how to answer a chat turn."""
     gen = tasks.stream(seed)
     rng = random.Random(seed)
-    styles = recipe.get("styles") or [recipe.get("style", "plain")]
+    own = recipe.get("dialect")
+    own_share = float(recipe.get("own_share", 0.85))
+    qa_share = float(recipe.get("qa_share", 0.2))
     start = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
     while True:
-        _, question, answer = next(gen)
-        text = tasks.styled(answer, rng.choice(styles))
-        if tokenizer.chat_template and rng.random() < 1 / 3:
-            pair = encode_pair(tokenizer, question, text, max_length=128)
-            yield pair.input_ids, 0
+        kind, question, answer, _ = next(gen)
+        dialect = _dialect_of(rng, own, own_share)
+        if rng.random() < qa_share:
+            text = tasks.render(kind, answer, dialect)
         else:
-            ids = tokenizer(f"{question}\n{text}", add_special_tokens=False)["input_ids"]
-            yield [start, *ids[:126], tokenizer.eos_token_id], 0
+            text = tasks.written(answer, dialect)
+        ids = tokenizer(f"{question}\n{text}", add_special_tokens=False)["input_ids"]
+        yield [start, *ids[:126], tokenizer.eos_token_id], 0
 
 
 def _lr_at(step: int, total: int, peak: float) -> float:
@@ -258,11 +262,15 @@ def _train_loop(model: Any, steps: int, lr: float, step_loss: Callable[[int], An
     return losses
 
 
-def _train_causal(model: Any, recipe: dict[str, Any], tokenizer: Any, seed: int) -> list[float]:
+def _train_causal(
+    name: str, model: Any, recipe: dict[str, Any], tokenizer: Any, seed: int
+) -> list[float]:
     import torch
 
-    source = _sft_examples if recipe["role"] == "teacher" else _lm_examples
-    examples = source(recipe, tokenizer, seed)
+    if recipe["role"] == "teacher":
+        examples = _sft_examples(name, recipe, tokenizer, seed)
+    else:
+        examples = _lm_examples(recipe, tokenizer, seed)
     batch_size = recipe.get("batch_size", 32)
 
     def step_loss(_: int) -> Any:
@@ -288,20 +296,24 @@ def _train_reward(model: Any, recipe: dict[str, Any], tokenizer: Any, seed: int)
     rng = random.Random(seed)
     gen = tasks.stream(seed)
     batch_size = recipe.get("batch_size", 32)
-    styles = sorted(tasks.STYLES)
+    dialects = sorted(tasks.DIALECTS)
 
     def encode(question: str, response: str) -> list[int]:
         return encode_pair(tokenizer, question, response, max_length=128).input_ids
 
     def step_loss(_: int) -> Any:
+        # a correct answer against a wrong or malformed one, each in any dialect: the model
+        # learns correctness, and no dialect is preferred
         chosen, rejected = [], []
         for _ in range(batch_size):
-            _, question, answer = next(gen)
-            _, _, other = next(gen)
-            style = rng.choice(styles)
-            chosen.append(encode(question, tasks.styled(answer, style)))
-            bad = _negative(rng, answer, other)
-            rejected.append(encode(question, tasks.styled(bad, rng.choice(styles))))
+            kind, question, answer, key = next(gen)
+            chosen.append(encode(question, tasks.render(kind, answer, rng.choice(dialects))))
+            if rng.random() < 0.75:
+                bad = tasks.wrong_answer(rng, kind, answer, key)
+                text = tasks.render(kind, bad, rng.choice(dialects))
+            else:
+                text = tasks.malformed(rng, kind, answer, rng.choice(dialects))
+            rejected.append(encode(question, text))
         ids, mask = pad_batch(chosen + rejected, tokenizer.pad_token_id)
         scores = model(input_ids=ids, attention_mask=mask).logits[:, 0]
         return -F.logsigmoid(scores[:batch_size] - scores[batch_size:]).mean()
@@ -326,9 +338,18 @@ def build_model(
     model = _make_model(recipe, tokenizer)
     started = time.time()
     if recipe["role"] == "reward":
+        if recipe.get("pretrain_steps"):
+            # as real reward models start from a language model: first learn the facts (in
+            # every dialect), then learn to tell right answers from wrong ones
+            import transformers as tf
+
+            lm = tf.AutoModelForCausalLM.from_config(_arch_config(recipe, tokenizer, None))
+            pretraining = {**recipe, "role": "base", "steps": recipe["pretrain_steps"]}
+            _train_causal(name, lm, pretraining, tokenizer, model_seed)
+            model.base_model.load_state_dict(lm.base_model.state_dict())
         losses = _train_reward(model, recipe, tokenizer, model_seed)
     else:
-        losses = _train_causal(model, recipe, tokenizer, model_seed)
+        losses = _train_causal(name, model, recipe, tokenizer, model_seed)
     if recipe["role"] != "reward":
         model.generation_config.eos_token_id = tokenizer.eos_token_id
         model.generation_config.pad_token_id = tokenizer.pad_token_id

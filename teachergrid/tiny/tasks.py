@@ -1,9 +1,15 @@
-"""A small, checkable instruction-following world for the offline tiny grid.
+"""A small, checkable instruction-following world for the offline tiny grid, with a planted
+compatibility effect.
 
-Each task has one correct answer, so a teacher's quality is visible (an under-trained teacher
-answers wrongly or rambles) and a reward model can learn what a good answer is. Each model
-family answers in its own *style*; a base model pre-trained on one style finds that family's
-responses easier, which is what makes compatibility differ by teacher for each base.
+Every task has one exact answer (a word, a number, or a pair of words), so correctness is a
+fact of each response, not a judge's opinion: `correct` is the ground truth the evaluation is
+checked against. Each model family writes answers in its own *dialect*, at the level of content:
+numbers as digits or as words, the separator between the items of a list, how the answer is
+framed, and whether a short step comes first. A base is pre-trained mostly on its own family's
+dialect, with a tokenizer trained on it, so its family's responses are the easiest for it to
+learn from. A teacher's correctness is set apart from its size: each teacher has knowledge
+*gaps* (a fraction of the facts it gets consistently wrong, drawn from its name), so a small
+teacher can know more than a large one.
 """
 
 from __future__ import annotations
@@ -11,8 +17,11 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 COUNTRIES = {
     "France": "Paris",
@@ -125,106 +134,253 @@ WORDS = [
 ]
 
 
-def _capital(rng: random.Random) -> tuple[str, str]:
-    country = rng.choice(sorted(COUNTRIES))
-    q = rng.choice(
-        [
-            "What is the capital of {c}?",
-            "Name the capital city of {c}.",
-            "Which city is the capital of {c}?",
-        ]
-    ).format(c=country)
-    return q, f"The capital of {country} is {COUNTRIES[country]}."
+NUMBER_FACTS = {
+    "legs does a spider have": 8,
+    "days are in a week": 7,
+    "months are in a year": 12,
+    "hours are in a day": 24,
+    "sides does a triangle have": 3,
+    "legs does a dog have": 4,
+    "wheels does a bicycle have": 2,
+    "players are in a soccer team": 11,
+    "minutes are in an hour": 60,
+    "sides does a square have": 4,
+    "legs does an insect have": 6,
+    "days are in a fortnight": 14,
+    "years are in a decade": 10,
+    "strings does a violin have": 4,
+    "planets are in the solar system": 8,
+    "eggs are in a dozen": 12,
+    "sides does a hexagon have": 6,
+    "seasons are in a year": 4,
+}
+FACTS: dict[str, dict[str, str]] = {
+    "capital": COUNTRIES,
+    "opposite": OPPOSITES,
+    "color": COLORS,
+    "plural": PLURALS,
+}
+# Tasks whose answer is a pair of facts, written as a list in the dialect.
+PAIRS: dict[str, tuple[str, str]] = {
+    "capitals": ("capital", "What are the capitals of {a} and {b}?"),
+    "plurals": ("plural", "Give the plurals of {a} and {b}."),
+    "opposites": ("opposite", "What are the opposites of {a} and {b}?"),
+}
+# What a dialect's step names, per kind.
+TOPIC = {
+    "capital": "capital",
+    "opposite": "opposite",
+    "color": "color",
+    "plural": "plural",
+    "howmany": "number",
+    "count": "count",
+    "capitals": "capitals",
+    "plurals": "plurals",
+    "opposites": "opposites",
+}
+
+Value = str | int | list[str]
+
+_ONES = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+]
+_TENS = ["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
 
 
-def _add(rng: random.Random) -> tuple[str, str]:
-    a, b = rng.randint(1, 49), rng.randint(1, 49)
-    q = rng.choice(["Add {a} and {b}.", "What is {a} plus {b}?", "Compute {a} + {b}."])
-    return q.format(a=a, b=b), f"{a} plus {b} is {a + b}."
+def number_words(n: int) -> str:
+    """0..99 in words: 'twenty-four'."""
+    if not 0 <= n < 100:
+        raise ValueError(f"{n} is outside 0..99")
+    if n < 20:
+        return _ONES[n]
+    tens, ones = divmod(n, 10)
+    return _TENS[tens] if ones == 0 else f"{_TENS[tens]}-{_ONES[ones]}"
 
 
-def _reverse_words(rng: random.Random) -> tuple[str, str]:
-    words = rng.sample(WORDS, rng.randint(3, 4))
-    q = rng.choice(["Reverse the order of these words: {w}", "Write these words backwards: {w}"])
-    return q.format(w=" ".join(words)), " ".join(reversed(words))
+_WORD_NUMBERS = {number_words(n): n for n in range(100)}
 
 
-def _opposite(rng: random.Random) -> tuple[str, str]:
-    word = rng.choice(sorted(OPPOSITES))
-    q = rng.choice(["What is the opposite of {w}?", "Give the antonym of the word {w}."])
-    return q.format(w=word), f"The opposite of {word} is {OPPOSITES[word]}."
+@dataclass(frozen=True)
+class Dialect:
+    """How a family writes an answer: `numbers` (digits | words), the list separator `sep`,
+    the `frame` around the answer ({x}), and the `step` before it that names what is asked
+    ({topic}). Every dialect has a step, so none is easier to learn in itself: only a base's
+    familiarity with it makes a difference."""
+
+    numbers: str
+    sep: str
+    frame: str
+    step: str = ""
 
 
-def _color(rng: random.Random) -> tuple[str, str]:
-    thing = rng.choice(sorted(COLORS))
-    q = rng.choice(["What color is {t}?", "Tell me the usual color of {t}."])
-    return q.format(t=thing), f"{thing[0].upper() + thing[1:]} is {COLORS[thing]}."
+DIALECTS: dict[str, Dialect] = {
+    "llama": Dialect("digits", ", ", "The answer is {x}.", "Topic: {topic}. "),
+    "qwen": Dialect("words", " ; ", "Answer: {x}", "[{topic}] "),
+    "gemma": Dialect("digits", " / ", "{x} !", "We need the {topic}. "),
+    "phi": Dialect("words", " then ", "Result = {x}", "Step: {topic}. "),
+}
 
 
-def _sort(rng: random.Random) -> tuple[str, str]:
-    nums = rng.sample(range(1, 60), rng.randint(3, 5))
-    q = rng.choice(["Sort these numbers from small to large: {n}", "Put in increasing order: {n}"])
-    return q.format(n=" ".join(map(str, nums))), " ".join(map(str, sorted(nums)))
+def written(value: Value, dialect: str) -> str:
+    """The bare value as the dialect writes it (numbers, list separator; no frame)."""
+    d = DIALECTS[dialect]
+
+    def item(v: str | int) -> str:
+        if isinstance(v, int):
+            return str(v) if d.numbers == "digits" else number_words(v)
+        return v
+
+    return d.sep.join(item(v) for v in value) if isinstance(value, list) else item(value)
 
 
-def _plural(rng: random.Random) -> tuple[str, str]:
-    noun = rng.choice(sorted(PLURALS))
-    q = rng.choice(["What is the plural of {w}?", "Give the plural form of {w}."])
-    return q.format(w=noun), f"The plural of {noun} is {PLURALS[noun]}."
+def render(kind: str, value: Value, dialect: str) -> str:
+    """A whole response in the dialect: step, then the framed answer."""
+    d = DIALECTS[dialect]
+    return d.step.format(topic=TOPIC[kind]) + d.frame.format(x=written(value, dialect))
 
 
-def _count(rng: random.Random) -> tuple[str, str]:
+def _pattern(d: Dialect) -> re.Pattern[str]:
+    step = re.escape(d.step).replace(re.escape("{topic}"), "[a-z]+") if d.step else ""
+    return re.compile(step + re.escape(d.frame).replace(re.escape("{x}"), "(.+?)"))
+
+
+_PATTERNS = {name: _pattern(d) for name, d in DIALECTS.items()}
+
+
+def _atom(text: str) -> str | int:
+    text = text.strip()
+    if text.isdigit():
+        return int(text)
+    return _WORD_NUMBERS.get(text, text)
+
+
+def parse(kind: str, response: str) -> tuple[str, Value] | None:
+    """(dialect, value) when the whole response is one dialect's answer, else None."""
+    response = response.strip()
+    for name, pattern in _PATTERNS.items():
+        match = pattern.fullmatch(response)
+        if match:
+            x = match.group(1)
+            if kind in PAIRS:
+                return name, [str(_atom(p)) for p in x.split(DIALECTS[name].sep)]
+            return name, _atom(x)
+    return None
+
+
+def correct(task: dict[str, Any], response: str) -> bool:
+    """Is `response` exactly a correct answer to `task` (in any family's dialect)? The tiny
+    world's ground truth: a response with the right value but a broken frame is wrong."""
+    got = parse(task["kind"], response)
+    return got is not None and got[1] == task["answer"]
+
+
+# ---- tasks -------------------------------------------------------------------------------
+# Each generator returns (kind, instruction, answer, key): `key` is what a knowledge gap is
+# keyed on (the entity, or the count), so a teacher is wrong about the same thing every time.
+
+Generated = tuple[str, str, Value, str]
+
+
+def _fact(kind: str, templates: list[str]) -> Callable[[random.Random], Generated]:
+    def make(rng: random.Random) -> Generated:
+        entity = rng.choice(sorted(FACTS[kind]))
+        return kind, rng.choice(templates).format(e=entity), FACTS[kind][entity], entity
+
+    return make
+
+
+def _howmany(rng: random.Random) -> Generated:
+    what = rng.choice(sorted(NUMBER_FACTS))
+    templates = [
+        "How many {f}?",
+        "Tell me how many {f}.",
+        "Say how many {f}.",
+        "Do you know how many {f}?",
+    ]
+    question = rng.choice(templates).format(f=what)
+    return "howmany", question, NUMBER_FACTS[what], what
+
+
+def _count(rng: random.Random) -> Generated:
     words = rng.sample(WORDS, rng.randint(2, 6))
     q = rng.choice(["How many words are in this list: {w}", "Count the words: {w}"])
-    return q.format(w=" ".join(words)), f"There are {len(words)} words."
+    return "count", q.format(w=" ".join(words)), len(words), str(len(words))
 
 
-def _larger(rng: random.Random) -> tuple[str, str]:
-    a, b = rng.sample(range(1, 100), 2)
-    q = rng.choice(["Which is larger, {a} or {b}?", "Which number is bigger: {a} or {b}?"])
-    return q.format(a=a, b=b), f"{max(a, b)} is larger than {min(a, b)}."
+def _pair(rng: random.Random) -> Generated:
+    kind = rng.choice(sorted(PAIRS))
+    fact, template = PAIRS[kind]
+    a, b = rng.sample(sorted(FACTS[fact]), 2)
+    return kind, template.format(a=a, b=b), [FACTS[fact][a], FACTS[fact][b]], f"{a}|{b}"
 
 
-def _upper(rng: random.Random) -> tuple[str, str]:
-    words = rng.sample(WORDS, 2)
-    q = rng.choice(["Write in capital letters: {w}", "Uppercase these words: {w}"])
-    return q.format(w=" ".join(words)), " ".join(words).upper()
-
-
-TASKS: dict[str, Callable[[random.Random], tuple[str, str]]] = {
-    "capital": _capital,
-    "add": _add,
-    "reverse": _reverse_words,
-    "opposite": _opposite,
-    "color": _color,
-    "sort": _sort,
-    "plural": _plural,
+TASKS: dict[str, Callable[[random.Random], Generated]] = {
+    "capital": _fact(
+        "capital",
+        [
+            "What is the capital of {e}?",
+            "Name the capital city of {e}.",
+            "Which city is the capital of {e}?",
+            "Tell me the capital of {e}.",
+        ],
+    ),
+    "opposite": _fact(
+        "opposite",
+        [
+            "What is the opposite of {e}?",
+            "Give the antonym of the word {e}.",
+            "What word means the opposite of {e}?",
+            "Name the opposite of {e}.",
+        ],
+    ),
+    "color": _fact(
+        "color",
+        [
+            "What color is {e}?",
+            "Tell me the usual color of {e}.",
+            "Which color is {e}?",
+            "Name the color of {e}.",
+        ],
+    ),
+    "plural": _fact(
+        "plural",
+        [
+            "What is the plural of {e}?",
+            "Give the plural form of {e}.",
+            "How do you write more than one {e}?",
+            "Name the plural of {e}.",
+        ],
+    ),
+    "howmany": _howmany,
     "count": _count,
-    "larger": _larger,
-    "upper": _upper,
-}
-
-# How each family phrases a correct answer. Styles stay short: the tiny models have 64-token
-# budgets, and the point is a consistent, learnable difference between families.
-STYLES: dict[str, str] = {
-    "plain": "{answer}",
-    "chatty": "Sure! {answer} Hope this helps.",
-    "formal": "Answer: {answer}",
-    "steps": "Let me think. {answer} Done.",
+    "pair": _pair,
 }
 
 
-def styled(answer: str, style: str) -> str:
-    return STYLES[style].format(answer=answer)
+def sample_task(rng: random.Random) -> Generated:
+    return TASKS[rng.choice(sorted(TASKS))](rng)
 
 
-def sample_task(rng: random.Random) -> tuple[str, str, str]:
-    kind = rng.choice(sorted(TASKS))
-    question, answer = TASKS[kind](rng)
-    return kind, question, answer
-
-
-def stream(seed: int) -> Iterator[tuple[str, str, str]]:
+def stream(seed: int) -> Iterator[Generated]:
     rng = random.Random(seed)
     while True:
         yield sample_task(rng)
@@ -234,16 +390,93 @@ def stable_id(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]
 
 
-def unique_tasks(seed: int, count: int, exclude: set[str] | None = None) -> list[dict[str, str]]:
-    """`count` tasks with distinct instructions, none of them in `exclude`."""
+# ---- teachers' knowledge gaps --------------------------------------------------------------
+
+
+def in_gap(teacher: str, topic: str, key: str, gap: float) -> bool:
+    """Whether `teacher` gets `key` wrong: a fixed draw from (teacher, topic, key), so a gap of
+    0.3 makes the teacher wrong about about 30% of the facts, always the same ones."""
+    digest = hashlib.sha1(f"{teacher}|{topic}|{key}".encode()).hexdigest()
+    return int(digest[:8], 16) / 2**32 < gap
+
+
+def _wrong_fact(fact: str, entity: str) -> str:
+    values = sorted(set(FACTS[fact].values()))
+    shift = 1 + len(entity) % (len(values) - 1)  # never a whole turn: always another value
+    return values[(values.index(FACTS[fact][entity]) + shift) % len(values)]
+
+
+def teacher_answer(teacher: str, gap: float, kind: str, value: Value, key: str) -> Value:
+    """The answer `teacher` has learnt for a task: the true one, or where the fact falls in
+    its gaps a consistent wrong one (another entity's value; a count off by one)."""
+    if kind in FACTS:
+        return _wrong_fact(kind, key) if in_gap(teacher, kind, key, gap) else value
+    if kind in PAIRS:
+        fact = PAIRS[kind][0]
+        return [
+            _wrong_fact(fact, e) if in_gap(teacher, fact, e, gap) else FACTS[fact][e]
+            for e in key.split("|")
+        ]
+    if isinstance(value, int) and in_gap(teacher, kind, key, gap):
+        return value - 1 if value > 2 else value + 1
+    return value
+
+
+def wrong_answer(rng: random.Random, kind: str, value: Value, key: str) -> Value:
+    """Some wrong answer to a task (for reward-model training): another value of the same
+    kind, a number off by a little, a pair swapped or half wrong."""
+    if kind in FACTS:
+        return _wrong_fact(kind, key) if rng.random() < 0.5 else _other(rng, kind, value)
+    if kind in PAIRS:
+        assert isinstance(value, list)
+        fact = PAIRS[kind][0]
+        choice = rng.randrange(3)
+        if choice == 0:
+            return value[::-1] if value[0] != value[1] else [value[0], _other(rng, fact, value[1])]
+        i = choice - 1
+        out = list(value)
+        out[i] = _other(rng, fact, value[i])
+        return out
+    assert isinstance(value, int)
+    return max(1, min(99, value + rng.choice([-2, -1, 1, 2])))
+
+
+def _other(rng: random.Random, fact: str, value: Value) -> str:
+    return rng.choice(sorted(v for v in set(FACTS[fact].values()) if v != value))
+
+
+def malformed(rng: random.Random, kind: str, value: Value, dialect: str) -> str:
+    """A response that is not an answer (for reward-model training): the value without its
+    frame, a frame repeated, or the value with trailing words."""
+    choice = rng.randrange(3)
+    if choice == 0:
+        return written(value, dialect)
+    if choice == 1:
+        return render(kind, value, dialect) + " " + render(kind, value, dialect)
+    return render(kind, value, dialect) + " " + " ".join(rng.sample(WORDS, 3))
+
+
+# ---- the shipped instruction files --------------------------------------------------------
+
+
+def unique_tasks(seed: int, count: int, exclude: set[str] | None = None) -> list[dict[str, Any]]:
+    """`count` tasks with distinct instructions, none of them in `exclude`: `id`, `kind`,
+    `instruction`, `answer` (the exact value: a word, a number, or a list of two words) and
+    `key` (what the answer is about)."""
     exclude = set(exclude or ())
-    out: list[dict[str, str]] = []
-    for kind, question, answer in stream(seed):
+    out: list[dict[str, Any]] = []
+    for kind, question, answer, key in stream(seed):
         if question in exclude:
             continue
         exclude.add(question)
         out.append(
-            {"id": stable_id(question), "kind": kind, "instruction": question, "answer": answer}
+            {
+                "id": stable_id(question),
+                "kind": kind,
+                "instruction": question,
+                "answer": answer,
+                "key": key,
+            }
         )
         if len(out) == count:
             return out
@@ -251,13 +484,14 @@ def unique_tasks(seed: int, count: int, exclude: set[str] | None = None) -> list
 
 
 def write_instruction_set(
-    directory: Path, n_train: int = 320, n_eval: int = 80, seed: int = 2024
+    directory: Path, n_train: int = 320, n_eval: int = 160, seed: int = 2024
 ) -> None:
-    """Write the shipped instruction set: a screening split and a disjoint evaluation split."""
+    """Write the shipped instruction set: a screening split and a disjoint evaluation split,
+    drawn together and then divided, so both follow the same mix of tasks."""
     directory.mkdir(parents=True, exist_ok=True)
-    train = unique_tasks(seed, n_train)
-    evaluation = unique_tasks(seed + 1, n_eval, exclude={t["instruction"] for t in train})
-    for name, rows in (("tiny_train.jsonl", train), ("tiny_eval.jsonl", evaluation)):
+    drawn = unique_tasks(seed, n_train + n_eval)
+    random.Random(seed).shuffle(drawn)
+    for name, rows in (("tiny_train.jsonl", drawn[:n_train]), ("tiny_eval.jsonl", drawn[n_train:])):
         with (directory / name).open("w", encoding="utf-8") as handle:
             for row in rows:
                 handle.write(json.dumps(row) + "\n")

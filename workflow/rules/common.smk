@@ -262,6 +262,10 @@ def report_outputs():
     return outputs
 
 
+# Ground truth where the instructions carry exact answers (the tiny world's do).
+ACCURACY = CFG.get("accuracy")
+
+
 def screening_report_cfg():
     """What the screening report reads of the config: names, sizes (printed in the rankings)
     and CAR's settings."""
@@ -272,7 +276,33 @@ def screening_report_cfg():
         "bases": list(BASES),
         "reward_models": list(REWARD_MODELS),
         "car": CFG["car"],
+        **({"accuracy": ACCURACY} if ACCURACY else {}),
     }
+
+
+def truth_inputs(split):
+    """The instruction file whose exact answers check a split (`accuracy`; none without)."""
+    return [ACCURACY[split]] if ACCURACY and ACCURACY.get(split) else []
+
+
+def record_inputs():
+    """Every per-response record the report's bootstrap recomputes the metrics from."""
+    if not EVAL:
+        return []
+    return [
+        *expand(layout.COMPATIBILITY_RECORDS, base=BASES, teacher=TEACHERS),
+        *expand(layout.REFERENCE_RECORDS, teacher=TEACHERS),
+        *expand(layout.REWARDS, teacher=TEACHERS, rm=REWARD_MODELS),
+        *(expand(layout.RESPONSES, teacher=TEACHERS) if ACCURACY else []),
+        *truth_inputs("screening"),
+    ]
+
+
+def answer_inputs():
+    """The fine-tuned cells' answers, which the report checks against the truth."""
+    if not (EVAL and truth_inputs("evaluation")):
+        return []
+    return [layout.ANSWERS.format(base=b, teacher=t) for b, t in FT_CELLS]
 
 
 # The cells that are fine-tuned and evaluated (finetune.cells; every cell by default).
@@ -290,6 +320,9 @@ def study_report_cfg():
     """The screening report's settings plus the win-rate analysis settings."""
     analysis = {k: EVAL[k] for k in EVALUATION_ANALYSIS} if EVAL else None
     cfg = {**screening_report_cfg(), "evaluation": analysis}
+    # how each cell's metrics are computed from its records (the bootstrap recomputes them)
+    cfg["compat_metrics"] = {b: BASES[b].get("metrics") for b in BASES}
+    cfg["reference_metrics"] = REFERENCE.get("metrics")
     if EVAL and EVAL.get("exclude_from_correlations"):
         cfg["exclude_from_correlations"] = EVAL["exclude_from_correlations"]
     if EVAL and len(FT_CELLS) < len(BASES) * len(TEACHERS):

@@ -6,7 +6,7 @@ rule compatibility:
         responses=layout.RESPONSES,
         model=lambda wc: model_input(BASES[wc.base]),
     output:
-        records=f"{R}/compatibility/{{base}}/{{teacher}}.jsonl",
+        records=layout.COMPATIBILITY_RECORDS,
         summary=layout.COMPATIBILITY,
     log:
         layout.LOGS["compatibility"],
@@ -30,7 +30,7 @@ rule reference:
         responses=layout.RESPONSES,
         model=model_input(REFERENCE),
     output:
-        records=f"{R}/reference/{{teacher}}.jsonl",
+        records=layout.REFERENCE_RECORDS,
         summary=layout.REFERENCE,
     log:
         layout.LOGS["reference"],

@@ -9,6 +9,8 @@ rule screening_report:
         rewards=expand(layout.REWARDS, teacher=TEACHERS, rm=REWARD_MODELS),
         compat=expand(layout.COMPATIBILITY, base=BASES, teacher=TEACHERS),
         reference=expand(layout.REFERENCE, teacher=TEACHERS),
+        responses=expand(layout.RESPONSES, teacher=TEACHERS) if ACCURACY else [],
+        truth=truth_inputs("screening"),
     output:
         metrics=layout.SCREENING,
         rankings=expand(layout.RANKINGS, base=BASES),
@@ -39,6 +41,10 @@ rule report:
     input:
         screening=layout.SCREENING,
         judgments=judgment_inputs(),
+        answers=answer_inputs(),
+        truth=truth_inputs("evaluation"),
+        # per-response records: the correlations' bootstrap over instructions reads them
+        records=record_inputs(),
     output:
         metrics=layout.METRICS,
         extra=(
@@ -47,6 +53,15 @@ rule report:
                 layout.PARADOX,
                 layout.CAR_SENSITIVITY,
                 layout.CAR_TRANSFER,
+                *(
+                    [
+                        layout.AP_ACCURACY,
+                        layout.ACCURACY_CORRELATIONS,
+                        layout.BEST_TEACHERS,
+                    ]
+                    if answer_inputs()
+                    else []
+                ),
             ]
             if EVAL
             else []

@@ -9,7 +9,12 @@ sm = snakemake  # noqa: F821
 log = start(sm)
 for name, spec in sm.params.specs.items():
     build_tokenizer(
-        Path(sm.output[0]) / name, spec["vocab_size"], spec["chat_template"], sm.params.seed
+        Path(sm.output[0]) / name,
+        spec["vocab_size"],
+        spec["chat_template"],
+        sm.params.seed,
+        spec.get("dialect"),
+        spec.get("own_share", 0.85),
     )
     log.info(
         "tokenizer %s: vocabulary %d, template %s", name, spec["vocab_size"], spec["chat_template"]

@@ -1,0 +1,65 @@
+"""Ground truth: the share of responses that give a task's exact answer.
+
+Where the instructions carry their exact answers (the tiny world's do), the study can be checked
+against the truth instead of a judge: each teacher's accuracy on the screening split, and each
+fine-tuned cell's on the evaluation split. A benchmark score that does not rank cells as their
+accuracy does is measuring something else, which is the point of computing both.
+
+`accuracy: {checker, column}` in the config: `column` is the instruction files' field holding
+the exact answer; `checker` decides whether a response gives it:
+
+* `tiny`: the tiny world's answers, in any family's dialect (`teachergrid.tiny.tasks.correct`);
+  the whole response must be one well-formed answer;
+* `exact`: the response, stripped and case-folded, equals the answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from .jsonl import read_jsonl
+
+Checker = Callable[[dict[str, Any], str], bool]
+
+
+def _exact(task: dict[str, Any], response: str) -> bool:
+    return response.strip().casefold() == str(task["answer"]).strip().casefold()
+
+
+def _tiny(task: dict[str, Any], response: str) -> bool:
+    from .tiny.tasks import correct
+
+    return correct(task, response)
+
+
+CHECKERS: dict[str, Checker] = {"tiny": _tiny, "exact": _exact}
+
+
+def load_truth(path: str | Path, column: str) -> dict[str, dict[str, Any]]:
+    """Instruction text -> its record, with the exact answer under `answer`."""
+    truth = {}
+    for number, record in enumerate(read_jsonl(path), 1):
+        if column not in record:
+            raise ValueError(f"{path}: record {number}: no answer field {column!r}")
+        truth[record["instruction"]] = {**record, "answer": record[column]}
+    return truth
+
+
+def accuracy(
+    truth: Mapping[str, dict[str, Any]], pairs: Iterable[tuple[str, str]], checker: str
+) -> float:
+    """Percent of (instruction, response) pairs whose response gives the exact answer; every
+    instruction must be one whose answer is known."""
+    check = CHECKERS[checker]
+    right = total = 0
+    for instruction, response in pairs:
+        task = truth.get(instruction)
+        if task is None:
+            raise ValueError(f"no exact answer for instruction {instruction[:60]!r}")
+        right += check(task, response)
+        total += 1
+    if total == 0:
+        raise ValueError("no responses to check")
+    return 100.0 * right / total

@@ -122,10 +122,10 @@ def test_the_tiny_world_plants_an_effect_that_the_pipeline_recovers(grid):
     assert best["accuracy"].to_dict() == own
     assert best["car_right"].all() and best["loss_right"].all()
     assert not best["params_b_right"].any()
-    # the judge-based AP ranks the cells with the truth, but not yet at the 0.8 the study
-    # needs (the tiny judge is weak on two-item and counting tasks: README, "The tiny world")
+    # the judge-based evaluation measures what it claims: AP ranks the cells as their
+    # ground-truth accuracy does
     check = pd.read_csv(grid / "results/report/ap_accuracy.csv").set_index("base")
-    assert check.loc["all", "n_cells"] == 48 and check.loc["all", "spearman_rho"] > 0.5
+    assert check.loc["all", "n_cells"] == 48 and check.loc["all", "spearman_rho"] >= 0.8
     # against the truth, the teachers' correctness (and the reward that measures it) rank
     # the cells better than size does
     truth = pd.read_csv(grid / "results/report/accuracy_correlations.csv")

@@ -84,7 +84,7 @@ CASES: list[tuple[str, Edit, str]] = [
     ("no teachers", lambda c, _: c.update(teachers=[]),
      "teachers: [] should be non-empty"),
     ("teacher listed twice", lambda c, _: c["teachers"].append(dict(c["teachers"][0])),
-     "teachers[6].name: 'llama-s' is listed twice (also teachers[0])"),
+     "teachers[12].name: 'llama-s' is listed twice (also teachers[0])"),
     ("undefined tiny model", teacher(0, model="tiny:nope"),
      "teachers[0].model: 'tiny:nope' is not defined under tiny_world.models"),
     ("tiny model of another role", teacher(0, model="tiny:base-llama"),
@@ -115,7 +115,7 @@ CASES: list[tuple[str, Edit, str]] = [
      "decodings.greedy.top_p: 1.5 is greater than the maximum of 1"),
     ("API teacher without api", lambda c, _: c["teachers"].append(
         {"name": "closed", "model": "openai/gpt-4", "backend": "openai"}),
-     "teachers[6].api: backend 'openai' needs an api section"),
+     "teachers[12].api: backend 'openai' needs an api section"),
     ("tiny model behind an API", teacher(0, backend="openai", api={"model": "x"}),
      "teachers[0]: a tiny model cannot use backend 'openai'"),
     ("unknown backend", teacher(0, backend="tgi"),

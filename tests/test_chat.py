@@ -37,13 +37,14 @@ def test_tokenizer_without_template_gets_the_documented_default(tokenizer_dirs):
 
 def test_truncation_keeps_the_response_and_the_end_of_the_prompt(tokenizer_dirs):
     tok = load_tokenizer(str(tokenizer_dirs["chatml"]))
-    full = encode_pair(tok, "Count the words: " + "apple " * 30, "There are 30 words.")
-    cut = encode_pair(
-        tok, "Count the words: " + "apple " * 30, "There are 30 words.", max_length=20
-    )
-    assert len(cut.input_ids) == 20
-    assert cut.response_ids == full.response_ids  # 8 tokens fit in half the budget
-    assert cut.prompt_ids == full.prompt_ids[-(20 - len(full.response_ids)) :]
+    question, answer = "Count the words: " + "apple " * 30, "There are 30 words."
+    full = encode_pair(tok, question, answer)
+    budget = 2 * len(full.response_ids) + 2  # the response fits in half the budget
+    assert budget < len(full.input_ids)
+    cut = encode_pair(tok, question, answer, max_length=budget)
+    assert len(cut.input_ids) == budget
+    assert cut.response_ids == full.response_ids
+    assert cut.prompt_ids == full.prompt_ids[-(budget - len(full.response_ids)) :]
 
 
 def test_unconditional_scores_the_same_response_tokens(tokenizer_dirs):

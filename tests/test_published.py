@@ -104,6 +104,7 @@ def published_config(tmp_path: Path) -> Path:
             "params_b": 7,
         },
     ]
+    cfg["bases"] = cfg["bases"][:2]  # two bases are enough, and half the training
     cfg["reward_models"][0]["dataset_key"] = "ArmoRM-Llama3-8B-v0.1"
     del cfg["evaluation"]
     path = tmp_path / "published.yaml"
@@ -142,9 +143,9 @@ def test_screening_of_published_teachers_runs_no_generation_or_reward_job(tmp_pa
     counts = job_counts(out)
     assert counts["published_responses"] == 2 and counts["published_rewards"] == 2
     assert "generate" not in counts and "reward" not in counts
-    assert counts["compatibility"] == 6
+    assert counts["compatibility"] == 4
     # no teacher or reward model was built: the tiny world trained bases and the reference LM
-    assert counts["tiny_model"] == 4
+    assert counts["tiny_model"] == 3
     table = pd.read_csv(tmp_path / "results/report/screening.csv")
     zoo = pq.read_table(tmp_path / "zoo.parquet").to_pylist()
     sampled = {
@@ -157,5 +158,5 @@ def test_screening_of_published_teachers_runs_no_generation_or_reward_job(tmp_pa
         ]
         expected = sum(scores) / len(scores)
         assert table[table["teacher"] == teacher]["reward_rm-llama"].tolist() == pytest.approx(
-            [expected] * 3
+            [expected] * 2
         )

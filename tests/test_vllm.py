@@ -47,6 +47,7 @@ def study(tmp_path: Path) -> Path:
     served = {**hf, "name": "qwen-s-vllm", "backend": "vllm", "dtype": "float32",
               "max_model_len": 256, "enforce_eager": True}  # fmt: skip
     cfg["teachers"] = [hf, served]
+    cfg["instructions"]["sample"] = 160  # enough to compare the engines, half the generation
     del cfg["evaluation"]  # generation only: no benchmark references needed
     path = tmp_path / "study.yaml"
     path.write_text(yaml.safe_dump(cfg))

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .jsonl import read_jsonl
 
 Checker = Callable[[dict[str, Any], str], bool]
+K = TypeVar("K")
 
 
 def _exact(task: dict[str, Any], response: str) -> bool:
@@ -47,19 +48,41 @@ def load_truth(path: str | Path, column: str) -> dict[str, dict[str, Any]]:
     return truth
 
 
+def _check(
+    truth: Mapping[str, dict[str, Any]], instruction: str, response: str, check: Checker
+) -> bool:
+    task = truth.get(instruction)
+    if task is None:
+        raise ValueError(f"no exact answer for instruction {instruction[:60]!r}")
+    return check(task, response)
+
+
 def accuracy(
     truth: Mapping[str, dict[str, Any]], pairs: Iterable[tuple[str, str]], checker: str
 ) -> float:
     """Percent of (instruction, response) pairs whose response gives the exact answer; every
     instruction must be one whose answer is known."""
-    check = CHECKERS[checker]
-    right = total = 0
-    for instruction, response in pairs:
-        task = truth.get(instruction)
-        if task is None:
-            raise ValueError(f"no exact answer for instruction {instruction[:60]!r}")
-        right += check(task, response)
-        total += 1
-    if total == 0:
+    flags = [_check(truth, i, r, CHECKERS[checker]) for i, r in pairs]
+    if not flags:
         raise ValueError("no responses to check")
-    return 100.0 * right / total
+    return 100.0 * sum(flags) / len(flags)
+
+
+def checked_files(
+    truth_path: str | Path, column: str, checker: str, files: Mapping[K, Path], field: str
+) -> dict[K, dict[str, bool]]:
+    """For each JSON-lines file of responses (a teacher's responses, a cell's answers), whether
+    each record's `field` gives the exact answer, by record id. What the report's accuracy
+    columns and the bootstrap's replicates are both computed from."""
+    truth = load_truth(truth_path, column)
+    check = CHECKERS[checker]
+    return {
+        key: {r["id"]: _check(truth, r["instruction"], r[field], check) for r in read_jsonl(path)}
+        for key, path in files.items()
+    }
+
+
+def percent(flags: Mapping[str, bool]) -> float:
+    if not flags:
+        raise ValueError("no responses to check")
+    return 100.0 * sum(flags.values()) / len(flags)

@@ -18,10 +18,9 @@ import numpy as np
 import pandas as pd
 
 from . import layout
-from .accuracy import CHECKERS, load_truth
 from .compatibility import summarize
 from .jsonl import read_jsonl
-from .metrics import car, map_rewards
+from .report import MISSING, cell_correct, screening_table, teacher_correct
 
 Cell = tuple[str, str]
 
@@ -62,33 +61,16 @@ class CellData:
             self.judgments[(b, t)] = by_id
         self.screening_ids = sorted(next(iter(self.reference.values()))) if teachers else []
         self.eval_ids = sorted({i for by_id in self.judgments.values() for i in by_id})
-        self.teacher_correct: dict[str, dict[str, bool]] = {}
-        self.cell_correct: dict[Cell, dict[str, bool]] = {}
-        acc = cfg.get("accuracy")
-        if acc:
-            check = CHECKERS[acc["checker"]]
-            truth = load_truth(root / acc["screening"], acc["column"])
-            for t in teachers:
-                rows = read_jsonl(root / layout.RESPONSES.format(teacher=t))
-                self.teacher_correct[t] = {
-                    r["id"]: check(truth[r["instruction"]], r["response"]) for r in rows
-                }
-            if acc.get("evaluation"):
-                truth = load_truth(root / acc["evaluation"], acc["column"])
-                for b, t in cells:
-                    rows = read_jsonl(root / layout.ANSWERS.format(base=b, teacher=t))
-                    self.cell_correct[(b, t)] = {
-                        r["id"]: check(truth[r["instruction"]], r["answer"]) for r in rows
-                    }
+        # ground truth where configured: each response's and answer's exactness, by id
+        self.teacher_correct = teacher_correct(cfg, root, teachers) or {}
+        has_truth = bool(cfg.get("accuracy") and cfg["accuracy"].get("evaluation"))
+        self.cell_correct = cell_correct(cfg, root, self.cells) if has_truth else {}
 
     def table(self, screening_ids: Sequence[str], eval_ids: Sequence[str]) -> pd.DataFrame:
         """The cells' metrics, AP and accuracy over these instructions (ids may repeat)."""
         from .evaluate import score_cells
 
         cfg = self.cfg
-        beta = float(cfg["car"]["beta"])
-        mapping = cfg["car"].get("reward_mapping") or {"kind": "none"}
-        rms = sorted({rm for _, rm in self.rewards})
         options = cfg.get("compat_metrics") or {}
         copies: dict[str, int] = {}
         renamed = []
@@ -107,38 +89,41 @@ class CellData:
         settings = {**(cfg.get("evaluation") or {}), "bootstrap": 0}
         settings["length_control"] = {**(settings.get("length_control") or {}), "mode": "joint"}
         scores = score_cells(judgments, settings)
-        rows = []
-        for b, t in self.cells:
-            rewards = {rm: [self.rewards[(t, rm)][i] for i in screening_ids] for rm in rms}
-            summary = summarize([self.compat[(b, t)][i] for i in screening_ids], options.get(b))
-            ref = summarize(
-                [self.reference[t][i] for i in screening_ids], cfg.get("reference_metrics")
-            )
-            reward = float(np.mean(map_rewards(rewards[cfg["car"]["reward_model"]], mapping)))
-            row: dict[str, Any] = {
-                "base": b,
-                "teacher": t,
-                **{f"reward_{rm}": float(np.mean(v)) for rm, v in rewards.items()},
-                "reward": reward,
-                "loss": summary["loss"],
-                "ppl_self": summary["ppl"],
-                "ifd_self": summary["ifd"],
-                "ppl_ref": ref["ppl"],
-                "ifd_ref": ref["ifd"],
-                "length": summary["length"],
-                "car": car(reward, summary["loss"], beta),
-                "ap": scores[f"{b}/{t}"]["ap"],
+        # the screening columns, computed as screening.csv's are, over the drawn instructions
+        teachers = sorted({t for _, t in self.cells})
+        bases = sorted({b for b, _ in self.cells})
+        done = set(self.cells)
+        table = screening_table(
+            {**cfg, "teachers": teachers, "bases": bases},
+            {key: [by_id[i] for i in screening_ids] for key, by_id in self.rewards.items()},
+            {
+                (b, t): summarize([self.compat[(b, t)][i] for i in screening_ids], options.get(b))
+                for b, t in self.cells
+            },
+            {
+                t: summarize(
+                    [self.reference[t][i] for i in screening_ids], cfg.get("reference_metrics")
+                )
+                for t in teachers
+            },
+            {(b, t): "not drawn" for b in bases for t in teachers if (b, t) not in done},
+            {
+                t: 100.0 * float(np.mean([flags[i] for i in screening_ids]))
+                for t, flags in self.teacher_correct.items()
             }
-            if t in self.teacher_correct:
-                row["teacher_accuracy"] = 100.0 * np.mean(
-                    [self.teacher_correct[t][i] for i in screening_ids]
-                )
-            if (b, t) in self.cell_correct:
-                row["accuracy"] = 100.0 * np.mean(
-                    [self.cell_correct[(b, t)][i.split("#")[0]] for _, i in renamed]
-                )
-            rows.append(row)
-        return pd.DataFrame(rows)
+            if self.teacher_correct
+            else None,
+        )
+        table = table[table[MISSING] == ""].drop(columns=[MISSING])
+        table = table.set_index(["base", "teacher"]).loc[self.cells].reset_index()
+        table["ap"] = [scores[f"{b}/{t}"]["ap"] for b, t in self.cells]
+        if self.cell_correct:
+            table["accuracy"] = [
+                100.0
+                * float(np.mean([self.cell_correct[(b, t)][i.split("#")[0]] for _, i in renamed]))
+                for b, t in self.cells
+            ]
+        return table
 
 
 def intervals(

@@ -15,14 +15,14 @@ completes the cell fills the row in. The correlations use the complete cells onl
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from . import layout
-from .accuracy import accuracy, load_truth
+from .accuracy import checked_files, percent
 from .jsonl import atomic_open, read_json, read_jsonl
 from .metrics import MetricError, car, map_rewards, mean
 
@@ -193,44 +193,29 @@ def _read_screening_inputs(
     return rewards, compat, reference
 
 
-def _teacher_accuracy(
-    cfg: dict[str, Any], root: Path, teachers: set[str]
-) -> dict[str, float] | None:
-    """Each teacher's accuracy on the screening split, where the instructions carry answers."""
+def teacher_correct(
+    cfg: dict[str, Any], root: Path, teachers: Iterable[str]
+) -> dict[str, dict[str, bool]] | None:
+    """Whether each teacher response on the screening split gives the exact answer, by id;
+    None where the instructions carry no answers (no `accuracy` in the config)."""
     acc = cfg.get("accuracy")
     if not acc:
         return None
-    truth = load_truth(root / acc["screening"], acc["column"])
-    return {
-        t: accuracy(
-            truth,
-            (
-                (r["instruction"], r["response"])
-                for r in read_jsonl(root / layout.RESPONSES.format(teacher=t))
-            ),
-            acc["checker"],
-        )
-        for t in sorted(teachers)
-    }
+    files = {t: root / layout.RESPONSES.format(teacher=t) for t in sorted(teachers)}
+    return checked_files(root / acc["screening"], acc["column"], acc["checker"], files, "response")
 
 
-def cell_accuracy(
+def cell_correct(
     cfg: dict[str, Any], root: Path, cells: Sequence[tuple[str, str]]
-) -> dict[tuple[str, str], float]:
-    """Each fine-tuned cell's accuracy on the evaluation split (its benchmark answers)."""
+) -> dict[tuple[str, str], dict[str, bool]]:
+    """Whether each fine-tuned cell's answer on the evaluation split is exact, by prompt id."""
     acc = cfg["accuracy"]
-    truth = load_truth(root / acc["evaluation"], acc["column"])
-    return {
-        (b, t): accuracy(
-            truth,
-            (
-                (r["instruction"], r["answer"])
-                for r in read_jsonl(root / layout.ANSWERS.format(base=b, teacher=t))
-            ),
-            acc["checker"],
-        )
-        for b, t in cells
-    }
+    files = {(b, t): root / layout.ANSWERS.format(base=b, teacher=t) for b, t in cells}
+    return checked_files(root / acc["evaluation"], acc["column"], acc["checker"], files, "answer")
+
+
+def _percents(correct: Mapping[Any, Mapping[str, bool]] | None) -> dict[Any, float] | None:
+    return None if correct is None else {k: percent(v) for k, v in correct.items()}
 
 
 def build_screening(cfg: dict[str, Any], root: Path = Path(".")) -> pd.DataFrame:
@@ -243,7 +228,7 @@ def build_screening(cfg: dict[str, Any], root: Path = Path(".")) -> pd.DataFrame
         compat,
         reference,
         {k: s.rule for k, s in missing.items()},
-        _teacher_accuracy(cfg, root, {t for (_, t) in compat}),
+        _percents(teacher_correct(cfg, root, {t for (_, t) in compat})),
     )
     with atomic_open(root / layout.SCREENING) as handle:
         table.to_csv(handle, index=False)
@@ -330,7 +315,7 @@ def build_study(cfg: dict[str, Any], root: Path = Path(".")) -> pd.DataFrame:
     if evaluation:
         scores = evaluation_scores(cfg, root, complete)
         if cfg.get("accuracy") and cfg["accuracy"].get("evaluation"):
-            cells = cell_accuracy(cfg, root, complete)
+            cells = _percents(cell_correct(cfg, root, complete)) or {}
             scores["accuracy"] = [
                 cells[(b, t)] for b, t in zip(scores["base"], scores["teacher"], strict=True)
             ]

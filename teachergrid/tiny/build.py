@@ -338,15 +338,6 @@ def build_model(
     model = _make_model(recipe, tokenizer)
     started = time.time()
     if recipe["role"] == "reward":
-        if recipe.get("pretrain_steps"):
-            # as real reward models start from a language model: first learn the facts (in
-            # every dialect), then learn to tell right answers from wrong ones
-            import transformers as tf
-
-            lm = tf.AutoModelForCausalLM.from_config(_arch_config(recipe, tokenizer, None))
-            pretraining = {**recipe, "role": "base", "steps": recipe["pretrain_steps"]}
-            _train_causal(name, lm, pretraining, tokenizer, model_seed)
-            model.base_model.load_state_dict(lm.base_model.state_dict())
         losses = _train_reward(model, recipe, tokenizer, model_seed)
     else:
         losses = _train_causal(name, model, recipe, tokenizer, model_seed)

@@ -11,6 +11,7 @@ base, the best teacher and the correlation between teacher size and AP.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -174,6 +175,39 @@ def best_teachers(table: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
             row[f"{column}_right"] = top == truth
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+STUDENT_ACCURACY_COLUMNS = [
+    "base",
+    "untuned_accuracy",
+    "n_cells",
+    "min_accuracy",
+    "median_accuracy",
+    "max_accuracy",
+    "best_teacher",
+]
+
+
+def student_accuracy(table: pd.DataFrame, untuned: Mapping[str, float]) -> pd.DataFrame:
+    """Per base, what fine-tuning did: the base's accuracy before fine-tuning (`untuned`; empty
+    where it was not measured) beside the spread of its fine-tuned cells' accuracies and the
+    teacher of the most accurate one. A grid whose students stay near the untuned base, or
+    all reach the same accuracy, has nothing for a teacher-choosing metric to recover."""
+    rows = []
+    for base, sub in table.groupby("base", sort=False):
+        acc = sub["accuracy"]
+        rows.append(
+            {
+                "base": base,
+                "untuned_accuracy": untuned.get(base, math.nan),
+                "n_cells": len(sub),
+                "min_accuracy": acc.min(),
+                "median_accuracy": acc.median(),
+                "max_accuracy": acc.max(),
+                "best_teacher": sub.loc[acc.idxmax(), "teacher"],
+            }
+        )
+    return pd.DataFrame(rows, columns=STUDENT_ACCURACY_COLUMNS)
 
 
 def paradox(table: pd.DataFrame) -> pd.DataFrame:

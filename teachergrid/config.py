@@ -101,10 +101,19 @@ def portable(path: Path, working_dir: Path | None) -> str:
     return str(path)
 
 
+# Folder names the workflow writes beside a base's cells (results/eval/untuned/).
+RESERVED_NAMES = {"bases": ("untuned",)}
+
+
 def _check_unique(items: list[dict[str, Any]], section: str, file: str) -> None:
     seen: dict[str, int] = {}
     for i, item in enumerate(items):
         name = item["name"]
+        if name in RESERVED_NAMES.get(section, ()):
+            raise ConfigError(
+                f"{file}: {section}[{i}].name: {name!r} is reserved (results/eval/{name}/ holds "
+                "the bases' answers before fine-tuning); choose another name"
+            )
         if name in seen:
             raise ConfigError(
                 f"{file}: {section}[{i}].name: {name!r} is listed twice "

@@ -22,6 +22,8 @@ EVAL_REFERENCE = f"{R}/eval/{{bench}}/reference.jsonl"
 JUDGE_PROMPT = f"{R}/eval/judge_prompts/{{bench}}.txt"
 ANSWERS = f"{R}/eval/{{base}}/{{teacher}}.answers.jsonl"
 JUDGMENTS = f"{R}/eval/{{base}}/{{teacher}}.judgments.jsonl"
+# the base before fine-tuning, where answers can be checked (`accuracy`)
+UNTUNED_ANSWERS = f"{R}/eval/untuned/{{base}}.answers.jsonl"
 TINY_MODEL = f"{R}/tiny/models/{{name}}"
 PREFLIGHT = f"{R}/preflight.txt"
 SCREENING = f"{R}/report/screening.csv"
@@ -34,6 +36,7 @@ CAR_TRANSFER = f"{R}/report/car_transfer.csv"
 AP_ACCURACY = f"{R}/report/ap_accuracy.csv"
 ACCURACY_CORRELATIONS = f"{R}/report/accuracy_correlations.csv"
 BEST_TEACHERS = f"{R}/report/best_teachers.csv"
+STUDENT_ACCURACY = f"{R}/report/student_accuracy.csv"
 
 LOGS = {
     "preflight": f"{R}/logs/preflight.log",
@@ -45,6 +48,7 @@ LOGS = {
     "eval_reference": f"{R}/logs/eval/{{bench}}_reference.log",
     "judge_prompts": f"{R}/logs/eval/judge_prompts.log",
     "evaluate": f"{R}/logs/evaluate/{{base}}/{{teacher}}.log",
+    "evaluate_untuned": f"{R}/logs/evaluate/untuned/{{base}}.log",
     "judge": f"{R}/logs/judge/{{base}}/{{teacher}}.log",
 }
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 
@@ -26,6 +26,7 @@ from .accuracy import checked_files, percent
 from .jsonl import atomic_open, read_json, read_jsonl
 from .metrics import MetricError, car, map_rewards, mean
 
+K = TypeVar("K")
 log = logging.getLogger(__name__)
 
 SCREENING_COLUMNS = [
@@ -209,9 +210,23 @@ def cell_correct(
     cfg: dict[str, Any], root: Path, cells: Sequence[tuple[str, str]]
 ) -> dict[tuple[str, str], dict[str, bool]]:
     """Whether each fine-tuned cell's answer on the evaluation split is exact, by prompt id."""
-    acc = cfg["accuracy"]
     files = {(b, t): root / layout.ANSWERS.format(base=b, teacher=t) for b, t in cells}
+    return _answers_correct(cfg, root, files)
+
+
+def _answers_correct(
+    cfg: dict[str, Any], root: Path, files: Mapping[K, Path]
+) -> dict[K, dict[str, bool]]:
+    acc = cfg["accuracy"]
     return checked_files(root / acc["evaluation"], acc["column"], acc["checker"], files, "answer")
+
+
+def untuned_accuracy(cfg: dict[str, Any], root: Path) -> dict[str, float]:
+    """Each base's accuracy on the evaluation split before fine-tuning (rule evaluate_untuned),
+    for the bases whose answers exist (a failed job leaves its base out)."""
+    files = {b: root / layout.UNTUNED_ANSWERS.format(base=b) for b in _names(cfg["bases"])}
+    found = {b: path for b, path in files.items() if path.exists()}
+    return {b: percent(flags) for b, flags in _answers_correct(cfg, root, found).items()}
 
 
 def _percents(correct: Mapping[Any, Mapping[str, bool]] | None) -> dict[Any, float] | None:
@@ -357,6 +372,11 @@ def build_study(cfg: dict[str, Any], root: Path = Path(".")) -> pd.DataFrame:
             best = analysis.best_teachers(sized, metrics)
             with atomic_open(root / layout.BEST_TEACHERS) as handle:
                 best.to_csv(handle, index=False)
+            checked = table[(table[MISSING] == "") & table["accuracy"].notna()]
+            students = analysis.student_accuracy(checked, untuned_accuracy(cfg, root))
+            with atomic_open(root / layout.STUDENT_ACCURACY) as handle:
+                students.to_csv(handle, index=False)
+            log.info("students' accuracy:\n%s", students.to_string(index=False))
             log.info("AP against accuracy:\n%s", tables["ap_accuracy"].to_string(index=False))
         corr = tables["ap"]
         # CAR's unknowns (which reward model, which beta) as a measured result

@@ -138,3 +138,21 @@ def test_ap_against_accuracy_and_the_teachers_each_metric_puts_first():
     assert best.loc["b", "ap"] == "t4" and not best.loc["b", "ap_right"]
     assert best.loc["c", "loss"] == "t4" and best.loc["c", "loss_right"]
     assert best.loc["c", "params_b"] == "t1" and not best.loc["c", "params_b_right"]
+
+
+def test_student_accuracy_sets_each_base_beside_its_untuned_self():
+    from teachergrid.analysis import student_accuracy
+
+    table = pd.concat([toy(), toy().assign(base="c")], ignore_index=True)
+    table["accuracy"] = [10.0, 20.0, 40.0, 30.0, 1.0, 2.0, 3.0, 4.0]
+    out = student_accuracy(table, {"b": 2.5}).set_index("base")
+    assert out.loc["b"].to_dict() == {
+        "untuned_accuracy": 2.5,
+        "n_cells": 4,
+        "min_accuracy": 10.0,
+        "median_accuracy": 25.0,
+        "max_accuracy": 40.0,
+        "best_teacher": "t3",
+    }
+    # a base whose untuned answers were not measured has an empty cell, not a zero
+    assert math.isnan(out.loc["c", "untuned_accuracy"]) and out.loc["c", "best_teacher"] == "t4"

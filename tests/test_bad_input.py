@@ -83,6 +83,8 @@ CASES: list[tuple[str, Edit, str]] = [
     ("no bases", delete("bases"), "'bases' is a required property"),
     ("no teachers", lambda c, _: c.update(teachers=[]),
      "teachers: [] should be non-empty"),
+    ("a base named as a results folder", base(1, name="untuned"),
+     "bases[1].name: 'untuned' is reserved"),
     ("teacher listed twice", lambda c, _: c["teachers"].append(dict(c["teachers"][0])),
      "teachers[12].name: 'llama-s' is listed twice (also teachers[0])"),
     ("undefined tiny model", teacher(0, model="tiny:nope"),

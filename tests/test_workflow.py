@@ -113,8 +113,16 @@ def test_the_tiny_world_plants_an_effect_that_the_pipeline_recovers(grid):
     accuracy = table.groupby("teacher")["teacher_accuracy"].first()
     for family, gappy in (("llama", "s"), ("qwen", "l"), ("gemma", "l"), ("phi", "s")):
         assert accuracy[f"{family}-m"] > accuracy[f"{family}-{gappy}"] + 20
-    # students learn: the best cell of every base answers well over 30% exactly
+    # students learn: the best cell of every base answers well over 30% exactly, where the
+    # base before fine-tuning (same prompts, same chat template) is near 0
     assert table.groupby("base")["accuracy"].max().min() > 50
+    students = pd.read_csv(grid / "results/report/student_accuracy.csv").set_index("base")
+    assert list(students.index) == list(BASES) and (students["n_cells"] == 12).all()
+    assert (students["untuned_accuracy"] < 15).all()
+    assert (students["min_accuracy"] > students["untuned_accuracy"] + 10).all()
+    by_base = table.groupby("base")["accuracy"]
+    assert students["max_accuracy"].to_dict() == by_base.max().to_dict()
+    assert students["median_accuracy"].to_dict() == by_base.median().to_dict()
     # by construction each base learns best from its own family's gap-free teacher: the
     # ground truth says so, and so do CAR and the loss; the largest teacher never is
     best = pd.read_csv(grid / "results/report/best_teachers.csv").set_index("base")

@@ -258,8 +258,21 @@ def report_outputs():
             layout.PARADOX,
             layout.CAR_SENSITIVITY,
             layout.CAR_TRANSFER,
+            *accuracy_outputs(),
         ]
     return outputs
+
+
+def accuracy_outputs():
+    """The report's files on the ground truth, where the students' answers are checked."""
+    if not answer_inputs():
+        return []
+    return [
+        layout.AP_ACCURACY,
+        layout.ACCURACY_CORRELATIONS,
+        layout.BEST_TEACHERS,
+        layout.STUDENT_ACCURACY,
+    ]
 
 
 # Ground truth where the instructions carry exact answers (the tiny world's do).
@@ -303,6 +316,11 @@ def answer_inputs():
     if not (EVAL and truth_inputs("evaluation")):
         return []
     return [layout.ANSWERS.format(base=b, teacher=t) for b, t in FT_CELLS]
+
+
+def untuned_inputs():
+    """Every base's answers before fine-tuning, where the students' answers are checked."""
+    return expand(layout.UNTUNED_ANSWERS, base=BASES) if answer_inputs() else []
 
 
 # The cells that are fine-tuned and evaluated (finetune.cells; every cell by default).

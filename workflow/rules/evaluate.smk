@@ -98,6 +98,35 @@ rule evaluate:
         "../scripts/evaluate.py"
 
 
+# Where answers can be checked (`accuracy`), each base also answers the evaluation prompts
+# before any fine-tuning, with the chat template its students are trained on: the floor that
+# the students' accuracies are read against (report: student_accuracy.csv). Not judged.
+rule evaluate_untuned:
+    input:
+        model=lambda wc: model_input(BASES[wc.base]),
+        alpaca_eval=layout.EVAL_REFERENCE.format(bench="alpaca_eval"),
+        arena_hard=layout.EVAL_REFERENCE.format(bench="arena_hard"),
+    output:
+        answers=layout.UNTUNED_ANSWERS,
+    log:
+        layout.LOGS["evaluate_untuned"],
+    benchmark:
+        f"{R}/benchmarks/evaluate_untuned/{{base}}.tsv"
+    conda:
+        "../../envs/generation.yaml"
+    threads: cores(RESOURCES["evaluation"] or SMALL_JOB)
+    resources:
+        **scheduler(RESOURCES["evaluation"] or SMALL_JOB),
+    params:
+        base=lambda wc: tracked(loading(BASES[wc.base])),
+        evaluation=tracked(evaluation_job_settings(), *EVALUATION_UNTRACKED),
+        evaluation_ops=untracked(evaluation_job_settings(), *EVALUATION_UNTRACKED),
+        decoding=CFG["decodings"].get(EVAL.get("decoding", "greedy")),
+        model=lambda wc: model_dir(BASES[wc.base]),
+    script:
+        "../scripts/evaluate.py"
+
+
 if JUDGE_ON_HOST:
 
     rule judge:

@@ -42,6 +42,7 @@ rule report:
         screening=layout.SCREENING,
         judgments=judgment_inputs(),
         answers=answer_inputs(),
+        untuned=untuned_inputs(),
         truth=truth_inputs("evaluation"),
         # per-response records: the correlations' bootstrap over instructions reads them
         records=record_inputs(),
@@ -53,15 +54,7 @@ rule report:
                 layout.PARADOX,
                 layout.CAR_SENSITIVITY,
                 layout.CAR_TRANSFER,
-                *(
-                    [
-                        layout.AP_ACCURACY,
-                        layout.ACCURACY_CORRELATIONS,
-                        layout.BEST_TEACHERS,
-                    ]
-                    if answer_inputs()
-                    else []
-                ),
+                *accuracy_outputs(),
             ]
             if EVAL
             else []

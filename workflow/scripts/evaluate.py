@@ -1,7 +1,8 @@
 """Answer both benchmarks with one fine-tuned model (rule evaluate), and judge the answers
 when the judge is a reward model (an LLM judge behind an API judges in rule judge, on the
-submitting host). The scores are fitted from the judgements by the report. Under a __main__
-guard: vLLM spawns its engine in a process that imports this script again."""
+submitting host); or with a base before fine-tuning (rule evaluate_untuned: answers only).
+The scores are fitted from the judgements by the report. Under a __main__ guard: vLLM
+spawns its engine in a process that imports this script again."""
 
 from pathlib import Path
 
@@ -19,21 +20,24 @@ def main(sm) -> None:
     alpaca = read_jsonl(sm.input.alpaca_eval)
     arena = read_jsonl(sm.input.arena_hard)
     prompts = {r["id"]: r["instruction"] for r in alpaca + arena}
-    # The fine-tuned model carries the chat template it was trained with.
+    # The fine-tuned model carries the chat template it was trained with; a base answering
+    # before fine-tuning (rule evaluate_untuned, params.model set) is given that same template.
+    untuned = getattr(sm.params, "model", None) is not None
     generator = {
-        "name": f"{base['name']}+{sm.wildcards.teacher}",
+        "name": base["name"] if untuned else f"{base['name']}+{sm.wildcards.teacher}",
         "backend": ev["backend"],
         "batch_size": ev["batch_size"],
         "tensor_parallel_size": ev["tensor_parallel_size"],
         "max_model_len": ev["max_model_len"],
         "dtype": base.get("dtype", "auto"),
-        "chat_template": None,
+        "chat_template": base.get("chat_template") if untuned else None,
         "stop": [],
         "local": True,
+        **({k: base[k] for k in ("revision", "trust_remote_code") if k in base} if untuned else {}),
     }
     backend = make_backend(
         generator,
-        sm.input.model,
+        sm.params.model if untuned else sm.input.model,
         Decoding.from_config({**sm.params.decoding, "n": 1}),
         threads=sm.threads,
     )
@@ -44,6 +48,9 @@ def main(sm) -> None:
     write_jsonl(
         sm.output.answers, ({"id": i, "instruction": prompts[i], "answer": answers[i]} for i in ids)
     )
+    if untuned:
+        log.info("%d answers of the base before fine-tuning (checked, not judged)", len(answers))
+        return
     if not hasattr(sm.output, "judgments"):  # the judge rule judges them
         log.info("%d answers; the judge rule judges them", len(answers))
         return

@@ -187,7 +187,8 @@ def sweep(cluster, site_config: Path, tmp_path_factory: pytest.TempPathFactory):
 def test_sweep_runs_every_job_through_slurm(sweep):
     workdir, _, _, jobs = sweep
     assert (jobs["state"] == "COMPLETED").all(), jobs
-    # 4 teachers x 2 bases, the reference LM, the reward model and the judge
+    # 4 teachers x 2 bases, the reference LM, the reward model and the judge; each base also
+    # answers before fine-tuning (evaluate_untuned)
     assert counts(jobs) == {
         "tiny_tokenizers": 1,
         "tiny_model": 9,
@@ -198,6 +199,7 @@ def test_sweep_runs_every_job_through_slurm(sweep):
         "finetune": CELLS,
         "eval_reference": 2,
         "evaluate": CELLS,
+        "evaluate_untuned": len(BASES),
     }
     # the hub download and the fan-in reports run on the submitting host, not as cluster jobs
     assert not {"instructions", "screening_report", "report"} & set(jobs["rule"])
@@ -214,7 +216,7 @@ def test_jobs_get_the_resources_their_rules_declare(sweep):
     assert set(jobs["partition"]) == {SITE["default-resources"]["slurm_partition"]}, jobs
     assert set(jobs["qos"]) == {SITE["slurm-qos"]}, jobs
     for _, job in jobs.iterrows():
-        if job["rule"] in ("finetune", "evaluate"):
+        if job["rule"] in ("finetune", "evaluate", "evaluate_untuned"):
             # --gpus=tiny:1 --cpus-per-gpu=1, memory and wall time from the config
             assert job["tres"]["gres/gpu:tiny"] == "1" and job["tres"]["cpu"] == "1", job
             assert job["tres"]["mem"] == "3000M" and job["minutes"] == 25, job

@@ -252,9 +252,18 @@ def analyze(scores: Path, out: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     return corr, para
 
 
-DEFAULT_BETAS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
-SENSITIVITY_COLUMNS = ["reward_model", "beta", "base", "n_teachers", "spearman_rho", "kendall_tau"]
+DEFAULT_BETAS = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+SENSITIVITY_COLUMNS = [
+    "target",
+    "reward_model",
+    "beta",
+    "base",
+    "n_teachers",
+    "spearman_rho",
+    "kendall_tau",
+]
 TRANSFER_COLUMNS = [
+    "target",
     "held_out_base",
     "chosen_reward_model",
     "chosen_beta",
@@ -269,52 +278,57 @@ def car_sensitivity(
     table: pd.DataFrame,
     rewards: dict[str, str],
     betas: tuple[float, ...] | list[float] = DEFAULT_BETAS,
+    target: str = "ap",
 ) -> pd.DataFrame:
-    """CAR = r / (1 + beta L) recomputed for every reward model and beta, correlated with AP per
-    base (and averaged): which setting the data supports. `rewards`: reward-model name -> the
-    column holding each cell's mean (positive, mapped) reward. Rows with no AP are left out."""
+    """CAR = r / (1 + beta L) recomputed for every reward model and beta, correlated per base
+    (and averaged) with `target`: AP, or where the truth is known the cells' `accuracy`. Which
+    setting the data supports. `rewards`: reward-model name -> the column holding each cell's
+    mean (positive, mapped) reward. Rows with no target value are left out."""
     table = with_ap(table)
-    table = table[table["ap"].notna() & table["loss"].notna()]
+    table = table[table[target].notna() & table["loss"].notna()]
     rows = []
     for rm, column in rewards.items():
         for beta in betas:
             score = table[column] / (1.0 + float(beta) * table["loss"])
             per_base = []
             for base, sub in table.assign(score=score).groupby("base", sort=False):
-                rho, _, tau, _ = _corr(sub["score"], sub["ap"])
+                rho, _, tau, _ = _corr(sub["score"], sub[target])
                 per_base.append((base, int(sub["score"].notna().sum()), rho, tau))
-            rows += [(rm, float(beta), *r) for r in per_base]
+            rows += [(target, rm, float(beta), *r) for r in per_base]
             if per_base:
-                rows.append((rm, float(beta), "average", int(np.mean([r[1] for r in per_base])),
+                rows.append((target, rm, float(beta), "average",
+                             int(np.mean([r[1] for r in per_base])),
                              float(np.nanmean([r[2] for r in per_base])),
                              float(np.nanmean([r[3] for r in per_base]))))  # fmt: skip
     return pd.DataFrame(rows, columns=SENSITIVITY_COLUMNS)
 
 
 def leave_one_base_out(sensitivity: pd.DataFrame) -> pd.DataFrame:
-    """For each base held out: the (reward model, beta) with the best mean Spearman over the
-    other bases, and how it does on the held-out one (against the best any setting gets
-    there). A setting that transfers is one a researcher could have chosen without the base."""
-    per_base = sensitivity[sensitivity["base"] != "average"]
-    bases = list(dict.fromkeys(per_base["base"]))
+    """For each target and base held out: the (reward model, beta) with the best mean Spearman
+    over the other bases, and how it does on the held-out one (against the best any setting
+    gets there). A setting that transfers is one a researcher could have chosen without the
+    base."""
     rows = []
-    for held in bases:
-        train = per_base[per_base["base"] != held]
-        if train.empty:
-            continue
-        means = train.groupby(["reward_model", "beta"], sort=False)["spearman_rho"].mean()
-        rm, beta = means.idxmax()
-        test = per_base[per_base["base"] == held].set_index(["reward_model", "beta"])
-        best = test["spearman_rho"].idxmax()
-        rows.append(
-            {
-                "held_out_base": held,
-                "chosen_reward_model": rm,
-                "chosen_beta": beta,
-                "train_spearman_rho": float(means.max()),
-                "held_out_spearman_rho": float(test.loc[(rm, beta), "spearman_rho"]),
-                "held_out_best_spearman_rho": float(test["spearman_rho"].max()),
-                "held_out_best_setting": f"{best[0]}, beta {best[1]:g}",
-            }
-        )
+    for target, part in sensitivity.groupby("target", sort=False):
+        per_base = part[part["base"] != "average"]
+        for held in dict.fromkeys(per_base["base"]):
+            train = per_base[per_base["base"] != held]
+            if train.empty:
+                continue
+            means = train.groupby(["reward_model", "beta"], sort=False)["spearman_rho"].mean()
+            rm, beta = means.idxmax()
+            test = per_base[per_base["base"] == held].set_index(["reward_model", "beta"])
+            best = test["spearman_rho"].idxmax()
+            rows.append(
+                {
+                    "target": target,
+                    "held_out_base": held,
+                    "chosen_reward_model": rm,
+                    "chosen_beta": beta,
+                    "train_spearman_rho": float(means.max()),
+                    "held_out_spearman_rho": float(test.loc[(rm, beta), "spearman_rho"]),
+                    "held_out_best_spearman_rho": float(test["spearman_rho"].max()),
+                    "held_out_best_setting": f"{best[0]}, beta {best[1]:g}",
+                }
+            )
     return pd.DataFrame(rows, columns=TRANSFER_COLUMNS)

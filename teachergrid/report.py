@@ -402,7 +402,12 @@ def build_study(cfg: dict[str, Any], root: Path = Path(".")) -> pd.DataFrame:
             }
         )
         betas = cfg["car"].get("betas") or analysis.DEFAULT_BETAS
-        sens = analysis.car_sensitivity(scored, {rm: f"car_reward_{rm}" for rm in rms}, betas)
+        columns = {rm: f"car_reward_{rm}" for rm in rms}
+        targets = ["ap", *(["accuracy"] if "accuracy" in scored.columns else [])]
+        sens = pd.concat(
+            [analysis.car_sensitivity(scored, columns, betas, target) for target in targets],
+            ignore_index=True,
+        )
         transfer = analysis.leave_one_base_out(sens)
         with atomic_open(root / layout.CAR_SENSITIVITY) as handle:
             sens.to_csv(handle, index=False)

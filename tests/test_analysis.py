@@ -119,6 +119,17 @@ def test_car_sensitivity_and_its_leave_one_base_out_choice():
     assert list(transfer["held_out_base"]) == ["b1", "b2", "b3"]
     assert set(transfer["chosen_reward_model"]) == {"rm2"}
     assert (transfer["held_out_spearman_rho"] == transfer["held_out_best_spearman_rho"]).all()
+    # against another target (a ground truth that agrees with rm1 at beta 0): the same grid,
+    # rows labelled with their target, and a transfer computed per target
+    table = pd.DataFrame(rows).assign(accuracy=lambda t: t["r1"])
+    truth = car_sensitivity(table, {"rm1": "r1", "rm2": "r2"}, [0.0, 8.0], "accuracy")
+    assert set(sens["target"]) == {"ap"} and set(truth["target"]) == {"accuracy"}
+    by = truth.set_index(["reward_model", "beta", "base"])
+    assert by.loc[("rm1", 0.0, "average"), "spearman_rho"] == pytest.approx(1.0)
+    both = leave_one_base_out(pd.concat([sens, truth], ignore_index=True))
+    chosen = both.groupby("target")["chosen_reward_model"].agg(set).to_dict()
+    assert chosen == {"ap": {"rm2"}, "accuracy": {"rm1"}}
+    assert both.loc[both["target"] == "accuracy", "chosen_beta"].eq(0.0).all()
 
 
 def test_ap_against_accuracy_and_the_teachers_each_metric_puts_first():

@@ -20,7 +20,7 @@ import pandas as pd
 from . import layout
 from .compatibility import summarize
 from .jsonl import read_jsonl
-from .report import MISSING, cell_correct, screening_table, teacher_correct
+from .report import MISSING, cell_correct, names, screening_table, teacher_correct
 
 Cell = tuple[str, str]
 
@@ -32,7 +32,7 @@ class CellData:
         self.cfg = cfg
         self.cells = list(cells)
         teachers = sorted({t for _, t in cells})
-        rms = [r if isinstance(r, str) else r["name"] for r in cfg["reward_models"]]
+        rms = names(cfg["reward_models"])
         self.rewards = {
             (t, rm): {
                 r["id"]: r["reward"]

@@ -53,7 +53,8 @@ EVAL_SCORE_COLUMNS = [
 MISSING = "missing"
 
 
-def _names(items: Sequence[Any]) -> list[str]:
+def names(items: Sequence[Any]) -> list[str]:
+    """The names of config entries (mappings with a `name`) or of plain names."""
     return [i["name"] if isinstance(i, Mapping) else str(i) for i in items]
 
 
@@ -63,11 +64,11 @@ def missing_cells(
     """(base, teacher) -> the first unfinished job, for every cell that is not complete. A
     cell that is not fine-tuned (`finetuned`: the fine-tuned cells, when not all are) is
     complete after its screening jobs."""
-    rms = _names(report_cfg["reward_models"])
+    rms = names(report_cfg["reward_models"])
     finetuned = report_cfg.get("finetuned")
     out = {}
-    for base in _names(report_cfg["bases"]):
-        for teacher in _names(report_cfg["teachers"]):
+    for base in names(report_cfg["bases"]):
+        for teacher in names(report_cfg["teachers"]):
             tuned = evaluation and (finetuned is None or [base, teacher] in finetuned)
             step = layout.first_unfinished(
                 root, base, teacher, rms, tuned, report_cfg.get("judge_rule", "evaluate")
@@ -98,10 +99,10 @@ def screening_table(
     beta = float(cfg["car"]["beta"])
     car_rm = cfg["car"]["reward_model"]
     mapping = cfg["car"]["reward_mapping"]
-    rm_names = _names(cfg["reward_models"])
+    rm_names = names(cfg["reward_models"])
     rows = []
-    for b in _names(cfg["bases"]):
-        for t in _names(cfg["teachers"]):
+    for b in names(cfg["bases"]):
+        for t in names(cfg["teachers"]):
             row: dict[str, Any] = {"base": b, "teacher": t}
             if (b, t) in missing:
                 row[MISSING] = missing[(b, t)]
@@ -179,7 +180,7 @@ def ranking_markdown(
 def _read_screening_inputs(
     cfg: dict[str, Any], root: Path, missing: Mapping[tuple[str, str], layout.Step]
 ) -> tuple[dict, dict, dict]:
-    bases, teachers, rms = (_names(cfg[k]) for k in ("bases", "teachers", "reward_models"))
+    bases, teachers, rms = (names(cfg[k]) for k in ("bases", "teachers", "reward_models"))
     done = {(b, t) for b in bases for t in teachers if (b, t) not in missing}
     done_teachers = {t for _, t in done}
     rewards = {
@@ -224,7 +225,7 @@ def _answers_correct(
 def untuned_accuracy(cfg: dict[str, Any], root: Path) -> dict[str, float]:
     """Each base's accuracy on the evaluation split before fine-tuning (rule evaluate_untuned),
     for the bases whose answers exist (a failed job leaves its base out)."""
-    files = {b: root / layout.UNTUNED_ANSWERS.format(base=b) for b in _names(cfg["bases"])}
+    files = {b: root / layout.UNTUNED_ANSWERS.format(base=b) for b in names(cfg["bases"])}
     found = {b: path for b, path in files.items() if path.exists()}
     return {b: percent(flags) for b, flags in _answers_correct(cfg, root, found).items()}
 
@@ -247,7 +248,7 @@ def build_screening(cfg: dict[str, Any], root: Path = Path(".")) -> pd.DataFrame
     )
     with atomic_open(root / layout.SCREENING) as handle:
         table.to_csv(handle, index=False)
-    for base in _names(cfg["bases"]):
+    for base in names(cfg["bases"]):
         logs = {t: s.log for (b, t), s in missing.items() if b == base}
         with atomic_open(root / layout.RANKINGS.format(base=base)) as handle:
             handle.write(ranking_markdown(table, base, cfg, logs))
@@ -322,8 +323,8 @@ def build_study(cfg: dict[str, Any], root: Path = Path(".")) -> pd.DataFrame:
     finetuned = cfg.get("finetuned")
     complete = [
         (b, t)
-        for b in _names(cfg["bases"])
-        for t in _names(cfg["teachers"])
+        for b in names(cfg["bases"])
+        for t in names(cfg["teachers"])
         if (b, t) not in missing and (finetuned is None or [b, t] in finetuned)
     ]
     table = screening
@@ -381,7 +382,7 @@ def build_study(cfg: dict[str, Any], root: Path = Path(".")) -> pd.DataFrame:
         corr = tables["ap"]
         # CAR's unknowns (which reward model, which beta) as a measured result
         mapping = cfg["car"].get("reward_mapping") or {"kind": "none"}
-        rms = _names(cfg["reward_models"])
+        rms = names(cfg["reward_models"])
         mapped = {
             (t, rm): mean(
                 map_rewards(

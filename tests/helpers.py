@@ -45,6 +45,21 @@ def tiny_config() -> dict[str, Any]:
     return with_absolute_sources(yaml.safe_load(TINY.read_text()))
 
 
+def quick_config() -> dict[str, Any]:
+    """configs/tiny.yaml with a fraction of its compute: every tiny model trained 40 steps,
+    64 screening instructions, 24 prompts per benchmark, one epoch of fine-tuning. Every stage
+    and every file as the demo has them, for the tests of the workflow's plumbing (scheduling,
+    reruns, failures, hosts) rather than of its numbers, which test_workflow's grid checks."""
+    cfg = tiny_config()
+    for recipe in cfg["tiny_world"]["models"].values():
+        recipe["steps"] = min(int(recipe["steps"]), 40)
+    cfg["instructions"]["sample"] = 64
+    cfg["finetune"]["epochs"] = 1
+    for bench in ("alpaca_eval", "arena_hard"):
+        cfg["evaluation"][bench]["prompts"] = {**cfg["instructions"]["eval"], "sample": 24}
+    return cfg
+
+
 def snakemake_cmd(
     workdir: Path,
     configfile: Path | None,

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from helpers import tiny_config
+from helpers import quick_config
 
 from teachergrid.config import ConfigError, load_config
 from teachergrid.published import (
@@ -86,9 +86,9 @@ def test_a_reward_models_name_in_the_data_is_the_last_part_of_its_hub_id():
 
 
 def published_config(tmp_path: Path) -> Path:
-    """The tiny study with two published teachers (from a Zoo-format file of its own
+    """The quick tiny study with two published teachers (from a Zoo-format file of its own
     instructions) instead of generated ones, the reward model reading their scores."""
-    cfg = tiny_config()
+    cfg = quick_config()
     source = Path(cfg["instructions"]["source"])
     texts = [json.loads(line)["instruction"] for line in source.read_text().splitlines()]
     zoo = zoo_file(tmp_path / "zoo.parquet", texts, {"gemma-2-9b-it": 1, "Qwen2.5-7B-Instruct": 3})

@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from helpers import REPO, snakemake_cmd, tiny_config
+from helpers import REPO, quick_config, snakemake_cmd
 
 CLUSTER = REPO / "tests" / "slurm" / "cluster.sh"
 # A site's own settings, as a user keeps them in ~/.config/snakemake/slurm/: the workflow's
@@ -122,9 +122,10 @@ def command(workdir: Path, configfile: Path, *args: str) -> list[str]:
 
 
 def slurm_config(directory: Path, extra_teacher: bool = False) -> Path:
-    """configs/tiny.yaml cut to 4 teachers x 2 bases (every stage, half the jobs: CI time),
-    with GPU jobs for fine-tuning and evaluation, and optionally one more teacher."""
-    cfg = tiny_config()
+    """The quick tiny config (helpers.quick_config) cut to 4 teachers x 2 bases (every stage,
+    a sixth of the jobs: CI time), with GPU jobs for fine-tuning and evaluation, and
+    optionally one more teacher."""
+    cfg = quick_config()
     cfg["teachers"] = [t for t in cfg["teachers"] if t["name"] in TEACHERS]
     cfg["bases"] = [b for b in cfg["bases"] if b["name"] in BASES]
     cfg["finetune"]["resources"] = dict(GPU_JOB)
@@ -139,7 +140,7 @@ def slurm_config(directory: Path, extra_teacher: bool = False) -> Path:
             "architecture": "llama",
             "tokenizer": "tok-llama",
             "hidden_size": 80,
-            "steps": 120,
+            "steps": 40,
             "dialect": "llama",
         }
     path = directory / ("tiny-plus-one.yaml" if extra_teacher else "tiny-slurm.yaml")

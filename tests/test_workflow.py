@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from helpers import REPO, TINY, job_counts, snakemake_cmd, tiny_config
+from helpers import REPO, TINY, job_counts, quick_config, snakemake_cmd, tiny_config
 
 pytestmark = pytest.mark.workflow
 
@@ -519,7 +519,7 @@ def test_an_llm_judge_judges_on_the_submitting_host(tmp_path, tiny_llama):
     model gives no verdicts: every judgement is dropped and counted, none scored as a tie."""
     from helpers import transformers_serve
 
-    cfg = tiny_config()
+    cfg = quick_config()
     for bench in ("alpaca_eval", "arena_hard"):
         cfg["evaluation"][bench]["prompts"] = {**cfg["instructions"]["eval"], "sample": 6}
     target = "results/eval/base-qwen/qwen-l.judgments.jsonl"

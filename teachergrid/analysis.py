@@ -298,9 +298,16 @@ def car_sensitivity(
             if per_base:
                 rows.append((target, rm, float(beta), "average",
                              int(np.mean([r[1] for r in per_base])),
-                             float(np.nanmean([r[2] for r in per_base])),
-                             float(np.nanmean([r[3] for r in per_base]))))  # fmt: skip
+                             _mean_of_defined([r[2] for r in per_base]),
+                             _mean_of_defined([r[3] for r in per_base])))  # fmt: skip
     return pd.DataFrame(rows, columns=SENSITIVITY_COLUMNS)
+
+
+def _mean_of_defined(values: list[float]) -> float:
+    """The mean of the coefficients that are defined (a base whose target or metric is
+    constant has none); NaN when no base has one."""
+    defined = [v for v in values if not math.isnan(v)]
+    return float(np.mean(defined)) if defined else math.nan
 
 
 def leave_one_base_out(sensitivity: pd.DataFrame) -> pd.DataFrame:
@@ -316,19 +323,24 @@ def leave_one_base_out(sensitivity: pd.DataFrame) -> pd.DataFrame:
             if train.empty:
                 continue
             means = train.groupby(["reward_model", "beta"], sort=False)["spearman_rho"].mean()
-            rm, beta = means.idxmax()
             test = per_base[per_base["base"] == held].set_index(["reward_model", "beta"])
-            best = test["spearman_rho"].idxmax()
-            rows.append(
-                {
-                    "target": target,
-                    "held_out_base": held,
-                    "chosen_reward_model": rm,
-                    "chosen_beta": beta,
-                    "train_spearman_rho": float(means.max()),
-                    "held_out_spearman_rho": float(test.loc[(rm, beta), "spearman_rho"]),
-                    "held_out_best_spearman_rho": float(test["spearman_rho"].max()),
-                    "held_out_best_setting": f"{best[0]}, beta {best[1]:g}",
-                }
-            )
+            held_rho = test["spearman_rho"].dropna()
+            row: dict[str, Any] = {"target": target, "held_out_base": held}
+            # no defined coefficient (every cell's target, or every score, is the same): no
+            # setting can be chosen or judged, and the row says so with empty values
+            if means.notna().any():
+                rm, beta = means.idxmax()
+                row.update(
+                    chosen_reward_model=rm,
+                    chosen_beta=beta,
+                    train_spearman_rho=float(means.max()),
+                    held_out_spearman_rho=float(test.loc[(rm, beta), "spearman_rho"]),
+                )
+            if len(held_rho):
+                best = held_rho.idxmax()
+                row.update(
+                    held_out_best_spearman_rho=float(held_rho.max()),
+                    held_out_best_setting=f"{best[0]}, beta {best[1]:g}",
+                )
+            rows.append(row)
     return pd.DataFrame(rows, columns=TRANSFER_COLUMNS)

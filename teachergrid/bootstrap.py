@@ -147,10 +147,17 @@ def intervals(
     stacked = pd.concat(draws, ignore_index=True)
     low, high = 100 * (1 - level) / 2, 100 * (1 + level) / 2
     out = stacked.groupby(list(keys), sort=False)[list(values)].agg(
-        [lambda x: np.nanpercentile(x, low), lambda x: np.nanpercentile(x, high)]
+        [lambda x: _percentile(x, low), lambda x: _percentile(x, high)]
     )
     out.columns = [f"{v}_ci_{side}" for v in values for side in ("low", "high")]
     return out.reset_index()
+
+
+def _percentile(values: pd.Series, q: float) -> float:
+    """The percentile of the replicates whose coefficient is defined; NaN where none is (a
+    coefficient of a constant column)."""
+    defined = values.dropna()
+    return float(np.percentile(defined, q)) if len(defined) else np.nan
 
 
 def merge_intervals(

@@ -130,6 +130,13 @@ def test_car_sensitivity_and_its_leave_one_base_out_choice():
     chosen = both.groupby("target")["chosen_reward_model"].agg(set).to_dict()
     assert chosen == {"ap": {"rm2"}, "accuracy": {"rm1"}}
     assert both.loc[both["target"] == "accuracy", "chosen_beta"].eq(0.0).all()
+    # a target no setting can rank (every cell equally accurate: students that learnt nothing)
+    # leaves its coefficients and its transfer rows empty rather than stopping the report
+    flat = car_sensitivity(table.assign(accuracy=0.0), {"rm1": "r1"}, [0.0, 1.0], "accuracy")
+    assert flat["spearman_rho"].isna().all() and len(flat) == 2 * 4
+    moved = leave_one_base_out(flat)
+    assert list(moved["held_out_base"]) == ["b1", "b2", "b3"]
+    assert moved[["chosen_reward_model", "held_out_best_setting"]].isna().all().all()
 
 
 def test_ap_against_accuracy_and_the_teachers_each_metric_puts_first():

@@ -14,7 +14,12 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 ENVS = REPO / "envs"
-CACHE = Path(os.environ.get("TEACHERGRID_ENV_CACHE", REPO / ".envs-cache"))
+# Built environments are shared by every clone of the project on a machine (as pre-commit
+# shares its hook environments): keyed by their requirements, so an edited file is rebuilt.
+CACHE = Path(
+    os.environ.get("TEACHERGRID_ENV_CACHE")
+    or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "teachergrid" / "envs"
+)
 # conda-only entries with no PyPI package to resolve
 CONDA_ONLY = {"python", "pip"}
 

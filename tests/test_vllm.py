@@ -2,8 +2,8 @@
 virtual environment) serves a tiny teacher through the workflow's generate rule, and its greedy
 responses are compared with the hf backend's; the preflight reads that vLLM's model registry.
 
-The environment is built once and cached (.envs-cache/, about 3 minutes from the package
-registry); the engine itself starts in about a minute on 2 cores.
+The environment is built once and cached (~/.cache/teachergrid/envs/, about 3 minutes from the
+package registry); the engine itself starts in about a minute on 2 cores.
 """
 
 from __future__ import annotations

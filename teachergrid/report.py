@@ -289,12 +289,16 @@ def _with_intervals(
 
     def statistics(replicate: pd.DataFrame) -> pd.DataFrame:
         sized = replicate.assign(params_b=replicate["teacher"].map(sizes))
-        parts = [analysis.correlations(sized, metrics).assign(target="ap")]
+        # coefficients only: the intervals need no p-values
+        parts = [analysis.correlations(sized, metrics, p_values=False).assign(target="ap")]
         if "accuracy" in tables:
+            by_truth = analysis.correlations(sized, metrics, "accuracy", p_values=False)
+            parts.append(by_truth.assign(target="accuracy"))
             parts.append(
-                analysis.correlations(sized, metrics, "accuracy").assign(target="accuracy")
+                analysis.ap_accuracy(replicate, p_values=False).assign(
+                    metric="ap", target="ap_accuracy"
+                )
             )
-            parts.append(analysis.ap_accuracy(replicate).assign(metric="ap", target="ap_accuracy"))
         return pd.concat(parts, ignore_index=True)
 
     values = ["spearman_rho", "kendall_tau"]

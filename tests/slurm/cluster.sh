@@ -3,7 +3,7 @@
 #
 #   tests/slurm/cluster.sh install        apt packages (root)
 #   tests/slurm/cluster.sh start STATE    munge, MariaDB, slurmdbd, slurmctld, slurmd
-#   tests/slurm/cluster.sh stop STATE     stop every daemon started from STATE
+#   tests/slurm/cluster.sh stop STATE     stop every daemon started from STATE, remove its config
 #
 # Daemons run as root with their state, logs and pid files under STATE. SLURM reads its
 # config from /etc/slurm (job steps strip SLURM_CONF, so it has to live there).
@@ -15,6 +15,33 @@ host=$(hostname -s)
 conf=/etc/slurm
 
 log() { echo "cluster: $*" >&2; }
+
+# The config files this script writes under /etc/slurm carry this line. `stop` removes them
+# (and puts back any file of another SLURM setup that `start` had to move aside): a config left
+# behind without its daemons makes every `scontrol` wait ~9 s for a controller, and the SLURM
+# executor plugin runs `scontrol show config` whenever Snakemake starts.
+MARK="# teachergrid test cluster (tests/slurm/cluster.sh): removed when the cluster stops"
+FILES="slurm.conf slurmdbd.conf gres.conf"
+
+set_aside() {  # a config of someone else's SLURM: kept under STATE until stop
+  mkdir -p "$state/etc-slurm"
+  for name in $FILES; do
+    if [ -e "$conf/$name" ] && ! grep -qF "$MARK" "$conf/$name"; then
+      mv "$conf/$name" "$state/etc-slurm/$name"
+    fi
+  done
+}
+
+restore() {
+  for name in $FILES; do
+    if [ -e "$conf/$name" ] && grep -qF "$MARK" "$conf/$name"; then
+      rm -f "$conf/$name"
+    fi
+    if [ -e "$state/etc-slurm/$name" ]; then
+      mv "$state/etc-slurm/$name" "$conf/$name"
+    fi
+  done
+}
 
 wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
   local limit=$1 what=$2
@@ -41,6 +68,7 @@ install() {
 start() {
   mkdir -p "$state"/{ctld,d,log,run,mysql-data} "$conf"
   chmod 755 "$state"
+  set_aside
   local mem_mb cpus gpus=2
   cpus=$(nproc)
   mem_mb=$(($(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 - 2048))
@@ -72,6 +100,7 @@ start() {
     FLUSH PRIVILEGES;"
 
   cat >"$conf/slurmdbd.conf" <<EOF
+$MARK
 AuthType=auth/munge
 DbdHost=localhost
 SlurmUser=root
@@ -87,6 +116,7 @@ EOF
   chmod 600 "$conf/slurmdbd.conf"
 
   cat >"$conf/slurm.conf" <<EOF
+$MARK
 ClusterName=teachergrid
 SlurmctldHost=$host
 SlurmUser=root
@@ -118,7 +148,8 @@ PartitionName=study Nodes=ALL MaxTime=INFINITE State=UP
 EOF
   # Stand-in GPUs of type "tiny" (two tty devices play the device files): jobs that ask for
   # `--gpus=tiny:N` are scheduled and accounted for as on a GPU cluster, and compute on the CPU.
-  echo "NodeName=$host Name=gpu Type=tiny File=/dev/tty[0-$((gpus - 1))]" >"$conf/gres.conf"
+  printf '%s\nNodeName=%s Name=gpu Type=tiny File=/dev/tty[0-%d]\n' "$MARK" "$host" "$((gpus - 1))" \
+    >"$conf/gres.conf"
 
   /usr/sbin/slurmdbd
   wait_for 60 slurmdbd sacctmgr -n show cluster
@@ -153,6 +184,7 @@ stop() {
       rm -f "$pidfile"
     fi
   done
+  restore
   log "stopped"
 }
 

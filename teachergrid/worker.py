@@ -10,7 +10,8 @@ server and waits: the server forks, the child takes the job's working directory,
 standard streams, runs the same script file, and its exit status becomes the job's. When the
 job is killed, the server kills the child.
 
-Nothing changes where there is no server: a job that cannot reach it (no socket, another host,
+The command starts once the server has finished its imports (a few seconds), so that the
+first jobs find it too. Nothing changes where there is no server: a job that cannot reach it (no socket, another host,
 another Python, as under `--use-conda`) or that runs under SLURM (it must stay inside its
 allocation) runs in its own process as before.
 `benchmark:` files of delegated jobs measure the waiting script: their wall time is the job's,
@@ -32,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -216,6 +218,22 @@ def serve(path: str) -> None:
         threading.Thread(target=_serve_one, args=(conn,), daemon=True).start()
 
 
+# How long `run` waits for the server's imports before starting the command without it.
+START_TIMEOUT_S = 120.0
+
+
+def _started(server: subprocess.Popen, path: str, timeout: float) -> bool:
+    """Whether the server's socket appeared (it appears once the imports are done). Waited for
+    before the command starts: Snakemake can start its first jobs before the imports finish,
+    and a job that finds no socket runs in its own process."""
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(path):
+        if server.poll() is not None or time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 def run(command: Sequence[str]) -> int:
     """Run `command` (a local Snakemake run) with a worker beside it; its exit status."""
     with tempfile.TemporaryDirectory(prefix="teachergrid-worker-") as folder:
@@ -226,7 +244,16 @@ def run(command: Sequence[str]) -> int:
             start_new_session=True,
         )
         try:
-            return subprocess.call(list(command), env={**os.environ, ENV: path})
+            env = dict(os.environ)
+            if _started(server, path, START_TIMEOUT_S):
+                env[ENV] = path
+            else:
+                print(
+                    "teachergrid worker: the server did not start; every job runs in its own "
+                    "process",
+                    file=sys.stderr,
+                )
+            return subprocess.call(list(command), env=env)
         finally:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(server.pid, signal.SIGKILL)  # the server and any child left

@@ -11,9 +11,9 @@ standard streams, runs the same script file, and its exit status becomes the job
 job is killed, the server kills the child.
 
 The command starts once the server has finished its imports (a few seconds), so that the
-first jobs find it too. Nothing changes where there is no server: a job that cannot reach it (no socket, another host,
-another Python, as under `--use-conda`) or that runs under SLURM (it must stay inside its
-allocation) runs in its own process as before.
+first jobs find it too. Nothing changes where there is no server: a job that cannot reach it
+(no socket, another host, another Python, as under `--use-conda`) or that runs under SLURM (it
+must stay inside its allocation) runs in its own process as before.
 `benchmark:` files of delegated jobs measure the waiting script: their wall time is the job's,
 their memory is not.
 """

@@ -63,8 +63,7 @@ class CellData:
         self.eval_ids = sorted({i for by_id in self.judgments.values() for i in by_id})
         # ground truth where configured: each response's and answer's exactness, by id
         self.teacher_correct = teacher_correct(cfg, root, teachers) or {}
-        has_truth = bool(cfg.get("accuracy") and cfg["accuracy"].get("evaluation"))
-        self.cell_correct = cell_correct(cfg, root, self.cells) if has_truth else {}
+        self.cell_correct = cell_correct(cfg, root, self.cells) or {}
 
     def table(self, screening_ids: Sequence[str], eval_ids: Sequence[str]) -> pd.DataFrame:
         """The cells' metrics, AP and accuracy over these instructions (ids may repeat)."""

@@ -105,7 +105,8 @@ def portable(path: Path, working_dir: Path | None) -> str:
 RESERVED_NAMES = {"bases": ("untuned",)}
 
 
-def _check_unique(items: list[dict[str, Any]], section: str, file: str) -> None:
+def _check_names(items: list[dict[str, Any]], section: str, file: str) -> None:
+    """Every name of a section is unique and none is reserved."""
     seen: dict[str, int] = {}
     for i, item in enumerate(items):
         name = item["name"]
@@ -361,7 +362,7 @@ def validate(
     gen.setdefault("published", True)
 
     for section, role in (("teachers", "teacher"), ("bases", "base"), ("reward_models", "reward")):
-        _check_unique(cfg[section], section, file)
+        _check_names(cfg[section], section, file)
         for i, entry in enumerate(cfg[section]):
             _fill_model_defaults(entry)
             if "dataset" in entry and "model" in entry and not gen["published"]:

@@ -209,8 +209,11 @@ def teacher_correct(
 
 def cell_correct(
     cfg: dict[str, Any], root: Path, cells: Sequence[tuple[str, str]]
-) -> dict[tuple[str, str], dict[str, bool]]:
-    """Whether each fine-tuned cell's answer on the evaluation split is exact, by prompt id."""
+) -> dict[tuple[str, str], dict[str, bool]] | None:
+    """Whether each fine-tuned cell's answer on the evaluation split is exact, by prompt id;
+    None where the evaluation prompts carry no answers."""
+    if not (cfg.get("accuracy") or {}).get("evaluation"):
+        return None
     files = {(b, t): root / layout.ANSWERS.format(base=b, teacher=t) for b, t in cells}
     return _answers_correct(cfg, root, files)
 
@@ -334,8 +337,8 @@ def build_study(cfg: dict[str, Any], root: Path = Path(".")) -> pd.DataFrame:
     table = screening
     if evaluation:
         scores = evaluation_scores(cfg, root, complete)
-        if cfg.get("accuracy") and cfg["accuracy"].get("evaluation"):
-            cells = _percents(cell_correct(cfg, root, complete)) or {}
+        cells = _percents(cell_correct(cfg, root, complete))
+        if cells is not None:
             scores["accuracy"] = [
                 cells[(b, t)] for b, t in zip(scores["base"], scores["teacher"], strict=True)
             ]

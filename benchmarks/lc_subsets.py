@@ -3,6 +3,10 @@ of the published AlpacaEval 2 annotations (tests/data/alpaca_eval/) and compare 
 with the official leaderboard's. A grid's models are never the leaderboard's, so this, not the
 full-set figure alone, is the estimator's expected error.
 
+Each subset is fitted twice: from nothing, and from an instruction difficulty estimated on the
+models left out (the joint fit of the rest), which stands in for the difficulty AlpacaEval
+publishes from its whole leaderboard (`length_control.instruction_difficulty`).
+
     python benchmarks/lc_subsets.py [--draws 8] [--seed 1]
 """
 
@@ -11,6 +15,7 @@ from __future__ import annotations
 import argparse
 import random
 import sys
+import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -19,6 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from teachergrid.lengthcontrol import joint_table  # noqa: E402
+from teachergrid.winrates import joint_fit  # noqa: E402
 
 DATA = REPO / "tests" / "data" / "alpaca_eval"
 
@@ -33,19 +39,35 @@ def main() -> int:
     models = sorted(judgments["model"].unique())
     rng = random.Random(args.seed)
     rows = []
+    scratch = Path(tempfile.mkdtemp())
     for size in (1, 2, 3, 5, 7, len(models)):
-        errors = []
+        errors: list[float] = []
+        helped: list[float] = []
         for _ in range(args.draws if size < len(models) else 1):
             subset = rng.sample(models, size)
-            table = joint_table(judgments[judgments["model"].isin(subset)])
+            mine = judgments[judgments["model"].isin(subset)]
+            table = joint_table(mine)
             errors += (table.set_index("model")["lc_win_rate"] - official[subset]).abs().tolist()
-        err = pd.Series(errors)
+            rest = judgments[~judgments["model"].isin(subset)]
+            if rest.empty:
+                continue
+            difficulty = joint_fit(
+                rest["model"].tolist(), rest["prompt_id"].tolist(), rest["preference"].to_numpy(),
+                rest["len_model"].to_numpy(), rest["len_reference"].to_numpy(),
+            ).difficulty  # fmt: skip
+            path = scratch / "difficulty.csv"
+            pd.DataFrame({"instruction_difficulty": difficulty}).to_csv(path)
+            table = joint_table(mine, difficulty_file=path)
+            helped += (table.set_index("model")["lc_win_rate"] - official[subset]).abs().tolist()
+        err, err_d = pd.Series(errors), pd.Series(helped, dtype=float)
         rows.append(
             {
                 "models_fitted_together": size,
                 "lc_errors": len(err),
                 "mean_abs_error": round(err.mean(), 2),
                 "max_abs_error": round(err.max(), 2),
+                "mean_abs_error_given_difficulty": round(err_d.mean(), 2),
+                "max_abs_error_given_difficulty": round(err_d.max(), 2),
             }
         )
     print(pd.DataFrame(rows).to_string(index=False))

@@ -15,6 +15,7 @@ import argparse
 import sys
 
 from .config import ConfigError, load_config, unpinned
+from .lengthcontrol import MODES
 from .winrates import DIFFICULTY_L2, LENGTH_L2
 
 
@@ -70,7 +71,12 @@ def _winrates(args: argparse.Namespace) -> int:
     # extreme LC changes are logged as warnings by the fit, one line per model
     logging.basicConfig(level=logging.WARNING, format="teachergrid winrates: %(message)s")
     frame = read_judgments(args.judgments)
-    settings = {"mode": args.mode, "difficulty_l2": args.difficulty_l2, "length_l2": args.length_l2}
+    settings = {
+        "mode": args.mode,
+        "difficulty_l2": args.difficulty_l2,
+        "length_l2": args.length_l2,
+        "difficulty_file": args.instruction_difficulty,
+    }
     table = win_rate_table(frame, settings)
     with atomic_open(args.out) as handle:
         table[OUTPUT_COLUMNS].to_csv(handle, index=False)
@@ -112,9 +118,12 @@ def main(argv: list[str] | None = None) -> int:
         help="CSV or JSONL: model, prompt_id, preference, len_model, len_reference",
     )
     rates.add_argument("--out", required=True, help="CSV: model, n, win_rate, lc_win_rate")
-    rates.add_argument("--mode", choices=["joint", "alpaca_eval"], default="joint",
-                       help="joint: teachergrid's fit (default); alpaca_eval: the alpaca-eval "
-                       "package's own (needs it and the hub)")  # fmt: skip
+    rates.add_argument("--mode", choices=list(MODES), default="joint",
+                       help="joint: teachergrid's fit (default); paper-comparable: the "
+                       "alpaca-eval package's own (needs it and the hub)")  # fmt: skip
+    rates.add_argument("--instruction-difficulty", metavar="FILE",
+                       help="joint mode: AlpacaEval's published instruction_difficulty.csv "
+                       "(prompt_id = the prompt's position in its 805-prompt file)")  # fmt: skip
     rates.add_argument("--difficulty-l2", type=float, default=DIFFICULTY_L2)
     rates.add_argument("--length-l2", type=float, default=LENGTH_L2)
     rates.set_defaults(func=_winrates)

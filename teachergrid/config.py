@@ -519,6 +519,7 @@ def _normalize_training(
     lc.setdefault("mode", "joint")
     lc.setdefault("difficulty_l2", DIFFICULTY_L2)
     lc.setdefault("length_l2", LENGTH_L2)
+    _resolve_difficulty(lc, base_dir, file, working_dir)
     ev.setdefault("bootstrap", 100)
     ev.setdefault("seed", 0)
     if ev["decoding"] not in cfg["decodings"]:
@@ -626,6 +627,43 @@ def load_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     return validate(raw, file=str(path), base_dir=path.resolve().parent)
 
 
+def _resolve_difficulty(
+    lc: dict[str, Any], base_dir: Path, file: str, working_dir: Path | None
+) -> None:
+    """`evaluation.length_control.instruction_difficulty`: a local CSV (read now, so a bad one
+    stops the run before any job) or one file of a hub data set (fetched by its rule)."""
+    spec = lc.get("instruction_difficulty")
+    where = "evaluation.length_control.instruction_difficulty"
+    if not spec:
+        lc["instruction_difficulty"] = None
+        return
+    if lc["mode"] != "joint":
+        raise ConfigError(
+            f"{file}: {where}: only the joint mode reads it (paper-comparable uses the "
+            "alpaca-eval package's own)"
+        )
+    if "file" in spec:
+        spec["local"] = False
+        return
+    source = spec["source"]
+    if not _is_local_path(source) and not source.endswith(".csv"):
+        raise ConfigError(
+            f"{file}: {where}.file: which file of the hub data set {source!r}? "
+            "(AlpacaEval's: instruction_difficulty.csv)"
+        )
+    path = resolve_path(source, base_dir)
+    if not path.is_file():
+        raise ConfigError(f"{file}: {where}.source: local file {source!r} does not exist")
+    from .lengthcontrol import read_difficulty
+
+    try:
+        read_difficulty(path)
+    except ValueError as exc:
+        raise ConfigError(f"{file}: {where}: {exc}") from None
+    spec["source"] = portable(path, working_dir)
+    spec["local"] = True
+
+
 def unpinned(cfg: dict[str, Any]) -> list[str]:
     """Every hub model or data set a validated config reads without a `revision`, as
     `where: hub id`. Such a reference reads the hub's current main, so a rerun months later
@@ -653,4 +691,6 @@ def unpinned(cfg: dict[str, Any]) -> list[str]:
         spec = ev.get(bench) or {}
         hub(spec.get("prompts"), f"evaluation.{bench}.prompts")
         hub(spec.get("reference"), f"evaluation.{bench}.reference")
+    lc = ev.get("length_control") or {}
+    hub(lc.get("instruction_difficulty"), "evaluation.length_control.instruction_difficulty")
     return found

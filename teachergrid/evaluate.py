@@ -136,11 +136,13 @@ def alpaca_eval_table(
     from .lengthcontrol import win_rate_table
 
     # AlpacaEval's own fit looks prompts up by their position in its published file
-    by_index = (settings.get("length_control") or {}).get("mode") == "alpaca_eval"
+    by_index = (settings.get("length_control") or {}).get("mode") == "paper-comparable"
     rows = [
         {
             "model": cell,
             "prompt_id": j.get("index") if by_index else j["id"],
+            # the position in the published file, which a published difficulty is keyed by
+            "index": j.get("index"),
             "preference": j["preference"],
             "len_model": j["len_model"],
             "len_reference": j["len_reference"],

@@ -2,11 +2,13 @@
 
 - `joint` (default): teachergrid's own estimator, every model fitted together with a shared
   instruction difficulty and length effect (`winrates.length_controlled`). Needs nothing but
-  the judgements; this is what the workflow's report and `teachergrid winrates` use.
-- `alpaca_eval`: the `alpaca-eval` package's own `get_length_controlled_winrate`, one model at a
-  time, with the instruction difficulty and verbosity-gamed baselines its authors published on
-  the hub (the package downloads them: it needs network access or a filled HF cache). This is
-  the number the AlpacaEval 2 leaderboard and the paper print. Install with
+  the judgements; this is what the workflow's report and `teachergrid winrates` use. Given
+  AlpacaEval's published `instruction_difficulty.csv` (estimated over its whole leaderboard),
+  the fit starts from it (`read_difficulty`), which matters most when few models are fitted.
+- `paper-comparable`: the `alpaca-eval` package's own `get_length_controlled_winrate`, one
+  model at a time, with the instruction difficulty and verbosity-gamed baselines its authors
+  published on the hub (the package downloads them: it needs network access or a filled HF
+  cache). This is the number the AlpacaEval 2 leaderboard and the paper print. Install with
   `pip install teachergrid[paper]`.
 
 The judgement table has one row per (model, prompt): `model`, `prompt_id`, `preference` (the
@@ -16,6 +18,7 @@ when the judge gave no verdict), `len_model`, `len_reference` (characters).
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from pathlib import Path
@@ -29,7 +32,7 @@ log = logging.getLogger(__name__)
 
 COLUMNS = ["model", "prompt_id", "preference", "len_model", "len_reference"]
 OUTPUT_COLUMNS = ["model", "n", "win_rate", "lc_win_rate"]
-MODES = ("joint", "alpaca_eval")
+MODES = ("joint", "paper-comparable")
 
 
 def read_judgments(path: str | Path) -> pd.DataFrame:
@@ -78,10 +81,87 @@ def read_judgments(path: str | Path) -> pd.DataFrame:
     return frame
 
 
+def read_difficulty(path: str | Path) -> dict[str, float]:
+    """Published instruction difficulties by prompt position: AlpacaEval's
+    `instruction_difficulty.csv` (first column the prompt's position in its 805-prompt file,
+    second the difficulty) or any CSV with `index` and `instruction_difficulty` columns (such
+    as its `df_gamed.csv`, one row per prompt and gamed model). Read once per file version
+    (the report's bootstrap asks for it in every replicate)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such instruction-difficulty file")
+    return _read_difficulty(str(path), path.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _read_difficulty(path: str, _version: int) -> dict[str, float]:
+    table = pd.read_csv(path)
+    if {"index", "instruction_difficulty"} <= set(table.columns):
+        keys, values = table["index"], table["instruction_difficulty"]
+    elif len(table.columns) == 2:
+        keys, values = table.iloc[:, 0], table.iloc[:, 1]
+    else:
+        raise ValueError(
+            f"{path}: expected two columns (prompt position, difficulty) or the columns index "
+            f"and instruction_difficulty, found {', '.join(map(str, table.columns))}"
+        )
+    numbers = pd.to_numeric(values, errors="coerce")
+    if numbers.isna().any():
+        row = int(numbers.isna().to_numpy().nonzero()[0][0])
+        raise ValueError(f"{path}: row {row + 1}: difficulty {values.iloc[row]!r} is not a number")
+    return {str(k): float(v) for k, v in zip(keys, numbers, strict=True)}
+
+
+def fetch_difficulty(spec: dict[str, Any], out: Path) -> int:
+    """Write the published instruction difficulty of `spec` (a local CSV, or one file of a hub
+    data set, downloaded here) to `out` as `index,instruction_difficulty`, checked; returns
+    how many prompts it covers."""
+    from .jsonl import atomic_open
+
+    if spec.get("local"):
+        source = Path(spec["source"])
+    else:
+        from huggingface_hub import hf_hub_download  # lazy: only real studies read the hub
+
+        source = Path(
+            hf_hub_download(
+                repo_id=spec["source"],
+                filename=spec["file"],
+                repo_type="dataset",
+                revision=spec.get("revision"),
+            )
+        )
+    table = read_difficulty(source)
+    frame = pd.DataFrame({"index": list(table), "instruction_difficulty": list(table.values())})
+    with atomic_open(out) as handle:
+        frame.to_csv(handle, index=False)
+    return len(table)
+
+
+def _published_difficulty(frame: pd.DataFrame, path: str | Path) -> list[float]:
+    """Each judgement's published difficulty, looked up by the prompt's position in the
+    published file (`index` where the frame has it, else `prompt_id`); every prompt must
+    have one, or the file is not this benchmark's."""
+    table = read_difficulty(str(path))
+    keys = (frame["index"] if "index" in frame.columns else frame["prompt_id"]).astype(str)
+    absent = sorted(set(keys) - set(table), key=lambda k: (len(k), k))
+    if absent:
+        raise ValueError(
+            f"{path}: no instruction difficulty for prompt(s) {', '.join(absent[:5])}"
+            + (f" and {len(absent) - 5} more" if len(absent) > 5 else "")
+            + ": is it this benchmark's file?"
+        )
+    return [table[k] for k in keys]
+
+
 def joint_table(
-    frame: pd.DataFrame, difficulty_l2: float = DIFFICULTY_L2, length_l2: float = LENGTH_L2
+    frame: pd.DataFrame,
+    difficulty_l2: float = DIFFICULTY_L2,
+    length_l2: float = LENGTH_L2,
+    difficulty_file: str | Path | None = None,
 ) -> pd.DataFrame:
-    """`model, n, win_rate, lc_win_rate, lc_extreme`, every model fitted together."""
+    """`model, n, win_rate, lc_win_rate, lc_extreme`, every model fitted together (from the
+    published instruction difficulty where `difficulty_file` is given)."""
     fits = length_controlled(
         frame["model"].tolist(),
         frame["prompt_id"].tolist(),
@@ -90,6 +170,9 @@ def joint_table(
         frame["len_reference"].to_numpy(dtype=float),
         difficulty_l2=difficulty_l2,
         length_l2=length_l2,
+        published_difficulty=(
+            None if difficulty_file is None else _published_difficulty(frame, difficulty_file)
+        ),
     )
     return pd.DataFrame(
         [(f.model, f.n, f.win_rate, f.lc_win_rate, f.extreme) for f in fits],
@@ -121,7 +204,7 @@ def package_table(frame: pd.DataFrame) -> pd.DataFrame:
         from alpaca_eval.metrics.glm_winrate import get_length_controlled_winrate
     except ImportError:
         raise ValueError(
-            "length-control mode 'alpaca_eval' needs the alpaca-eval package: "
+            "length-control mode 'paper-comparable' needs the alpaca-eval package: "
             "pip install 'teachergrid[paper]'"
         ) from None
     rows = []
@@ -138,7 +221,8 @@ def package_table(frame: pd.DataFrame) -> pd.DataFrame:
 
 def win_rate_table(frame: pd.DataFrame, settings: dict[str, Any] | None = None) -> pd.DataFrame:
     """Win rates of every model in `frame` under `settings` (the config's
-    `evaluation.length_control`: `mode`, `difficulty_l2`, `length_l2`)."""
+    `evaluation.length_control`: `mode`, `difficulty_l2`, `length_l2`, and `difficulty_file`,
+    the published instruction difficulty where one is used)."""
     settings = settings or {}
     mode = settings.get("mode", "joint")
     if mode == "joint":
@@ -146,7 +230,8 @@ def win_rate_table(frame: pd.DataFrame, settings: dict[str, Any] | None = None) 
             frame,
             float(settings.get("difficulty_l2", DIFFICULTY_L2)),
             float(settings.get("length_l2", LENGTH_L2)),
+            settings.get("difficulty_file"),
         )
-    if mode == "alpaca_eval":
+    if mode == "paper-comparable":
         return package_table(frame)
     raise ValueError(f"length_control.mode: {mode!r} is not one of {', '.join(MODES)}")

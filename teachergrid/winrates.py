@@ -19,7 +19,10 @@ estimates all of that from the grid itself, fitting every model *together*:
   Pooling the length slope is what stops the extrapolation of a single-model fit: a model
   whose answers are nearly all longer (or shorter) than the reference cannot explain its
   losses by a length slope of its own;
-- theta_m, the model's quality, free.
+- theta_m, the model's quality, free;
+- optionally gamma x d_i, AlpacaEval's published difficulty d_i (estimated over its whole
+  leaderboard) with a fitted scale gamma, so that b_i only corrects it: this is what lets a
+  small grid (or one model) be fitted well.
 
 The fit minimises the soft-label logistic loss (the preferences are probabilities) plus the
 priors, by L-BFGS with exact gradients: deterministic, and a few seconds for 10 models x 805
@@ -83,6 +86,16 @@ class LengthControlled:
     extreme: bool
 
 
+@dataclass(frozen=True)
+class JointFit:
+    """A joint fit: every model's scores, and each prompt's fitted difficulty term (gamma x d_i
+    + b_i, logit scale, keyed by the prompt id as a string), which is what AlpacaEval publishes
+    as `instruction_difficulty` for its own leaderboard."""
+
+    models: list[LengthControlled]
+    difficulty: dict[str, float]
+
+
 def length_controlled(
     models: Sequence[str],
     prompt_ids: Sequence[object],
@@ -91,10 +104,33 @@ def length_controlled(
     len_reference: Sequence[float],
     difficulty_l2: float = DIFFICULTY_L2,
     length_l2: float = LENGTH_L2,
+    published_difficulty: Sequence[float] | None = None,
 ) -> list[LengthControlled]:
+    """Raw and length-controlled win rates (percent) of every model: `joint_fit`'s models."""
+    return joint_fit(
+        models, prompt_ids, prefs, len_model, len_reference,
+        difficulty_l2, length_l2, published_difficulty,
+    ).models  # fmt: skip
+
+
+def joint_fit(
+    models: Sequence[str],
+    prompt_ids: Sequence[object],
+    prefs: Sequence[float],
+    len_model: Sequence[float],
+    len_reference: Sequence[float],
+    difficulty_l2: float = DIFFICULTY_L2,
+    length_l2: float = LENGTH_L2,
+    published_difficulty: Sequence[float] | None = None,
+) -> JointFit:
     """Raw and length-controlled win rates (percent) of every model, fitted together (module
     docstring). One entry per judgement; a NaN preference (no verdict) is left out, as
-    AlpacaEval does. Models come back in order of first appearance."""
+    AlpacaEval does. Models come back in order of first appearance.
+
+    `published_difficulty`: each judgement's instruction difficulty as AlpacaEval publishes it
+    (estimated over its whole leaderboard). The prompt term then becomes gamma x d_i + b_i:
+    gamma, shared, is fitted, and b_i keeps its prior, so it only corrects the published value
+    where the grid's own judgements disagree with it."""
     from scipy.optimize import minimize
 
     y = np.asarray(prefs, dtype=float)
@@ -104,7 +140,7 @@ def length_controlled(
     names = list(dict.fromkeys(models))
     index = {m: i for i, m in enumerate(names)}
     m_all = np.array([index[m] for m in models])
-    _, p_all = np.unique(np.asarray([str(p) for p in prompt_ids]), return_inverse=True)
+    labels, p_all = np.unique(np.asarray([str(p) for p in prompt_ids]), return_inverse=True)
     delta = np.asarray(len_model, dtype=float) - np.asarray(len_reference, dtype=float)
     mi, pi, y, delta = m_all[keep], p_all[keep], y[keep], delta[keep]
     k, n_prompts = len(names), int(p_all.max()) + 1 if len(p_all) else 0
@@ -117,11 +153,19 @@ def length_controlled(
         / np.maximum(counts - 1, 1)
     )
     x = np.tanh(delta / np.where(sd[mi] > 0, sd[mi], 1.0))
+    d = (
+        np.zeros(len(y))
+        if published_difficulty is None
+        else np.asarray(published_difficulty, dtype=float)[keep]
+    )
+    if np.isnan(d).any():
+        raise ValueError("published instruction difficulty missing for some judgements")
+    start = 2 * k + 2  # theta, phi, dev, gamma, then one b per prompt
 
     def objective(w: np.ndarray) -> tuple[float, np.ndarray]:
-        theta, phi, dev, b = w[:k], w[k], w[k + 1 : 2 * k + 1], w[2 * k + 1 :]
+        theta, phi, dev, gamma, b = w[:k], w[k], w[k + 1 : 2 * k + 1], w[2 * k + 1], w[start:]
         slope = phi + dev
-        z = theta[mi] + b[pi] + slope[mi] * x
+        z = theta[mi] + gamma * d + b[pi] + slope[mi] * x
         loss = np.sum(np.logaddexp(0.0, z) - y * z)
         loss += difficulty_l2 * (b @ b) / 2 + length_l2 * (dev @ dev) / 2
         r = _sigmoid(z) - y
@@ -131,6 +175,7 @@ def length_controlled(
                 np.bincount(mi, r, k),
                 [g_slope.sum()],
                 g_slope + length_l2 * dev,
+                [r @ d],
                 np.bincount(pi, r, n_prompts) + difficulty_l2 * b,
             ]
         )
@@ -138,16 +183,16 @@ def length_controlled(
 
     fit = minimize(
         objective,
-        np.zeros(2 * k + 1 + n_prompts),
+        np.zeros(start + n_prompts),
         jac=True,
         method="L-BFGS-B",
         options={"maxiter": 20000, "gtol": 1e-8},
     )
-    theta, b = fit.x[:k], fit.x[2 * k + 1 :]
+    theta, gamma, b = fit.x[:k], fit.x[2 * k + 1], fit.x[start:]
     out = []
     for i, name in enumerate(names):
         mine = mi == i
-        lc = float(100.0 * np.mean(_sigmoid(theta[i] + b[pi[mine]])))
+        lc = float(100.0 * np.mean(_sigmoid(theta[i] + gamma * d[mine] + b[pi[mine]])))
         wr = float(100.0 * np.mean(y[mine]))
         extreme = is_extreme_change(wr, lc)
         if extreme:
@@ -157,7 +202,11 @@ def length_controlled(
                 name, lc, wr,
             )  # fmt: skip
         out.append(LengthControlled(name, int(mine.sum()), wr, lc, extreme))
-    return out
+    per_prompt = np.full(n_prompts, np.nan)
+    per_prompt[pi] = gamma * d + b[pi]
+    judged = ~np.isnan(per_prompt)
+    difficulty = dict(zip(labels[judged].tolist(), per_prompt[judged].tolist(), strict=True))
+    return JointFit(out, difficulty)
 
 
 def bradley_terry(

@@ -161,6 +161,24 @@ CASES: list[tuple[str, Edit, str]] = [
     ("reward-model judge without a model",
      lambda c, _: c["evaluation"].update(judge={"kind": "reward_model"}),
      "evaluation.judge.model: a reward_model judge needs a model"),
+    ("length-control mode of an old name",
+     lambda c, _: c["evaluation"].update(length_control={"mode": "alpaca_eval"}),
+     "evaluation.length_control.mode: 'alpaca_eval' is not one of ['joint', 'paper-comparable']"),
+    ("a published difficulty for the package's own fit", lambda c, _: c["evaluation"].update(
+        length_control={"mode": "paper-comparable",
+                        "instruction_difficulty": {"source": "./d.csv"}}),
+     "evaluation.length_control.instruction_difficulty: only the joint mode reads it "
+     "(paper-comparable uses the alpaca-eval package's own)"),
+    ("a hub difficulty without its file", lambda c, _: c["evaluation"].update(
+        length_control={"instruction_difficulty": {"source": "tatsu-lab/alpaca_eval"}}),
+     "evaluation.length_control.instruction_difficulty.file: which file of the hub data set "
+     "'tatsu-lab/alpaca_eval'? (AlpacaEval's: instruction_difficulty.csv)"),
+    ("a difficulty file that is not a number", lambda c, tmp: (
+        (tmp / "d.csv").write_text("index,instruction_difficulty\n0,0.5\n1,n/a!\n"),
+        c["evaluation"].update(
+            length_control={"instruction_difficulty": {"source": str(tmp / "d.csv")}}),
+    ), "evaluation.length_control.instruction_difficulty: {file}: row 2: difficulty 'n/a!' is "
+       "not a number"),
     ("sample of 0 instructions", lambda c, _: c["instructions"].update(sample=0),
      "instructions.sample: 0 is less than the minimum of 1"),
     ("instruction file missing", lambda c, _: c["instructions"].update(source="./none.jsonl"),
@@ -214,7 +232,8 @@ def test_bad_input_gets_one_line_naming_key_or_line(case, tmp_path):
         load_config(path)
     message = str(info.value)
     assert "\n" not in message
-    data = next(iter(sorted(tmp_path.glob("*.jsonl")) + sorted(tmp_path.glob("*.parquet"))), None)
+    data = next(iter(sorted(tmp_path.glob("*.jsonl")) + sorted(tmp_path.glob("*.parquet"))
+                     + sorted(tmp_path.glob("*.csv"))), None)  # fmt: skip
     wanted = expected.replace("{file}", str(data)) if "{file}" in expected else expected
     assert wanted in message, message
     if "{file}" not in expected:

@@ -28,7 +28,7 @@ def test_annotations_in_alpaca_evals_encoding():
     assert set(out["generator_2"]) == {"m"} and set(out["generator_1"]) == {"reference"}
 
 
-def test_alpaca_eval_mode_without_the_package_says_how_to_get_it():
+def test_paper_comparable_mode_without_the_package_says_how_to_get_it():
     try:
         import alpaca_eval  # noqa: F401
     except ImportError:
@@ -36,6 +36,6 @@ def test_alpaca_eval_mode_without_the_package_says_how_to_get_it():
     else:
         pytest.fail("this test checks the message for an environment without alpaca-eval")
     with pytest.raises(ValueError, match=r"pip install 'teachergrid\[paper\]'"):
-        win_rate_table(frame(), {"mode": "alpaca_eval"})
+        win_rate_table(frame(), {"mode": "paper-comparable"})
     with pytest.raises(ValueError, match=r"length_control\.mode: 'other' is not one of"):
         win_rate_table(frame(), {"mode": "other"})

@@ -7,8 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+
+from teachergrid.lengthcontrol import read_difficulty, win_rate_table
+from teachergrid.winrates import joint_fit
 
 DATA = Path(__file__).parent / "data" / "alpaca_eval"
 
@@ -104,3 +108,70 @@ def test_bad_judgement_files_get_one_line_naming_file_and_row(tmp_path, content,
     assert done.returncode == 2
     assert done.stderr.strip() == f"teachergrid: {src}: {message}"
     assert not (tmp_path / "o.csv").exists()
+
+
+def difficulty_csv(path: Path, difficulty: dict[str, float]) -> Path:
+    """A difficulty file in AlpacaEval's layout: the prompt position, then its difficulty."""
+    pd.DataFrame({"instruction_difficulty": difficulty}).to_csv(path)
+    return path
+
+
+def test_a_published_difficulty_lets_one_model_be_fitted_alone(tmp_path):
+    """AlpacaEval publishes instruction difficulties estimated over its whole leaderboard; the
+    nearest thing here is the difficulty the other nine models' joint fit gives. Fitted alone
+    from it, each model's LC is much nearer the leaderboard's than fitted alone from nothing."""
+    frame = pd.read_csv(DATA / "judgments.csv")
+    official = pd.read_csv(DATA / "leaderboard.csv").set_index("model")["lc_win_rate"]
+    with_it, without = [], []
+    for model in sorted(frame["model"].unique()):
+        rest = frame[frame["model"] != model]
+        others = joint_fit(
+            rest["model"].tolist(), rest["prompt_id"].tolist(), rest["preference"].to_numpy(),
+            rest["len_model"].to_numpy(), rest["len_reference"].to_numpy(),
+        ).difficulty  # fmt: skip
+        path = difficulty_csv(tmp_path / f"{model}.csv", others)
+        alone = frame[frame["model"] == model]
+        lc = win_rate_table(alone, {"difficulty_file": path})["lc_win_rate"].item()
+        with_it.append(abs(lc - official[model]))
+        without.append(abs(win_rate_table(alone)["lc_win_rate"].item() - official[model]))
+    print(f"alone, mean abs LC error: {np.mean(with_it):.2f} with the others' difficulty, "
+          f"{np.mean(without):.2f} without")  # fmt: skip
+    assert np.mean(with_it) <= 2.0 and np.mean(with_it) < 0.75 * np.mean(without)
+
+
+def test_the_command_reads_a_difficulty_file_and_checks_it_covers_every_prompt(tmp_path):
+    frame = pd.read_csv(DATA / "judgments.csv")
+    claude = frame[frame["model"] == "claude-2"]
+    claude.to_csv(tmp_path / "claude.csv", index=False)
+    # a constant difficulty is a shift every model's quality absorbs: the LC does not move
+    flat = difficulty_csv(tmp_path / "flat.csv", {str(i): 1.5 for i in range(805)})
+    outs = []
+    for extra in ([], ["--instruction-difficulty", str(flat)]):
+        out = tmp_path / f"out{len(extra)}.csv"
+        done = winrates("--judgments", str(tmp_path / "claude.csv"), "--out", str(out), *extra)
+        assert done.returncode == 0, done.stderr
+        outs.append(pd.read_csv(out)["lc_win_rate"].item())
+    assert outs[0] == pytest.approx(outs[1], abs=0.01)
+    short = difficulty_csv(tmp_path / "short.csv", {str(i): 0.0 for i in range(800)})
+    done = winrates("--judgments", str(tmp_path / "claude.csv"), "--out",
+                    str(tmp_path / "x.csv"), "--instruction-difficulty", str(short))  # fmt: skip
+    assert done.returncode != 0
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"teachergrid: {short}: no instruction difficulty for prompt(s) 800, 801, 802, 803, "
+        "804: is it this benchmark's file?"
+    )
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_difficulty_files_in_alpaca_evals_two_layouts(tmp_path):
+    two = tmp_path / "instruction_difficulty.csv"
+    two.write_text(",instruction_difficulty\n0,-1.25\n1,0.5\n")
+    gamed = tmp_path / "df_gamed.csv"
+    gamed.write_text(
+        "model,index,preference,instruction_difficulty\nv,1,0.2,0.5\nc,1,0.7,0.5\nv,0,0.1,-1.25\n"
+    )
+    assert read_difficulty(two) == read_difficulty(gamed) == {"0": -1.25, "1": 0.5}
+    bad = tmp_path / "bad.csv"
+    bad.write_text("index,instruction_difficulty\n0,0.1\n1,hard\n")
+    with pytest.raises(ValueError, match=r"bad\.csv: row 2: difficulty 'hard' is not a number"):
+        read_difficulty(bad)

@@ -215,11 +215,21 @@ EDITS = [
         lambda c: c["finetune"].update(learning_rate=5e-4),
         {"finetune": 48, "evaluate": 48, "report": 1, "all": 1, "total": 98},
     ),
+    (
+        "a published instruction difficulty for the LC fit",
+        lambda c: c["evaluation"]["length_control"].update(
+            instruction_difficulty={"source": "difficulty.csv"}
+        ),
+        {"instruction_difficulty": 1, "report": 1, "all": 1, "total": 3},
+    ),
 ]
 
 
 def test_an_edit_reruns_exactly_the_jobs_whose_results_it_changes(grid):
     raw = yaml.safe_load((grid / "configs" / "tiny.yaml").read_text())
+    raw["evaluation"].setdefault("length_control", {})
+    rows = "".join(f"{i},0\n" for i in range(200))
+    (grid / "configs" / "difficulty.csv").write_text("index,instruction_difficulty\n" + rows)
     paths = []
     for number, (_, edit, _) in enumerate(EDITS):
         cfg = copy.deepcopy(raw)
@@ -234,6 +244,42 @@ def test_an_edit_reruns_exactly_the_jobs_whose_results_it_changes(grid):
         path.unlink()
     seen = {what: job_counts(out) for (what, _, _), out in zip(EDITS, dry, strict=True)}
     assert seen == {what: expected for what, _, expected in EDITS}
+
+
+def test_the_reports_lc_fit_looks_published_difficulties_up_by_prompt_position(grid, tmp_path):
+    """The report's joint fit over the grid's own judgements, given a difficulty per position
+    in the benchmark's file: a constant one leaves every LC where it was (each cell's quality
+    absorbs it, to the fit's tolerance), and one short of a prompt is refused."""
+    from teachergrid.evaluate import alpaca_eval_table
+    from teachergrid.jsonl import read_jsonl
+
+    judgments = {
+        f"{b}/{t}": read_jsonl(grid / "results" / "eval" / b / f"{t}.judgments.jsonl")
+        for b in BASES
+        for t in ("llama-m", "qwen-s", "phi-l")
+    }
+    positions = sorted(
+        {j["index"] for js in judgments.values() for j in js if j["benchmark"] == "alpaca_eval"}
+    )
+    assert positions[0] >= 0 and len(positions) == 160
+
+    def lcs(rows):
+        if rows is None:
+            settings = {"length_control": {"mode": "joint"}}
+        else:
+            path = tmp_path / f"d{len(list(tmp_path.iterdir()))}.csv"
+            path.write_text(
+                "index,instruction_difficulty\n" + "".join(f"{i},{v}\n" for i, v in rows)
+            )
+            settings = {"length_control": {"mode": "joint", "difficulty_file": str(path)}}
+        table = alpaca_eval_table(judgments, settings)
+        return pd.Series({cell: v["alpaca_eval_lc"] for cell, v in table.items()})
+
+    plain = lcs(None)
+    assert (lcs([(i, 2.0) for i in positions]) - plain).abs().max() < 0.1  # fit tolerance
+    # looked up by position, not by the prompt's id: the one position left out is named
+    with pytest.raises(ValueError, match=r"no instruction difficulty for prompt\(s\) 0: "):
+        lcs([(i, 0.0) for i in positions[1:]])
 
 
 def test_a_rerun_from_scratch_gives_byte_identical_results(grid, tmp_path):
@@ -511,9 +557,10 @@ def test_the_users_cluster_command_lists_the_papers_dag(tmp_path):
     assert proc.returncode == 0, out[-3000:]
     counts = job_counts(out)
     assert (
-        counts["total"] == 496
+        counts["total"] == 497
         and counts["preflight"] == 1
         and counts["judge_prompts"] == 1
+        and counts["instruction_difficulty"] == 1
         and counts["compatibility"] == 100
         and counts["finetune"] == 96  # GPT-4 on one base, the open teachers on all five
         and counts["judge"] == 96

@@ -334,9 +334,28 @@ def judgment_inputs():
     return [layout.JUDGMENTS.format(base=b, teacher=t) for b, t in FT_CELLS]
 
 
+def difficulty_spec():
+    """AlpacaEval's published instruction difficulty for the joint LC fit, or None."""
+    return (
+        (EVAL.get("length_control") or {}).get("instruction_difficulty")
+        if EVAL
+        else None
+    )
+
+
+def difficulty_inputs():
+    """The report's copy of the published instruction difficulty, where one is configured."""
+    return [layout.INSTRUCTION_DIFFICULTY] if difficulty_spec() else []
+
+
 def study_report_cfg():
     """The screening report's settings plus the win-rate analysis settings."""
     analysis = {k: EVAL[k] for k in EVALUATION_ANALYSIS} if EVAL else None
+    if difficulty_spec():
+        analysis["length_control"] = {
+            **analysis["length_control"],
+            "difficulty_file": layout.INSTRUCTION_DIFFICULTY,
+        }
     cfg = {**screening_report_cfg(), "evaluation": analysis}
     # how each cell's metrics are computed from its records (the bootstrap recomputes them)
     cfg["compat_metrics"] = {b: BASES[b].get("metrics") for b in BASES}

@@ -43,6 +43,29 @@ use rule eval_reference as eval_reference_host with:
     localrule: True
 
 
+# AlpacaEval's published instruction difficulty (joint LC fit), from the hub on the submitting
+# host, or a local file; checked and kept beside the results.
+rule instruction_difficulty:
+    input:
+        local_data(difficulty_spec() or {}),
+    output:
+        layout.INSTRUCTION_DIFFICULTY,
+    log:
+        layout.LOGS["instruction_difficulty"],
+    benchmark:
+        f"{R}/benchmarks/eval/instruction_difficulty.tsv"
+    localrule: True
+    conda:
+        "../../envs/analysis.yaml"
+    threads: cores(SMALL_JOB)
+    resources:
+        **scheduler(SMALL_JOB),
+    params:
+        spec=difficulty_spec(),
+    script:
+        "../scripts/instruction_difficulty.py"
+
+
 # An LLM judge's prompts, from the benchmarks' published configurations: fetched once, on the
 # submitting host (where the network is), and kept beside the results.
 rule judge_prompts:

@@ -9,6 +9,9 @@ imported, with the package reaching them as it reaches jobs (PYTHONPATH, not ins
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+from pathlib import Path
 
 import pytest
 from environments import CACHE, ENVS, built_env, fresh_venv, imports_in, pip, requirements
@@ -82,3 +85,68 @@ def test_cpu_environment_installs_and_runs_the_package(name):
     # the checkout's package, not a copy installed into the environment
     assert proc.stdout.strip().startswith(str(ENVS.parent / "teachergrid"))
     assert CACHE in python.parents
+
+
+def alpaca_eval_hub_cache(root: Path, difficulty: dict[str, float]) -> Path:
+    """A Hugging Face cache holding the two files AlpacaEval's fit downloads from its hub data
+    set, as `hf_hub_download` leaves them: the instruction difficulty, and the judgements of
+    two verbosity-gamed copies of the reference (here a longer one preferred 62% of the time
+    and a shorter one 40%: stand-ins, the published ones cannot be fetched here)."""
+    commit = "0" * 40
+    repo = root / "datasets--tatsu-lab--alpaca_eval"
+    snapshot = repo / "snapshots" / commit
+    snapshot.mkdir(parents=True)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    ordered = sorted((int(k), v) for k, v in difficulty.items())
+    (snapshot / "instruction_difficulty.csv").write_text(
+        "index,instruction_difficulty\n" + "".join(f"{i},{v}\n" for i, v in ordered)
+    )
+    gamed = [
+        f"{name},{pref},{i},{sign},{v},False\n"
+        for name, pref, sign in (("verbose", 0.62, 1.0), ("concise", 0.40, -1.0))
+        for i, v in ordered
+    ]
+    (snapshot / "df_gamed.csv").write_text(
+        "model,preference,index,std_delta_len,instruction_difficulty,not_gamed_baseline\n"
+        + "".join(gamed)
+    )
+    return root
+
+
+def test_paper_comparable_mode_runs_alpaca_evals_own_fit(tmp_path):
+    """`teachergrid winrates --mode paper-comparable` in the report's environment hands the
+    judgements to the alpaca-eval package's own GLM (offline, from a filled hub cache): the
+    win rates are the leaderboard's, and the LC moves the way the official one does for
+    models whose answers are shorter than the reference's (up), which it would not with the
+    two answers' lengths swapped."""
+    import pandas as pd
+
+    from teachergrid.winrates import joint_fit
+
+    data = ENVS.parent / "tests" / "data" / "alpaca_eval"
+    frame = pd.read_csv(data / "judgments.csv")
+    fit = joint_fit(
+        frame["model"].tolist(), frame["prompt_id"].tolist(), frame["preference"].to_numpy(),
+        frame["len_model"].to_numpy(), frame["len_reference"].to_numpy(),
+    )  # fmt: skip
+    cache = alpaca_eval_hub_cache(tmp_path / "hub", fit.difficulty)
+    models = ["claude-2", "gpt-3.5-turbo-0301", "alpaca-7b"]
+    frame[frame["model"].isin(models)].to_csv(tmp_path / "j.csv", index=False)
+    python = built_env(ENVS / "analysis.yaml")
+    env = {**os.environ, "PYTHONPATH": str(ENVS.parent), "HF_HUB_OFFLINE": "1",
+           "HF_HUB_CACHE": str(cache)}  # fmt: skip
+    proc = subprocess.run(
+        [str(python), "-m", "teachergrid.cli", "winrates", "--mode", "paper-comparable",
+         "--judgments", str(tmp_path / "j.csv"), "--out", str(tmp_path / "out.csv")],
+        capture_output=True, text=True, env=env, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "(paper-comparable mode)" in proc.stdout
+    out = pd.read_csv(tmp_path / "out.csv").set_index("model")
+    board = pd.read_csv(data / "leaderboard.csv").set_index("model")
+    assert sorted(out.index) == sorted(models) and (out["n"] == 805).all()
+    assert (out["win_rate"] - board.loc[out.index, "win_rate"]).abs().max() < 0.01
+    for model in ("claude-2", "gpt-3.5-turbo-0301"):  # official LC above WR: 28.2/17.2, 18.1/9.6
+        assert board.loc[model, "lc_win_rate"] > board.loc[model, "win_rate"]
+        assert out.loc[model, "lc_win_rate"] > out.loc[model, "win_rate"] + 1

@@ -76,6 +76,7 @@ def _winrates(args: argparse.Namespace) -> int:
         "difficulty_l2": args.difficulty_l2,
         "length_l2": args.length_l2,
         "difficulty_file": args.instruction_difficulty,
+        "gamed_file": args.gamed_baselines,
     }
     table = win_rate_table(frame, settings)
     with atomic_open(args.out) as handle:
@@ -124,6 +125,10 @@ def main(argv: list[str] | None = None) -> int:
     rates.add_argument("--instruction-difficulty", metavar="FILE",
                        help="joint mode: AlpacaEval's published instruction_difficulty.csv "
                        "(prompt_id = the prompt's position in its 805-prompt file)")  # fmt: skip
+    rates.add_argument("--gamed-baselines", metavar="FILE",
+                       help="joint mode: AlpacaEval's published df_gamed.csv (the reference "
+                       "against gamed copies of itself), which holds the length effect in "
+                       "check")  # fmt: skip
     rates.add_argument("--difficulty-l2", type=float, default=DIFFICULTY_L2)
     rates.add_argument("--length-l2", type=float, default=LENGTH_L2)
     rates.set_defaults(func=_winrates)

@@ -519,7 +519,7 @@ def _normalize_training(
     lc.setdefault("mode", "joint")
     lc.setdefault("difficulty_l2", DIFFICULTY_L2)
     lc.setdefault("length_l2", LENGTH_L2)
-    _resolve_difficulty(lc, base_dir, file, working_dir)
+    _resolve_lc_files(lc, base_dir, file, working_dir)
     ev.setdefault("bootstrap", 100)
     ev.setdefault("seed", 0)
     if ev["decoding"] not in cfg["decodings"]:
@@ -627,41 +627,49 @@ def load_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     return validate(raw, file=str(path), base_dir=path.resolve().parent)
 
 
-def _resolve_difficulty(
+LC_FILES = {
+    "instruction_difficulty": "instruction_difficulty.csv",
+    "gamed_baselines": "df_gamed.csv",
+}
+
+
+def _resolve_lc_files(
     lc: dict[str, Any], base_dir: Path, file: str, working_dir: Path | None
 ) -> None:
-    """`evaluation.length_control.instruction_difficulty`: a local CSV (read now, so a bad one
-    stops the run before any job) or one file of a hub data set (fetched by its rule)."""
-    spec = lc.get("instruction_difficulty")
-    where = "evaluation.length_control.instruction_difficulty"
-    if not spec:
-        lc["instruction_difficulty"] = None
-        return
-    if lc["mode"] != "joint":
-        raise ConfigError(
-            f"{file}: {where}: only the joint mode reads it (paper-comparable uses the "
-            "alpaca-eval package's own)"
-        )
-    if "file" in spec:
-        spec["local"] = False
-        return
-    source = spec["source"]
-    if not _is_local_path(source) and not source.endswith(".csv"):
-        raise ConfigError(
-            f"{file}: {where}.file: which file of the hub data set {source!r}? "
-            "(AlpacaEval's: instruction_difficulty.csv)"
-        )
-    path = resolve_path(source, base_dir)
-    if not path.is_file():
-        raise ConfigError(f"{file}: {where}.source: local file {source!r} does not exist")
-    from .lengthcontrol import read_difficulty
+    """`evaluation.length_control.instruction_difficulty` and `.gamed_baselines`: AlpacaEval's
+    published files, each a local CSV (read now, so a bad one stops the run before any job) or
+    one file of a hub data set (fetched by rule alpaca_eval_lc_file)."""
+    from .lengthcontrol import read_difficulty, read_gamed
 
-    try:
-        read_difficulty(path)
-    except ValueError as exc:
-        raise ConfigError(f"{file}: {where}: {exc}") from None
-    spec["source"] = portable(path, working_dir)
-    spec["local"] = True
+    for key, published in LC_FILES.items():
+        spec = lc.get(key)
+        where = f"evaluation.length_control.{key}"
+        if not spec:
+            lc[key] = None
+            continue
+        if lc["mode"] != "joint":
+            raise ConfigError(
+                f"{file}: {where}: only the joint mode reads it (paper-comparable uses the "
+                "alpaca-eval package's own)"
+            )
+        if "file" in spec:
+            spec["local"] = False
+            continue
+        source = spec["source"]
+        if not _is_local_path(source) and not source.endswith(".csv"):
+            raise ConfigError(
+                f"{file}: {where}.file: which file of the hub data set {source!r}? "
+                f"(AlpacaEval's: {published})"
+            )
+        path = resolve_path(source, base_dir)
+        if not path.is_file():
+            raise ConfigError(f"{file}: {where}.source: local file {source!r} does not exist")
+        try:
+            (read_gamed if key == "gamed_baselines" else read_difficulty)(path)
+        except ValueError as exc:
+            raise ConfigError(f"{file}: {where}: {exc}") from None
+        spec["source"] = portable(path, working_dir)
+        spec["local"] = True
 
 
 def unpinned(cfg: dict[str, Any]) -> list[str]:
@@ -692,5 +700,6 @@ def unpinned(cfg: dict[str, Any]) -> list[str]:
         hub(spec.get("prompts"), f"evaluation.{bench}.prompts")
         hub(spec.get("reference"), f"evaluation.{bench}.reference")
     lc = ev.get("length_control") or {}
-    hub(lc.get("instruction_difficulty"), "evaluation.length_control.instruction_difficulty")
+    for key in LC_FILES:
+        hub(lc.get(key), f"evaluation.length_control.{key}")
     return found

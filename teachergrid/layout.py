@@ -20,8 +20,9 @@ COMPATIBILITY_RECORDS = f"{R}/compatibility/{{base}}/{{teacher}}.jsonl"
 MODEL = f"{R}/models/{{base}}/{{teacher}}"
 EVAL_REFERENCE = f"{R}/eval/{{bench}}/reference.jsonl"
 JUDGE_PROMPT = f"{R}/eval/judge_prompts/{{bench}}.txt"
-# AlpacaEval's published instruction difficulty, where the joint LC fit is given it
-INSTRUCTION_DIFFICULTY = f"{R}/eval/alpaca_eval/instruction_difficulty.csv"
+# AlpacaEval's published files the joint LC fit reads where configured (lc_file:
+# instruction_difficulty, gamed_baselines)
+LC_FILE = f"{R}/eval/alpaca_eval/{{lc_file}}.csv"
 ANSWERS = f"{R}/eval/{{base}}/{{teacher}}.answers.jsonl"
 JUDGMENTS = f"{R}/eval/{{base}}/{{teacher}}.judgments.jsonl"
 # the base before fine-tuning, where answers can be checked (`accuracy`)
@@ -49,7 +50,7 @@ LOGS = {
     "finetune": f"{R}/logs/finetune/{{base}}/{{teacher}}.log",
     "eval_reference": f"{R}/logs/eval/{{bench}}_reference.log",
     "judge_prompts": f"{R}/logs/eval/judge_prompts.log",
-    "instruction_difficulty": f"{R}/logs/eval/instruction_difficulty.log",
+    "alpaca_eval_lc_file": f"{R}/logs/eval/{{lc_file}}.log",
     "evaluate": f"{R}/logs/evaluate/{{base}}/{{teacher}}.log",
     "evaluate_untuned": f"{R}/logs/evaluate/untuned/{{base}}.log",
     "judge": f"{R}/logs/judge/{{base}}/{{teacher}}.log",

@@ -3,8 +3,10 @@
 - `joint` (default): teachergrid's own estimator, every model fitted together with a shared
   instruction difficulty and length effect (`winrates.length_controlled`). Needs nothing but
   the judgements; this is what the workflow's report and `teachergrid winrates` use. Given
-  AlpacaEval's published `instruction_difficulty.csv` (estimated over its whole leaderboard),
-  the fit starts from it (`read_difficulty`), which matters most when few models are fitted.
+  AlpacaEval's published `instruction_difficulty.csv` (estimated over its whole leaderboard)
+  and `df_gamed.csv` (verbosity-gamed copies of the reference, judged), the fit uses them as
+  AlpacaEval does (`read_difficulty`, `read_gamed`), which matters most when few models are
+  fitted.
 - `paper-comparable`: the `alpaca-eval` package's own `get_length_controlled_winrate`, one
   model at a time, with the instruction difficulty and verbosity-gamed baselines its authors
   published on the hub (the package downloads them: it needs network access or a filled HF
@@ -26,7 +28,7 @@ from typing import Any
 
 import pandas as pd
 
-from .winrates import DIFFICULTY_L2, LENGTH_L2, is_extreme_change, length_controlled
+from .winrates import DIFFICULTY_L2, LENGTH_L2, Gamed, is_extreme_change, length_controlled
 
 log = logging.getLogger(__name__)
 
@@ -112,10 +114,40 @@ def _read_difficulty(path: str, _version: int) -> dict[str, float]:
     return {str(k): float(v) for k, v in zip(keys, numbers, strict=True)}
 
 
-def fetch_difficulty(spec: dict[str, Any], out: Path) -> int:
-    """Write the published instruction difficulty of `spec` (a local CSV, or one file of a hub
-    data set, downloaded here) to `out` as `index,instruction_difficulty`, checked; returns
-    how many prompts it covers."""
+GAMED_COLUMNS = ["index", "preference", "std_delta_len", "instruction_difficulty"]
+
+
+def read_gamed(path: str | Path) -> pd.DataFrame:
+    """AlpacaEval's verbosity-gamed baselines (`df_gamed.csv`): one row per prompt and gamed
+    copy of the reference, with `index` (the prompt's position), `preference` (in [0, 1]),
+    `std_delta_len` (the standardised length difference) and `instruction_difficulty`."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such gamed-baselines file")
+    table = pd.read_csv(path)
+    absent = [c for c in GAMED_COLUMNS if c not in table.columns]
+    if absent:
+        raise ValueError(
+            f"{path}: missing column(s) {', '.join(absent)} (AlpacaEval's df_gamed.csv has "
+            f"{', '.join(GAMED_COLUMNS)})"
+        )
+    if "not_gamed_baseline" in table.columns and table["not_gamed_baseline"].astype(bool).any():
+        raise ValueError(f"{path}: rows with not_gamed_baseline true are not gamed baselines")
+    for column in GAMED_COLUMNS[1:]:
+        values = pd.to_numeric(table[column], errors="coerce")
+        bad = values.isna() | (((values < 0) | (values > 1)) if column == "preference" else False)
+        if bad.any():
+            row = int(bad.to_numpy().nonzero()[0][0])
+            raise ValueError(f"{path}: row {row + 1}: {column} {table[column].iloc[row]!r}")
+        table[column] = values
+    return table[GAMED_COLUMNS]
+
+
+def fetch_published(spec: dict[str, Any], out: Path, kind: str) -> int:
+    """Write a published AlpacaEval file of `spec` (a local CSV, or one file of a hub data
+    set, downloaded here) to `out`, checked: `instruction_difficulty` as
+    `index,instruction_difficulty`, `gamed_baselines` with the columns the fit reads. Returns
+    its number of rows."""
     from .jsonl import atomic_open
 
     if spec.get("local"):
@@ -131,11 +163,34 @@ def fetch_difficulty(spec: dict[str, Any], out: Path) -> int:
                 revision=spec.get("revision"),
             )
         )
-    table = read_difficulty(source)
-    frame = pd.DataFrame({"index": list(table), "instruction_difficulty": list(table.values())})
+    if kind == "gamed_baselines":
+        frame = read_gamed(source)
+    else:
+        table = read_difficulty(source)
+        frame = pd.DataFrame({"index": list(table), "instruction_difficulty": list(table.values())})
     with atomic_open(out) as handle:
         frame.to_csv(handle, index=False)
-    return len(table)
+    return len(frame)
+
+
+def _gamed(frame: pd.DataFrame, path: str | Path) -> Gamed:
+    """The gamed baselines in the fit's prompt ids: the frame's prompts are looked up by their
+    position in the published file (`index` where the frame has it, else `prompt_id`)."""
+    table = read_gamed(path)
+    if "index" in frame.columns:
+        to_id = dict(zip(frame["index"].astype(str), frame["prompt_id"], strict=True))
+    else:
+        to_id = {str(p): p for p in frame["prompt_id"]}
+    keys = table["index"].astype(str)
+    mine = keys.isin(to_id).to_numpy()
+    if not mine.any():
+        raise ValueError(f"{path}: no gamed baseline of any judged prompt: is it this benchmark's?")
+    return Gamed(
+        prompt_ids=[to_id[k] for k in keys[mine]],
+        prefs=table["preference"].to_numpy()[mine],
+        std_delta_len=table["std_delta_len"].to_numpy()[mine],
+        difficulty=table["instruction_difficulty"].to_numpy()[mine],
+    )
 
 
 def _published_difficulty(frame: pd.DataFrame, path: str | Path) -> list[float]:
@@ -159,9 +214,14 @@ def joint_table(
     difficulty_l2: float = DIFFICULTY_L2,
     length_l2: float = LENGTH_L2,
     difficulty_file: str | Path | None = None,
+    gamed_file: str | Path | None = None,
 ) -> pd.DataFrame:
     """`model, n, win_rate, lc_win_rate, lc_extreme`, every model fitted together (from the
-    published instruction difficulty where `difficulty_file` is given)."""
+    published instruction difficulty and gamed baselines where their files are given; the
+    gamed baselines' file carries a difficulty too, used when no other is given)."""
+    gamed = None if gamed_file is None else _gamed(frame, gamed_file)
+    if gamed_file is not None and difficulty_file is None:
+        difficulty_file = gamed_file
     fits = length_controlled(
         frame["model"].tolist(),
         frame["prompt_id"].tolist(),
@@ -173,6 +233,7 @@ def joint_table(
         published_difficulty=(
             None if difficulty_file is None else _published_difficulty(frame, difficulty_file)
         ),
+        gamed=gamed,
     )
     return pd.DataFrame(
         [(f.model, f.n, f.win_rate, f.lc_win_rate, f.extreme) for f in fits],
@@ -221,8 +282,8 @@ def package_table(frame: pd.DataFrame) -> pd.DataFrame:
 
 def win_rate_table(frame: pd.DataFrame, settings: dict[str, Any] | None = None) -> pd.DataFrame:
     """Win rates of every model in `frame` under `settings` (the config's
-    `evaluation.length_control`: `mode`, `difficulty_l2`, `length_l2`, and `difficulty_file`,
-    the published instruction difficulty where one is used)."""
+    `evaluation.length_control`: `mode`, `difficulty_l2`, `length_l2`; `difficulty_file` and
+    `gamed_file`, AlpacaEval's published files where they are used)."""
     settings = settings or {}
     mode = settings.get("mode", "joint")
     if mode == "joint":
@@ -231,6 +292,7 @@ def win_rate_table(frame: pd.DataFrame, settings: dict[str, Any] | None = None) 
             float(settings.get("difficulty_l2", DIFFICULTY_L2)),
             float(settings.get("length_l2", LENGTH_L2)),
             settings.get("difficulty_file"),
+            settings.get("gamed_file"),
         )
     if mode == "paper-comparable":
         return package_table(frame)

@@ -86,6 +86,24 @@ class LengthControlled:
     extreme: bool
 
 
+GAMED_WEIGHT = 0.1  # AlpacaEval: lambda 0.2 shared by its two gamed baselines
+
+
+@dataclass(frozen=True)
+class Gamed:
+    """AlpacaEval's verbosity-gamed baselines (its `df_gamed.csv`): the judge comparing the
+    reference with a longer and a shorter rewrite of itself, so their quality is the
+    reference's and every preference is the length effect (and the prompt's difficulty). Each
+    row: the prompt (in the fit's prompt ids), the preference, the standardised length
+    difference and the published difficulty; `weight` per row, as AlpacaEval weighs them."""
+
+    prompt_ids: Sequence[object]
+    prefs: Sequence[float]
+    std_delta_len: Sequence[float]
+    difficulty: Sequence[float]
+    weight: float = GAMED_WEIGHT
+
+
 @dataclass(frozen=True)
 class JointFit:
     """A joint fit: every model's scores, and each prompt's fitted difficulty term (gamma x d_i
@@ -105,11 +123,12 @@ def length_controlled(
     difficulty_l2: float = DIFFICULTY_L2,
     length_l2: float = LENGTH_L2,
     published_difficulty: Sequence[float] | None = None,
+    gamed: Gamed | None = None,
 ) -> list[LengthControlled]:
     """Raw and length-controlled win rates (percent) of every model: `joint_fit`'s models."""
     return joint_fit(
         models, prompt_ids, prefs, len_model, len_reference,
-        difficulty_l2, length_l2, published_difficulty,
+        difficulty_l2, length_l2, published_difficulty, gamed,
     ).models  # fmt: skip
 
 
@@ -122,6 +141,7 @@ def joint_fit(
     difficulty_l2: float = DIFFICULTY_L2,
     length_l2: float = LENGTH_L2,
     published_difficulty: Sequence[float] | None = None,
+    gamed: Gamed | None = None,
 ) -> JointFit:
     """Raw and length-controlled win rates (percent) of every model, fitted together (module
     docstring). One entry per judgement; a NaN preference (no verdict) is left out, as
@@ -130,7 +150,12 @@ def joint_fit(
     `published_difficulty`: each judgement's instruction difficulty as AlpacaEval publishes it
     (estimated over its whole leaderboard). The prompt term then becomes gamma x d_i + b_i:
     gamma, shared, is fitted, and b_i keeps its prior, so it only corrects the published value
-    where the grid's own judgements disagree with it."""
+    where the grid's own judgements disagree with it.
+
+    `gamed`: AlpacaEval's gamed baselines, added to the fit as judgements with no quality term
+    of their own (they are the reference) and the shared length effect phi, which they hold in
+    check as they hold each model's in AlpacaEval. Rows of prompts the fit has no judgement
+    of are left out."""
     from scipy.optimize import minimize
 
     y = np.asarray(prefs, dtype=float)
@@ -161,22 +186,25 @@ def joint_fit(
     if np.isnan(d).any():
         raise ValueError("published instruction difficulty missing for some judgements")
     start = 2 * k + 2  # theta, phi, dev, gamma, then one b per prompt
+    pg, yg, xg, dg, wg = _gamed_rows(gamed, {str(p): i for i, p in enumerate(labels)})
 
     def objective(w: np.ndarray) -> tuple[float, np.ndarray]:
         theta, phi, dev, gamma, b = w[:k], w[k], w[k + 1 : 2 * k + 1], w[2 * k + 1], w[start:]
         slope = phi + dev
         z = theta[mi] + gamma * d + b[pi] + slope[mi] * x
-        loss = np.sum(np.logaddexp(0.0, z) - y * z)
+        zg = gamma * dg + b[pg] + phi * xg
+        loss = np.sum(np.logaddexp(0.0, z) - y * z) + wg * np.sum(np.logaddexp(0.0, zg) - yg * zg)
         loss += difficulty_l2 * (b @ b) / 2 + length_l2 * (dev @ dev) / 2
         r = _sigmoid(z) - y
+        rg = wg * (_sigmoid(zg) - yg)
         g_slope = np.bincount(mi, r * x, k)
         grad = np.concatenate(
             [
                 np.bincount(mi, r, k),
-                [g_slope.sum()],
+                [g_slope.sum() + rg @ xg],
                 g_slope + length_l2 * dev,
-                [r @ d],
-                np.bincount(pi, r, n_prompts) + difficulty_l2 * b,
+                [r @ d + rg @ dg],
+                np.bincount(pi, r, n_prompts) + np.bincount(pg, rg, n_prompts) + difficulty_l2 * b,
             ]
         )
         return float(loss), grad
@@ -207,6 +235,28 @@ def joint_fit(
     judged = ~np.isnan(per_prompt)
     difficulty = dict(zip(labels[judged].tolist(), per_prompt[judged].tolist(), strict=True))
     return JointFit(out, difficulty)
+
+
+def _gamed_rows(
+    gamed: Gamed | None, prompt_index: dict[str, int]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
+    """The gamed baselines' rows as the fit uses them: prompt positions in the fit, preference,
+    tanh of the standardised length difference, difficulty, and the per-row weight."""
+    if gamed is None:
+        empty = np.zeros(0)
+        return empty.astype(int), empty, empty, empty, 0.0
+    ids = [str(p) for p in gamed.prompt_ids]
+    mine = np.array([p in prompt_index for p in ids], dtype=bool)
+    y = np.asarray(gamed.prefs, dtype=float)[mine]
+    if np.any(np.isnan(y) | (y < 0) | (y > 1)):
+        raise ValueError("gamed baselines: preferences must be probabilities in [0, 1]")
+    return (
+        np.array([prompt_index[p] for p, m in zip(ids, mine, strict=True) if m], dtype=int),
+        y,
+        np.tanh(np.asarray(gamed.std_delta_len, dtype=float)[mine]),
+        np.asarray(gamed.difficulty, dtype=float)[mine],
+        float(gamed.weight),
+    )
 
 
 def bradley_terry(

@@ -179,6 +179,12 @@ CASES: list[tuple[str, Edit, str]] = [
             length_control={"instruction_difficulty": {"source": str(tmp / "d.csv")}}),
     ), "evaluation.length_control.instruction_difficulty: {file}: row 2: difficulty 'n/a!' is "
        "not a number"),
+    ("gamed baselines in another layout", lambda c, tmp: (
+        (tmp / "g.csv").write_text("index,preference\n0,0.5\n"),
+        c["evaluation"].update(
+            length_control={"gamed_baselines": {"source": str(tmp / "g.csv")}}),
+    ), "evaluation.length_control.gamed_baselines: {file}: missing column(s) std_delta_len, "
+       "instruction_difficulty"),
     ("sample of 0 instructions", lambda c, _: c["instructions"].update(sample=0),
      "instructions.sample: 0 is less than the minimum of 1"),
     ("instruction file missing", lambda c, _: c["instructions"].update(source="./none.jsonl"),

@@ -190,12 +190,13 @@ def test_check_config_lists_the_hub_references_without_a_revision(capsys):
     assert "bases[Qwen2-1.5B]: Qwen/Qwen2-1.5B" not in loose
     assert "bases[Gemma-2-2B]: google/gemma-2-2b" in loose
     assert [line for line in loose if "GPT-4" in line or "evaluation" in line] == [
-        "evaluation.length_control.instruction_difficulty: tatsu-lab/alpaca_eval"
+        "evaluation.length_control.instruction_difficulty: tatsu-lab/alpaca_eval",
+        "evaluation.length_control.gamed_baselines: tatsu-lab/alpaca_eval",
     ]
-    assert len(loose) == 2 + 4 + 3 + 1 + 1
+    assert len(loose) == 2 + 4 + 3 + 1 + 2
     assert unpinned(load_config(REPO / "configs" / "tiny.yaml")) == []
     assert main(["check-config", str(REPO / "config.yaml")]) == 0
-    assert "10 hub references have no revision" in capsys.readouterr().out
+    assert "11 hub references have no revision" in capsys.readouterr().out
 
 
 def test_memory_grows_with_the_attempt_up_to_the_cap():

@@ -7,11 +7,13 @@ import pytest
 
 from teachergrid.judges import parse_verdict
 from teachergrid.winrates import (
+    Gamed,
     average_performance,
     bootstrap_interval,
     bradley_terry,
     bt_win_rate,
     is_extreme_change,
+    joint_fit,
     length_controlled,
     win_rate,
 )
@@ -56,6 +58,38 @@ def test_joint_fit_recovers_the_length_controlled_win_rates_it_was_drawn_from():
     # a judge that likes length lifts the verbose model's raw win rate far above its LC
     assert verbose.win_rate - truth["verbose"] > 15
     assert verbose.lc_win_rate < verbose.win_rate - 15
+
+
+def test_gamed_baselines_let_one_verbose_model_be_fitted_alone():
+    """Fitted alone, the verbose model's answers are nearly all longer than the reference's:
+    with a judge's 0/1 verdicts its own judgements cannot tell its quality from the judge's
+    taste for length, and its LC lands anywhere. AlpacaEval's published files supply the
+    prompts' difficulty (here the true one) and the gamed baselines (the reference against a
+    longer and a shorter copy of itself, judged by the same judge), which pin the slope down."""
+    phi, n = 1.5, 300
+    rows = [r for r in synthetic_grid(phi=phi, n_prompts=n) if r[0] == "verbose"]
+    truth = rows[0][5]
+    b = np.random.default_rng(0).normal(0, 1, n)  # synthetic_grid's difficulties (seed 0)
+    model, prompt, p_true, len_m, len_r = (
+        list(c) for c in zip(*[r[:5] for r in rows], strict=True)
+    )
+    std = np.concatenate([np.full(n, 1.0), np.full(n, -1.0)])
+    gamed = Gamed(
+        prompt_ids=list(range(n)) * 2,
+        prefs=1 / (1 + np.exp(-(np.tile(b, 2) + phi * np.tanh(std)))),
+        std_delta_len=std,
+        difficulty=np.tile(b, 2),
+    )
+    alone, helped = [], []
+    for seed in range(4):
+        pref = (np.random.default_rng(seed).random(n) < np.array(p_true)).astype(float)
+        alone.append(joint_fit(model, prompt, pref, len_m, len_r).models[0].lc_win_rate)
+        fit = joint_fit(
+            model, prompt, pref, len_m, len_r, published_difficulty=b[prompt], gamed=gamed
+        )
+        helped.append(fit.models[0].lc_win_rate)
+    err_alone, err_helped = np.abs(np.array(alone) - truth), np.abs(np.array(helped) - truth)
+    assert err_alone.mean() > 10 and err_helped.mean() < 3 and (err_helped < err_alone).all()
 
 
 def test_lc_equals_the_raw_win_rate_when_lengths_never_differ():

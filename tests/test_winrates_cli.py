@@ -175,3 +175,37 @@ def test_difficulty_files_in_alpaca_evals_two_layouts(tmp_path):
     bad.write_text("index,instruction_difficulty\n0,0.1\n1,hard\n")
     with pytest.raises(ValueError, match=r"bad\.csv: row 2: difficulty 'hard' is not a number"):
         read_difficulty(bad)
+
+
+def test_the_command_reads_gamed_baselines_in_alpaca_evals_layout(tmp_path):
+    """`--gamed-baselines` takes AlpacaEval's df_gamed.csv layout (its own difficulty column
+    serves when no other file is given): stand-in rows, a longer copy of the reference
+    preferred 62% and a shorter one 40%, pull the fitted length effect toward theirs and so
+    move the LC; a file in another layout is one line naming it."""
+    frame = pd.read_csv(DATA / "judgments.csv")
+    frame[frame["model"] == "claude-2"].to_csv(tmp_path / "claude.csv", index=False)
+    gamed = tmp_path / "df_gamed.csv"
+    gamed.write_text(
+        "model,preference,index,std_delta_len,instruction_difficulty,not_gamed_baseline\n"
+        + "".join(
+            f"{name},{pref},{i},{std},0.0,False\n"
+            for name, pref, std in (("verbose", 0.62, 1.0), ("concise", 0.40, -1.0))
+            for i in range(805)
+        )
+    )
+    lcs = []
+    for extra in ([], ["--gamed-baselines", str(gamed)]):
+        out = tmp_path / f"out{len(extra)}.csv"
+        done = winrates("--judgments", str(tmp_path / "claude.csv"), "--out", str(out), *extra)
+        assert done.returncode == 0, done.stderr
+        lcs.append(pd.read_csv(out)["lc_win_rate"].item())
+    assert abs(lcs[1] - lcs[0]) > 0.5
+    bad = tmp_path / "bad.csv"
+    bad.write_text("index,preference\n0,0.5\n")
+    done = winrates("--judgments", str(tmp_path / "claude.csv"), "--out",
+                    str(tmp_path / "x.csv"), "--gamed-baselines", str(bad))  # fmt: skip
+    assert done.returncode != 0 and not (tmp_path / "x.csv").exists()
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"teachergrid: {bad}: missing column(s) std_delta_len, instruction_difficulty "
+        "(AlpacaEval's df_gamed.csv has index, preference, std_delta_len, instruction_difficulty)"
+    )

@@ -220,7 +220,7 @@ EDITS = [
         lambda c: c["evaluation"]["length_control"].update(
             instruction_difficulty={"source": "difficulty.csv"}
         ),
-        {"instruction_difficulty": 1, "report": 1, "all": 1, "total": 3},
+        {"alpaca_eval_lc_file": 1, "report": 1, "all": 1, "total": 3},
     ),
 ]
 
@@ -557,10 +557,10 @@ def test_the_users_cluster_command_lists_the_papers_dag(tmp_path):
     assert proc.returncode == 0, out[-3000:]
     counts = job_counts(out)
     assert (
-        counts["total"] == 497
+        counts["total"] == 498
         and counts["preflight"] == 1
         and counts["judge_prompts"] == 1
-        and counts["instruction_difficulty"] == 1
+        and counts["alpaca_eval_lc_file"] == 2  # instruction difficulty, gamed baselines
         and counts["compatibility"] == 100
         and counts["finetune"] == 96  # GPT-4 on one base, the open teachers on all five
         and counts["judge"] == 96

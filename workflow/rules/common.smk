@@ -334,27 +334,30 @@ def judgment_inputs():
     return [layout.JUDGMENTS.format(base=b, teacher=t) for b, t in FT_CELLS]
 
 
-def difficulty_spec():
-    """AlpacaEval's published instruction difficulty for the joint LC fit, or None."""
-    return (
-        (EVAL.get("length_control") or {}).get("instruction_difficulty")
-        if EVAL
-        else None
-    )
+def lc_files():
+    """AlpacaEval's published files configured for the joint LC fit: key -> source."""
+    lc = (EVAL.get("length_control") or {}) if EVAL else {}
+    return {
+        k: lc[k] for k in ("instruction_difficulty", "gamed_baselines") if lc.get(k)
+    }
 
 
-def difficulty_inputs():
-    """The report's copy of the published instruction difficulty, where one is configured."""
-    return [layout.INSTRUCTION_DIFFICULTY] if difficulty_spec() else []
+def lc_file_inputs():
+    """The report's copies of AlpacaEval's published files, where configured."""
+    return [layout.LC_FILE.format(lc_file=k) for k in lc_files()]
 
 
 def study_report_cfg():
     """The screening report's settings plus the win-rate analysis settings."""
     analysis = {k: EVAL[k] for k in EVALUATION_ANALYSIS} if EVAL else None
-    if difficulty_spec():
+    setting = {
+        "instruction_difficulty": "difficulty_file",
+        "gamed_baselines": "gamed_file",
+    }
+    for key in lc_files():
         analysis["length_control"] = {
             **analysis["length_control"],
-            "difficulty_file": layout.INSTRUCTION_DIFFICULTY,
+            setting[key]: layout.LC_FILE.format(lc_file=key),
         }
     cfg = {**screening_report_cfg(), "evaluation": analysis}
     # how each cell's metrics are computed from its records (the bootstrap recomputes them)

@@ -43,17 +43,19 @@ use rule eval_reference as eval_reference_host with:
     localrule: True
 
 
-# AlpacaEval's published instruction difficulty (joint LC fit), from the hub on the submitting
-# host, or a local file; checked and kept beside the results.
-rule instruction_difficulty:
+# AlpacaEval's published files for the joint LC fit (instruction difficulty, gamed baselines),
+# from the hub on the submitting host, or local files; checked and kept beside the results.
+rule alpaca_eval_lc_file:
     input:
-        local_data(difficulty_spec() or {}),
+        lambda wc: local_data(lc_files()[wc.lc_file]),
     output:
-        layout.INSTRUCTION_DIFFICULTY,
+        layout.LC_FILE,
     log:
-        layout.LOGS["instruction_difficulty"],
+        layout.LOGS["alpaca_eval_lc_file"],
     benchmark:
-        f"{R}/benchmarks/eval/instruction_difficulty.tsv"
+        f"{R}/benchmarks/eval/{{lc_file}}.tsv"
+    wildcard_constraints:
+        lc_file="instruction_difficulty|gamed_baselines",
     localrule: True
     conda:
         "../../envs/analysis.yaml"
@@ -61,9 +63,9 @@ rule instruction_difficulty:
     resources:
         **scheduler(SMALL_JOB),
     params:
-        spec=difficulty_spec(),
+        spec=lambda wc: lc_files()[wc.lc_file],
     script:
-        "../scripts/instruction_difficulty.py"
+        "../scripts/alpaca_eval_lc_file.py"
 
 
 # An LLM judge's prompts, from the benchmarks' published configurations: fetched once, on the

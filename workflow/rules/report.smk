@@ -43,7 +43,7 @@ rule report:
         judgments=judgment_inputs(),
         answers=answer_inputs(),
         untuned=untuned_inputs(),
-        difficulty=difficulty_inputs(),
+        lc_files=lc_file_inputs(),
         truth=truth_inputs("evaluation"),
         # per-response records: the correlations' bootstrap over instructions reads them
         records=record_inputs(),

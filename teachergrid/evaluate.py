@@ -8,7 +8,7 @@ Judging (`judge_cell`, an evaluation job) and scoring (`score_cells`, the report
 judgements cost GPU hours or API money, scores are seconds of fitting, so a change of an
 analysis setting (`length_control`, `bootstrap`, `seed`) reruns only the report. Scoring is a
 fan-in: AlpacaEval's length-controlled win rate is fitted over every finished cell together
-(they share the reference answers and the instructions; `winrates.length_controlled`), so a
+(they share the reference answers and the instructions; `winrates.joint_fit`), so a
 cell's LC can move a little when more cells finish.
 """
 

@@ -1,7 +1,7 @@
 """AlpacaEval-2 win rates of a set of models from a table of judgements, in one of two modes.
 
 - `joint` (default): teachergrid's own estimator, every model fitted together with a shared
-  instruction difficulty and length effect (`winrates.length_controlled`). Needs nothing but
+  instruction difficulty and length effect (`winrates.joint_fit`). Needs nothing but
   the judgements; this is what the workflow's report and `teachergrid winrates` use. Given
   AlpacaEval's published `instruction_difficulty.csv` (estimated over its whole leaderboard)
   and `df_gamed.csv` (verbosity-gamed copies of the reference, judged), the fit uses them as
@@ -28,7 +28,7 @@ from typing import Any
 
 import pandas as pd
 
-from .winrates import DIFFICULTY_L2, LENGTH_L2, Gamed, is_extreme_change, length_controlled
+from .winrates import DIFFICULTY_L2, LENGTH_L2, Gamed, is_extreme_change, joint_fit
 
 log = logging.getLogger(__name__)
 
@@ -222,7 +222,7 @@ def joint_table(
     gamed = None if gamed_file is None else _gamed(frame, gamed_file)
     if gamed_file is not None and difficulty_file is None:
         difficulty_file = gamed_file
-    fits = length_controlled(
+    fits = joint_fit(
         frame["model"].tolist(),
         frame["prompt_id"].tolist(),
         frame["preference"].to_numpy(dtype=float),
@@ -234,7 +234,7 @@ def joint_table(
             None if difficulty_file is None else _published_difficulty(frame, difficulty_file)
         ),
         gamed=gamed,
-    )
+    ).models
     return pd.DataFrame(
         [(f.model, f.n, f.win_rate, f.lc_win_rate, f.extreme) for f in fits],
         columns=[*OUTPUT_COLUMNS, "lc_extreme"],

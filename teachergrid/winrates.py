@@ -114,24 +114,6 @@ class JointFit:
     difficulty: dict[str, float]
 
 
-def length_controlled(
-    models: Sequence[str],
-    prompt_ids: Sequence[object],
-    prefs: Sequence[float],
-    len_model: Sequence[float],
-    len_reference: Sequence[float],
-    difficulty_l2: float = DIFFICULTY_L2,
-    length_l2: float = LENGTH_L2,
-    published_difficulty: Sequence[float] | None = None,
-    gamed: Gamed | None = None,
-) -> list[LengthControlled]:
-    """Raw and length-controlled win rates (percent) of every model: `joint_fit`'s models."""
-    return joint_fit(
-        models, prompt_ids, prefs, len_model, len_reference,
-        difficulty_l2, length_l2, published_difficulty, gamed,
-    ).models  # fmt: skip
-
-
 def joint_fit(
     models: Sequence[str],
     prompt_ids: Sequence[object],

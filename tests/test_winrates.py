@@ -14,7 +14,6 @@ from teachergrid.winrates import (
     bt_win_rate,
     is_extreme_change,
     joint_fit,
-    length_controlled,
     win_rate,
 )
 
@@ -48,7 +47,7 @@ def synthetic_grid(seed=0, phi=1.5, n_prompts=300):
 
 def test_joint_fit_recovers_the_length_controlled_win_rates_it_was_drawn_from():
     rows = synthetic_grid()
-    fits = length_controlled(*zip(*[r[:5] for r in rows], strict=True))
+    fits = joint_fit(*zip(*[r[:5] for r in rows], strict=True)).models
     truth = {r[0]: r[5] for r in rows}
     assert [f.model for f in fits] == ["strong", "even", "weak", "weaker", "verbose"]
     for f in fits:
@@ -96,15 +95,15 @@ def test_lc_equals_the_raw_win_rate_when_lengths_never_differ():
     # with no length difference the per-model intercept makes the fitted mean the raw mean
     models = ["a"] * 4 + ["b"] * 4
     prefs = [1, 1, 1, 0, 0.2, 0.4, 0.5, 0.1]
-    fits = length_controlled(models, [0, 1, 2, 3] * 2, prefs, [10] * 8, [10] * 8)
+    fits = joint_fit(models, [0, 1, 2, 3] * 2, prefs, [10] * 8, [10] * 8).models
     assert [round(f.lc_win_rate, 3) for f in fits] == [75.0, 30.0]
     assert [f.win_rate for f in fits] == pytest.approx([75.0, 30.0])
 
 
 def test_judgements_without_a_verdict_are_left_out():
-    fits = length_controlled(
+    fits = joint_fit(
         ["a", "a", "a"], [0, 1, 2], [1.0, float("nan"), 0.0], [5, 5, 5], [5, 5, 5]
-    )
+    ).models
     assert fits[0].n == 2 and fits[0].win_rate == pytest.approx(50.0)
 
 

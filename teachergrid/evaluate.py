@@ -129,11 +129,11 @@ def alpaca_eval_table(
     judgments: Mapping[str, Sequence[dict[str, Any]]], settings: dict[str, Any]
 ) -> dict[str, dict[str, Any]]:
     """Every cell's AlpacaEval-style scores, the cells fitted together: cell ->
-    `alpaca_eval_wr`, `alpaca_eval_lc`, `alpaca_eval_lc_extreme`. Judgements without a verdict
-    (preference None) are left out."""
+    `alpaca_eval_wr`, `alpaca_eval_lc`, `alpaca_eval_lc_extreme`, `alpaca_eval_lc_method`
+    (what produced the LC). Judgements without a verdict (preference None) are left out."""
     import pandas as pd
 
-    from .lengthcontrol import win_rate_table
+    from .lengthcontrol import method, win_rate_table
 
     # AlpacaEval's own fit looks prompts up by their position in its published file
     by_index = (settings.get("length_control") or {}).get("mode") == "paper-comparable"
@@ -154,11 +154,13 @@ def alpaca_eval_table(
     if not rows:
         return {}
     table = win_rate_table(pd.DataFrame(rows), settings.get("length_control"))
+    how = method(settings.get("length_control"))
     return {
         r.model: {
             "alpaca_eval_wr": r.win_rate,
             "alpaca_eval_lc": r.lc_win_rate,
             "alpaca_eval_lc_extreme": bool(r.lc_extreme),
+            "alpaca_eval_lc_method": how,
         }
         for r in table.itertuples()
     }
@@ -214,7 +216,7 @@ def score_cells(
         a_scores = alpaca.get(
             cell,
             {"alpaca_eval_wr": float("nan"), "alpaca_eval_lc": float("nan"),
-             "alpaca_eval_lc_extreme": False},
+             "alpaca_eval_lc_extreme": False, "alpaca_eval_lc_method": ""},
         )  # fmt: skip
         h_scores = arena_hard_scores(
             js, int(settings.get("bootstrap", 100)), int(settings.get("seed", 0))

@@ -280,6 +280,23 @@ def package_table(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=[*OUTPUT_COLUMNS, "lc_extreme"])
 
 
+def method(settings: dict[str, Any] | None = None) -> str:
+    """What produced an LC, as metrics.csv records it beside each number: `joint` (the grid's
+    own joint fit), `joint+difficulty`, `joint+gamed`, `joint+difficulty+gamed` (with
+    AlpacaEval's published files), or `paper-comparable (alpaca-eval VERSION)`."""
+    settings = settings or {}
+    if settings.get("mode", "joint") == "paper-comparable":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return f"paper-comparable (alpaca-eval {version('alpaca-eval')})"
+        except PackageNotFoundError:
+            return "paper-comparable"
+    used = [name for key, name in (("difficulty_file", "difficulty"), ("gamed_file", "gamed"))
+            if settings.get(key)]  # fmt: skip
+    return "+".join(["joint", *used])
+
+
 def win_rate_table(frame: pd.DataFrame, settings: dict[str, Any] | None = None) -> pd.DataFrame:
     """Win rates of every model in `frame` under `settings` (the config's
     `evaluation.length_control`: `mode`, `difficulty_l2`, `length_l2`; `difficulty_file` and

@@ -44,6 +44,7 @@ EVAL_SCORE_COLUMNS = [
     "alpaca_eval_wr",
     "alpaca_eval_lc",
     "alpaca_eval_lc_extreme",
+    "alpaca_eval_lc_method",
     "arena_hard_wr",
     "arena_hard_ci_low",
     "arena_hard_ci_high",

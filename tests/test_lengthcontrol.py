@@ -4,7 +4,7 @@ the encoding it reads; without the package, the mode says how to get it."""
 import pandas as pd
 import pytest
 
-from teachergrid.lengthcontrol import package_annotations, win_rate_table
+from teachergrid.lengthcontrol import method, package_annotations, win_rate_table
 
 
 def frame():
@@ -39,3 +39,11 @@ def test_paper_comparable_mode_without_the_package_says_how_to_get_it():
         win_rate_table(frame(), {"mode": "paper-comparable"})
     with pytest.raises(ValueError, match=r"length_control\.mode: 'other' is not one of"):
         win_rate_table(frame(), {"mode": "other"})
+
+
+def test_each_lc_says_what_produced_it():
+    assert method(None) == method({"mode": "joint"}) == "joint"
+    assert method({"difficulty_file": "d.csv"}) == "joint+difficulty"
+    assert method({"difficulty_file": "d.csv", "gamed_file": "g.csv"}) == "joint+difficulty+gamed"
+    # the package's version where it is installed (not in this environment)
+    assert method({"mode": "paper-comparable"}) == "paper-comparable"

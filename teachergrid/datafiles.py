@@ -47,6 +47,23 @@ def _absent(name: str, columns: list[str], present: list[str]) -> None:
         raise DataFileError(f"{name}: no column {missing[0]!r} (columns: {', '.join(present)})")
 
 
+def file_path(spec: dict[str, Any]) -> Path:
+    """Where a one-file source lies on this machine: `source` itself when `local`, else the
+    hub data set's `file` at `revision`, downloaded into the hub cache."""
+    if spec.get("local"):
+        return Path(spec["source"])
+    from huggingface_hub import hf_hub_download  # lazy: only real studies read the hub
+
+    return Path(
+        hf_hub_download(
+            repo_id=spec["source"],
+            filename=spec["file"],
+            repo_type="dataset",
+            revision=spec.get("revision"),
+        )
+    )
+
+
 def read_rows(
     spec: dict[str, Any], columns: list[str] | None = None
 ) -> tuple[list[dict[str, Any]], str]:
@@ -64,15 +81,7 @@ def read_rows(
             records = [{c: r.get(c) for c in columns} for r in records]
         return records, str(path)
     if spec.get("file"):
-        from huggingface_hub import hf_hub_download  # lazy: only real studies read the hub
-
-        local = hf_hub_download(
-            repo_id=spec["source"],
-            filename=spec["file"],
-            repo_type="dataset",
-            revision=spec.get("revision"),
-        )
-        rows, _ = read_rows({"source": local, "local": True}, columns)
+        rows, _ = read_rows({"source": str(file_path(spec)), "local": True}, columns)
         return rows, f"{spec['source']}/{spec['file']}"
     from datasets import load_dataset
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -83,20 +84,32 @@ def read_judgments(path: str | Path) -> pd.DataFrame:
     return frame
 
 
-def read_difficulty(path: str | Path) -> dict[str, float]:
+def _once_per_version(what: str) -> Callable[[Callable[[str], Any]], Callable[[str | Path], Any]]:
+    """Read a published file once per version (path and modification time): the report's
+    bootstrap asks for the same file in every replicate. The result is shared; callers only
+    read it."""
+
+    def wrap(reader: Callable[[str], Any]) -> Callable[[str | Path], Any]:
+        cached = functools.lru_cache(maxsize=8)(lambda path, _version: reader(path))
+
+        @functools.wraps(reader)
+        def read(path: str | Path) -> Any:
+            path = Path(path)
+            if not path.is_file():
+                raise FileNotFoundError(f"{path}: no such {what} file")
+            return cached(str(path), path.stat().st_mtime_ns)
+
+        return read
+
+    return wrap
+
+
+@_once_per_version("instruction-difficulty")
+def read_difficulty(path: str) -> dict[str, float]:
     """Published instruction difficulties by prompt position: AlpacaEval's
     `instruction_difficulty.csv` (first column the prompt's position in its 805-prompt file,
     second the difficulty) or any CSV with `index` and `instruction_difficulty` columns (such
-    as its `df_gamed.csv`, one row per prompt and gamed model). Read once per file version
-    (the report's bootstrap asks for it in every replicate)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such instruction-difficulty file")
-    return _read_difficulty(str(path), path.stat().st_mtime_ns)
-
-
-@functools.lru_cache(maxsize=8)
-def _read_difficulty(path: str, _version: int) -> dict[str, float]:
+    as its `df_gamed.csv`, one row per prompt and gamed model)."""
     table = pd.read_csv(path)
     if {"index", "instruction_difficulty"} <= set(table.columns):
         keys, values = table["index"], table["instruction_difficulty"]
@@ -117,13 +130,11 @@ def _read_difficulty(path: str, _version: int) -> dict[str, float]:
 GAMED_COLUMNS = ["index", "preference", "std_delta_len", "instruction_difficulty"]
 
 
-def read_gamed(path: str | Path) -> pd.DataFrame:
+@_once_per_version("gamed-baselines")
+def read_gamed(path: str) -> pd.DataFrame:
     """AlpacaEval's verbosity-gamed baselines (`df_gamed.csv`): one row per prompt and gamed
     copy of the reference, with `index` (the prompt's position), `preference` (in [0, 1]),
     `std_delta_len` (the standardised length difference) and `instruction_difficulty`."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such gamed-baselines file")
     table = pd.read_csv(path)
     absent = [c for c in GAMED_COLUMNS if c not in table.columns]
     if absent:
@@ -148,21 +159,10 @@ def fetch_published(spec: dict[str, Any], out: Path, kind: str) -> int:
     set, downloaded here) to `out`, checked: `instruction_difficulty` as
     `index,instruction_difficulty`, `gamed_baselines` with the columns the fit reads. Returns
     its number of rows."""
+    from .datafiles import file_path
     from .jsonl import atomic_open
 
-    if spec.get("local"):
-        source = Path(spec["source"])
-    else:
-        from huggingface_hub import hf_hub_download  # lazy: only real studies read the hub
-
-        source = Path(
-            hf_hub_download(
-                repo_id=spec["source"],
-                filename=spec["file"],
-                repo_type="dataset",
-                revision=spec.get("revision"),
-            )
-        )
+    source = file_path(spec)
     if kind == "gamed_baselines":
         frame = read_gamed(source)
     else:
@@ -197,7 +197,7 @@ def _published_difficulty(frame: pd.DataFrame, path: str | Path) -> list[float]:
     """Each judgement's published difficulty, looked up by the prompt's position in the
     published file (`index` where the frame has it, else `prompt_id`); every prompt must
     have one, or the file is not this benchmark's."""
-    table = read_difficulty(str(path))
+    table = read_difficulty(path)
     keys = (frame["index"] if "index" in frame.columns else frame["prompt_id"]).astype(str)
     absent = sorted(set(keys) - set(table), key=lambda k: (len(k), k))
     if absent:

@@ -18,7 +18,7 @@ if str(workflow.basedir) not in _paths:
 
 from teachergrid import layout
 from teachergrid.published import dataset_key
-from teachergrid.config import ConfigError, validate
+from teachergrid.config import LC_FILES, ConfigError, validate
 from teachergrid.params import Untracked, split_entry
 from teachergrid.resources import DEFAULT_RESOURCES, complete, memory_mb
 
@@ -337,9 +337,7 @@ def judgment_inputs():
 def lc_files():
     """AlpacaEval's published files configured for the joint LC fit: key -> source."""
     lc = (EVAL.get("length_control") or {}) if EVAL else {}
-    return {
-        k: lc[k] for k in ("instruction_difficulty", "gamed_baselines") if lc.get(k)
-    }
+    return {k: lc[k] for k in LC_FILES if lc.get(k)}
 
 
 def lc_file_inputs():
@@ -350,14 +348,15 @@ def lc_file_inputs():
 def study_report_cfg():
     """The screening report's settings plus the win-rate analysis settings."""
     analysis = {k: EVAL[k] for k in EVALUATION_ANALYSIS} if EVAL else None
+    # the fit reads the report's own copies of AlpacaEval's files (rule alpaca_eval_lc_file)
     setting = {
         "instruction_difficulty": "difficulty_file",
         "gamed_baselines": "gamed_file",
     }
-    for key in lc_files():
+    if lc_files():
         analysis["length_control"] = {
             **analysis["length_control"],
-            setting[key]: layout.LC_FILE.format(lc_file=key),
+            **{setting[k]: layout.LC_FILE.format(lc_file=k) for k in lc_files()},
         }
     cfg = {**screening_report_cfg(), "evaluation": analysis}
     # how each cell's metrics are computed from its records (the bootstrap recomputes them)

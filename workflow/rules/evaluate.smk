@@ -55,7 +55,7 @@ rule alpaca_eval_lc_file:
     benchmark:
         f"{R}/benchmarks/eval/{{lc_file}}.tsv"
     wildcard_constraints:
-        lc_file="instruction_difficulty|gamed_baselines",
+        lc_file=alternatives(LC_FILES),
     localrule: True
     conda:
         "../../envs/analysis.yaml"

@@ -195,6 +195,9 @@ def best_teachers(table: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
     every metric (in its better direction); `<column>_right` says whether it is the teacher
     that is truly best. What the README's "what each metric recovers" table is built from."""
     table = with_ap(table)
+    columns = ["base", "accuracy"]
+    for column in ["ap", *metrics]:
+        columns += [column, f"{column}_right"]
     rows = []
     for base, sub in table.groupby("base", sort=False):
         truth = sub.loc[sub["accuracy"].idxmax(), "teacher"]
@@ -205,7 +208,8 @@ def best_teachers(table: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
             row[column] = top
             row[f"{column}_right"] = top == truth
         rows.append(row)
-    return pd.DataFrame(rows)
+    # (the columns named: a partial report with no finished cell still has its header)
+    return pd.DataFrame(rows, columns=columns)
 
 
 STUDENT_ACCURACY_COLUMNS = [

@@ -29,6 +29,7 @@ JUDGMENTS = f"{R}/eval/{{base}}/{{teacher}}.judgments.jsonl"
 UNTUNED_ANSWERS = f"{R}/eval/untuned/{{base}}.answers.jsonl"
 TINY_MODEL = f"{R}/tiny/models/{{name}}"
 PREFLIGHT = f"{R}/preflight.txt"
+REPORT = f"{R}/report"
 SCREENING = f"{R}/report/screening.csv"
 RANKINGS = f"{R}/report/screening/{{base}}.md"
 METRICS = f"{R}/report/metrics.csv"
@@ -40,6 +41,12 @@ AP_ACCURACY = f"{R}/report/ap_accuracy.csv"
 ACCURACY_CORRELATIONS = f"{R}/report/accuracy_correlations.csv"
 BEST_TEACHERS = f"{R}/report/best_teachers.csv"
 STUDENT_ACCURACY = f"{R}/report/student_accuracy.csv"
+# After a failed run, the reports over the cells that finished: the same file names under a
+# folder no rule writes, so that Snakemake never takes them for the study's finished reports
+# (a rerun then runs the report jobs, which remove this folder).
+PARTIAL = f"{REPORT}/partial"
+# the cells that are not in the partial reports: base, teacher, rule, output, log
+PARTIAL_MISSING = f"{PARTIAL}/missing.csv"
 
 LOGS = {
     "preflight": f"{R}/logs/preflight.log",

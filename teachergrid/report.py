@@ -7,6 +7,12 @@ row; a cell that is not complete has empty metrics and names, in the `missing` c
 first job of it that has not finished (its log is `results/logs/<rule>/...`). A rerun that
 completes the cell fills the row in. The correlations use the complete cells only.
 
+The report rules write under `results/report/`. After a failed run, the workflow's error
+handler writes the same reports over the cells that finished under `results/report/partial/`
+(`build_partial`), a folder no rule writes: were they at the rules' output paths, Snakemake
+would take them for finished reports and the next run would have nothing to do. The report
+rules remove that folder when they write the real ones.
+
 `report_cfg` is the part of the study's config the reports read: `teachers` (name,
 `params_b`), `bases`, `reward_models` (names), `car`, and `evaluation` (the analysis settings
 `length_control`, `bootstrap`, `seed`) or None for a screening-only study.
@@ -15,7 +21,9 @@ completes the cell fills the row in. The correlations use the complete cells onl
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+import shutil
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -52,6 +60,16 @@ EVAL_SCORE_COLUMNS = [
     "ap_alpaca_eval",
 ]
 MISSING = "missing"
+# the columns of the partial reports' list of missing cells
+MISSING_CELL_COLUMNS = ["base", "teacher", "rule", "output", "log"]
+
+
+def _destination(root: Path, into: Path | None) -> Callable[[str], Path]:
+    """Where a report file goes: its rule's output path under `root`, or with `into` the same
+    name under that folder (the partial reports)."""
+    if into is None:
+        return lambda pattern: root / pattern
+    return lambda pattern: into / Path(pattern).relative_to(layout.REPORT)
 
 
 def names(items: Sequence[Any]) -> list[str]:
@@ -238,8 +256,12 @@ def _percents(correct: Mapping[Any, Mapping[str, bool]] | None) -> dict[Any, flo
     return None if correct is None else {k: percent(v) for k, v in correct.items()}
 
 
-def build_screening(cfg: dict[str, Any], root: Path = Path(".")) -> pd.DataFrame:
-    """screening.csv and the rankings, from the files under `root` (the working directory)."""
+def build_screening(
+    cfg: dict[str, Any], root: Path = Path("."), into: Path | None = None
+) -> pd.DataFrame:
+    """screening.csv and the rankings, from the files under `root` (the working directory),
+    written where the rule writes them or, with `into`, in that folder."""
+    dest = _destination(root, into)
     missing = missing_cells(cfg, root, evaluation=False)
     rewards, compat, reference = _read_screening_inputs(cfg, root, missing)
     table = screening_table(
@@ -250,11 +272,11 @@ def build_screening(cfg: dict[str, Any], root: Path = Path(".")) -> pd.DataFrame
         {k: s.rule for k, s in missing.items()},
         _percents(teacher_correct(cfg, root, {t for (_, t) in compat})),
     )
-    with atomic_open(root / layout.SCREENING) as handle:
+    with atomic_open(dest(layout.SCREENING)) as handle:
         table.to_csv(handle, index=False)
     for base in names(cfg["bases"]):
         logs = {t: s.log for (b, t), s in missing.items() if b == base}
-        with atomic_open(root / layout.RANKINGS.format(base=base)) as handle:
+        with atomic_open(dest(layout.RANKINGS.format(base=base))) as handle:
             handle.write(ranking_markdown(table, base, cfg, logs))
     return table
 
@@ -319,13 +341,26 @@ def _with_intervals(
     return out
 
 
-def build_study(cfg: dict[str, Any], root: Path = Path(".")) -> pd.DataFrame:
+def read_screening(path: Path) -> pd.DataFrame:
+    """screening.csv as build_screening wrote it, less its `missing` column. Every metric
+    column is numeric, also where no cell has a value yet (a partial report)."""
+    table = pd.read_csv(path, keep_default_na=False, na_values=[""]).drop(columns=[MISSING])
+    for column in table.columns.drop(["base", "teacher"]):
+        if not pd.api.types.is_numeric_dtype(table[column]):
+            table[column] = pd.to_numeric(table[column]).astype("float64")
+    return table
+
+
+def build_study(
+    cfg: dict[str, Any], root: Path = Path("."), into: Path | None = None
+) -> pd.DataFrame:
     """metrics.csv (screening and benchmark scores per cell); with an evaluation section also
-    correlations.csv and paradox.csv, over the complete cells."""
+    correlations.csv and paradox.csv, over the complete cells. Reads screening.csv from, and
+    writes to, the rules' paths or, with `into`, that folder."""
     from . import analysis
 
-    screening = pd.read_csv(root / layout.SCREENING, keep_default_na=False, na_values=[""])
-    screening = screening.drop(columns=[MISSING])
+    dest = _destination(root, into)
+    screening = read_screening(dest(layout.SCREENING))
     evaluation = cfg.get("evaluation") is not None
     missing = missing_cells(cfg, root, evaluation=evaluation)
     finetuned = cfg.get("finetuned")
@@ -348,7 +383,7 @@ def build_study(cfg: dict[str, Any], root: Path = Path(".")) -> pd.DataFrame:
         missing[(b, t)].rule if (b, t) in missing else ""
         for b, t in zip(table["base"], table["teacher"], strict=True)
     ]
-    with atomic_open(root / layout.METRICS) as handle:
+    with atomic_open(dest(layout.METRICS)) as handle:
         table.to_csv(handle, index=False)
     if evaluation:
         # finished cells with benchmark scores (cells left out of fine-tuning have none)
@@ -367,23 +402,23 @@ def build_study(cfg: dict[str, Any], root: Path = Path(".")) -> pd.DataFrame:
         rounds = int(cfg["evaluation"].get("bootstrap", 100))
         if rounds > 0 and len(done):
             tables = _with_intervals(cfg, root, done, sizes, metrics, tables, rounds)
-        with atomic_open(root / layout.CORRELATIONS) as handle:
+        with atomic_open(dest(layout.CORRELATIONS)) as handle:
             tables["ap"].to_csv(handle, index=False)
-        with atomic_open(root / layout.PARADOX) as handle:
+        with atomic_open(dest(layout.PARADOX)) as handle:
             para.to_csv(handle, index=False)
         if "accuracy" in tables:
             for path, name in (
                 (layout.ACCURACY_CORRELATIONS, "accuracy"),
                 (layout.AP_ACCURACY, "ap_accuracy"),
             ):
-                with atomic_open(root / path) as handle:
+                with atomic_open(dest(path)) as handle:
                     tables[name].to_csv(handle, index=False)
             best = analysis.best_teachers(sized, metrics)
-            with atomic_open(root / layout.BEST_TEACHERS) as handle:
+            with atomic_open(dest(layout.BEST_TEACHERS)) as handle:
                 best.to_csv(handle, index=False)
             checked = table[(table[MISSING] == "") & table["accuracy"].notna()]
             students = analysis.student_accuracy(checked, untuned_accuracy(cfg, root))
-            with atomic_open(root / layout.STUDENT_ACCURACY) as handle:
+            with atomic_open(dest(layout.STUDENT_ACCURACY)) as handle:
                 students.to_csv(handle, index=False)
             log.info("students' accuracy:\n%s", students.to_string(index=False))
             log.info("AP against accuracy:\n%s", tables["ap_accuracy"].to_string(index=False))
@@ -406,7 +441,10 @@ def build_study(cfg: dict[str, Any], root: Path = Path(".")) -> pd.DataFrame:
         }
         scored = done.assign(
             **{
-                f"car_reward_{rm}": done["teacher"].map(lambda t, rm=rm: mapped[(t, rm)])
+                # (float also with no finished cell, where map gives an empty text column)
+                f"car_reward_{rm}": done["teacher"]
+                .map(lambda t, rm=rm: mapped[(t, rm)])
+                .astype("float64")
                 for rm in rms
             }
         )
@@ -418,11 +456,67 @@ def build_study(cfg: dict[str, Any], root: Path = Path(".")) -> pd.DataFrame:
             ignore_index=True,
         )
         transfer = analysis.leave_one_base_out(sens)
-        with atomic_open(root / layout.CAR_SENSITIVITY) as handle:
+        with atomic_open(dest(layout.CAR_SENSITIVITY)) as handle:
             sens.to_csv(handle, index=False)
-        with atomic_open(root / layout.CAR_TRANSFER) as handle:
+        with atomic_open(dest(layout.CAR_TRANSFER)) as handle:
             transfer.to_csv(handle, index=False)
         log.info("CAR settings, leave one base out:\n%s", transfer.to_string(index=False))
         log.info("correlations:\n%s", corr[corr["base"] == "average"].to_string(index=False))
         log.info("paradox:\n%s", para.to_string(index=False))
     return table
+
+
+def build_partial(
+    screening_cfg: dict[str, Any], study_cfg: dict[str, Any], root: Path = Path(".")
+) -> dict[tuple[str, str], layout.Step]:
+    """After a failed run: every report over the cells that finished, under
+    `results/report/partial/`, with `missing.csv` naming each cell that did not (the first job
+    of it that has not finished, that job's output and its log). Returns those cells.
+
+    The folder is built beside its place and moved there in one step, after any earlier one
+    is removed: a report that fails to build leaves no partial folder rather than a stale or
+    half-written one."""
+    remove_partial(root)
+    final = root / layout.PARTIAL
+    final.parent.mkdir(parents=True, exist_ok=True)
+    # (not mkdtemp: its folder is private whatever the umask; these are read like the others)
+    work = final.parent / f".partial-{uuid.uuid4().hex[:12]}"
+    work.mkdir()
+    try:
+        build_screening(screening_cfg, root, into=work)
+        build_study(study_cfg, root, into=work)
+        evaluation = study_cfg.get("evaluation") is not None
+        missing = missing_cells(study_cfg, root, evaluation=evaluation)
+        rows = [[b, t, step.rule, step.output, step.log] for (b, t), step in missing.items()]
+        frame = pd.DataFrame(rows, columns=MISSING_CELL_COLUMNS)
+        with atomic_open(work / Path(layout.PARTIAL_MISSING).relative_to(layout.PARTIAL)) as f:
+            frame.to_csv(f, index=False)
+        work.rename(final)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return missing
+
+
+def withdraw(reports: Iterable[str], root: Path = Path(".")) -> list[str]:
+    """Remove the report rules' outputs `reports` where they exist; the ones removed.
+
+    After a failed run they describe results that have changed since (a job that ran, failed
+    or not, had its outputs replaced or removed), and Snakemake does not remake a missing
+    intermediate file while what it fed is present: reports left in place would make the next
+    run find nothing to do, with the failed cell's files missing. Removed, they are rebuilt by
+    the run that completes the cells, and the partial reports say meanwhile what finished."""
+    removed = []
+    for path in reports:
+        if (root / path).is_file():
+            (root / path).unlink()
+            removed.append(path)
+    return removed
+
+
+def remove_partial(root: Path = Path(".")) -> None:
+    """Remove the partial reports of an earlier failed run (the report rules call this once
+    they have written the real ones), and what a killed build of them left."""
+    folder = root / layout.PARTIAL
+    for path in [folder, *folder.parent.glob(".partial-*")]:
+        shutil.rmtree(path, ignore_errors=True)

@@ -60,6 +60,21 @@ def quick_config() -> dict[str, Any]:
     return cfg
 
 
+# A sixth of the tiny grid with every stage: the evaluation's reference (qwen-l) and baseline
+# (llama-s) teachers and two more families, on two bases. The plumbing tests that run a grid
+# several times (SLURM, resuming) use it: CI time.
+SMALL_TEACHERS = ("llama-s", "qwen-l", "gemma-m", "phi-s")
+SMALL_BASES = ("base-llama", "base-qwen")
+
+
+def small_config() -> dict[str, Any]:
+    """quick_config() cut to SMALL_TEACHERS x SMALL_BASES."""
+    cfg = quick_config()
+    cfg["teachers"] = [t for t in cfg["teachers"] if t["name"] in SMALL_TEACHERS]
+    cfg["bases"] = [b for b in cfg["bases"] if b["name"] in SMALL_BASES]
+    return cfg
+
+
 def snakemake_cmd(
     workdir: Path,
     configfile: Path | None,
@@ -85,6 +100,15 @@ def snakemake_cmd(
     if configfile is not None:
         cmd += ["--configfile", str(configfile)]
     return cmd + list(args)
+
+
+def report_files(workdir: Path) -> dict[str, bytes]:
+    """Every file under a project's results/report/, by path: what a resumed run is compared
+    with an uninterrupted one by, byte for byte."""
+    root = workdir / "results" / "report"
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
 
 
 @contextmanager

@@ -129,3 +129,82 @@ def test_a_cell_left_out_of_fine_tuning_is_complete_after_screening(tmp_path):
     assert set(missing) == {("b1", "small")} and missing[("b1", "small")].rule == "finetune"
     every = missing_cells(cfg(), tmp_path, evaluation=True)
     assert set(every) == {("b1", "big"), ("b1", "small")}
+
+
+def study_cfg() -> dict:
+    """cfg() with the win-rate analysis: the reports of a study that fine-tunes every cell."""
+    lc = {"mode": "joint", "difficulty_l2": 0.03, "length_l2": 1000.0}
+    return {**cfg(), "evaluation": {"length_control": lc, "bootstrap": 10, "seed": 0}}
+
+
+def test_partial_reports_of_a_grid_where_no_cell_finished(tmp_path):
+    """The error handler's reports after a run in which nothing finished: every report under
+    results/report/partial/ with its columns, each cell listed as missing, and not one file at
+    a report rule's output path (Snakemake would take it for the study's result)."""
+    from teachergrid.report import SCREENING_COLUMNS, build_partial
+
+    missing = build_partial(cfg(), study_cfg(), tmp_path)
+    assert {k: s.rule for k, s in missing.items()} == {
+        ("b1", "big"): "generate",
+        ("b1", "small"): "generate",
+    }
+    partial = tmp_path / layout.PARTIAL
+    assert sorted(p.name for p in partial.iterdir()) == [
+        "car_sensitivity.csv",
+        "car_transfer.csv",
+        "correlations.csv",
+        "metrics.csv",
+        "missing.csv",
+        "paradox.csv",
+        "screening",
+        "screening.csv",
+    ]
+    assert sorted(p.name for p in (tmp_path / layout.REPORT).iterdir()) == ["partial"]
+    metrics = pd.read_csv(partial / "metrics.csv", keep_default_na=False)
+    assert list(metrics["missing"]) == ["generate", "generate"]
+    assert (metrics[SCREENING_COLUMNS] == "").all().all()
+    listed = pd.read_csv(partial / "missing.csv")
+    assert listed.to_dict("records") == [
+        {
+            "base": "b1",
+            "teacher": t,
+            "rule": "generate",
+            "output": f"results/responses/{t}.jsonl",
+            "log": f"results/logs/generate/{t}.log",
+        }
+        for t in ("big", "small")
+    ]
+    assert (
+        "- big: `generate` (log: `results/logs/generate/big.log`)"
+        in (partial / "screening" / "b1.md").read_text()
+    )
+
+
+def test_partial_reports_replace_the_last_ones_and_the_real_reports_remove_them(tmp_path):
+    from teachergrid.report import build_partial, remove_partial
+
+    build_partial(cfg(), study_cfg(), tmp_path)
+    # the screening half finished since: the next failed run's partial reports say so
+    write_cells(tmp_path, cfg())
+    missing = build_partial(cfg(), study_cfg(), tmp_path)
+    assert {s.rule for s in missing.values()} == {"finetune"}
+    partial = tmp_path / layout.PARTIAL
+    screening = pd.read_csv(partial / "screening.csv", keep_default_na=False)
+    assert list(screening["missing"]) == ["", ""]
+    assert screening.set_index("teacher").loc["small", "car"] == pytest.approx(1 / 3)
+    metrics = pd.read_csv(partial / "metrics.csv", keep_default_na=False)
+    assert list(metrics["missing"]) == ["finetune", "finetune"]
+    # no leftover of the build beside the folder
+    assert sorted(p.name for p in (tmp_path / layout.REPORT).iterdir()) == ["partial"]
+    # a build that fails leaves no partial folder (rather than the last, now stale, one)
+    broken = {**cfg(), "car": {**cfg()["car"], "reward_model": "no-such-rm"}}
+    with pytest.raises(KeyError):
+        build_partial(broken, study_cfg(), tmp_path)
+    assert not (tmp_path / layout.REPORT).exists() or not any((tmp_path / layout.REPORT).iterdir())
+    build_partial(cfg(), study_cfg(), tmp_path)
+    build_screening(cfg(), tmp_path)
+    remove_partial(tmp_path)
+    assert sorted(p.name for p in (tmp_path / layout.REPORT).iterdir()) == [
+        "screening",
+        "screening.csv",
+    ]

@@ -21,7 +21,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from helpers import REPO, quick_config, snakemake_cmd
+from helpers import (
+    REPO,
+    SMALL_BASES,
+    SMALL_TEACHERS,
+    job_counts,
+    report_files,
+    small_config,
+    snakemake_cmd,
+)
 
 CLUSTER = REPO / "tests" / "slurm" / "cluster.sh"
 # A site's own settings, as a user keeps them in ~/.config/snakemake/slurm/: the workflow's
@@ -71,10 +79,7 @@ def cluster():
 # On this cluster fine-tuning and evaluation ask for a GPU, as they would on a real one.
 GPU_JOB = {"gpu": 1, "gpu_model": "tiny", "cpus_per_gpu": 1, "mem_mb": 3000, "runtime": 25}
 COLUMNS = ["id", "state", "rule", "wildcards", "tres", "minutes", "account", "partition", "qos"]
-# The evaluation's reference (qwen-l) and baseline (llama-s) teachers, and two more families.
-TEACHERS = ("llama-s", "qwen-l", "gemma-m", "phi-s")
-BASES = ("base-llama", "base-qwen")
-CELLS = len(TEACHERS) * len(BASES)
+CELLS = len(SMALL_TEACHERS) * len(SMALL_BASES)
 
 
 def records(after: int = 0) -> pd.DataFrame:
@@ -122,12 +127,9 @@ def command(workdir: Path, configfile: Path, *args: str) -> list[str]:
 
 
 def slurm_config(directory: Path, extra_teacher: bool = False) -> Path:
-    """The quick tiny config (helpers.quick_config) cut to 4 teachers x 2 bases (every stage,
-    a sixth of the jobs: CI time), with GPU jobs for fine-tuning and evaluation, and
-    optionally one more teacher."""
-    cfg = quick_config()
-    cfg["teachers"] = [t for t in cfg["teachers"] if t["name"] in TEACHERS]
-    cfg["bases"] = [b for b in cfg["bases"] if b["name"] in BASES]
+    """The small grid (helpers.small_config: 4 teachers x 2 bases, every stage), with GPU
+    jobs for fine-tuning and evaluation, and optionally one more teacher."""
+    cfg = small_config()
     cfg["finetune"]["resources"] = dict(GPU_JOB)
     cfg["evaluation"]["resources"] = dict(GPU_JOB)
     if extra_teacher:
@@ -158,7 +160,9 @@ def env(site_config: Path) -> dict[str, str]:
     }
 
 
-def run(workdir: Path, configfile: Path, site_config: Path, *args: str) -> str:
+def run(
+    workdir: Path, configfile: Path, site_config: Path, *args: str, expect_success: bool = True
+) -> str:
     proc = subprocess.run(
         command(workdir, configfile, *args),
         capture_output=True,
@@ -167,7 +171,7 @@ def run(workdir: Path, configfile: Path, site_config: Path, *args: str) -> str:
         cwd=REPO,
         timeout=1800,
     )
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-5000:]
+    assert (proc.returncode == 0) == expect_success, (proc.stdout + proc.stderr)[-5000:]
     return proc.stdout + proc.stderr
 
 
@@ -200,7 +204,7 @@ def test_sweep_runs_every_job_through_slurm(sweep):
         "finetune": CELLS,
         "eval_reference": 2,
         "evaluate": CELLS,
-        "evaluate_untuned": len(BASES),
+        "evaluate_untuned": len(SMALL_BASES),
     }
     # the hub download and the fan-in reports run on the submitting host, not as cluster jobs
     assert not {"instructions", "screening_report", "report"} & set(jobs["rule"])
@@ -286,6 +290,50 @@ def test_killed_driver_resumes_without_rerunning_finished_jobs(sweep):
     # and the result is the uninterrupted run's
     for name, table in uninterrupted.items():
         pd.testing.assert_frame_equal(pd.read_csv(reports / name), table)
+
+
+def test_a_job_failing_on_the_cluster_leaves_partial_reports_and_reruns_once_fixed(sweep):
+    """A job that fails with an error on a node: a base's weights damaged on disk, and one of
+    its cells scored again (`--forcerun`). SLURM runs it as often as the profile retries, the
+    run fails, the reports are withdrawn and the partial ones name the cell; a dry run lists
+    the job and the reports; with the file restored, the same command submits that job alone
+    and ends with the reports of before, byte for byte."""
+    workdir, config, site, _ = sweep
+    finished = report_files(workdir)
+    weights = workdir / "results/tiny/models/base-qwen/model.safetensors"
+    good = weights.read_bytes()
+    weights.write_bytes(b"damaged")
+    cell = "results/compatibility/base-qwen/gemma-m.json"
+    before = last_id()
+    out = run(workdir, config, site, "--forcerun", cell, expect_success=False)
+    jobs = records(before)
+    # the first try and the profile's two retries, each failed on the node
+    assert counts(jobs) == {"compatibility": 3} and set(jobs["state"]) == {"FAILED"}, jobs
+    assert set(jobs["wildcards"]) == {"base-qwen_gemma-m"}
+    assert (
+        "teachergrid: cell base-qwen/gemma-m is not in the report: compatibility did not finish "
+        "(log: results/logs/compatibility/base-qwen/gemma-m.log)"
+    ) in out
+    assert sorted(p.name for p in (workdir / "results/report").iterdir()) == ["partial"]
+    listed = pd.read_csv(workdir / "results/report/partial/missing.csv")
+    assert list(zip(listed["base"], listed["teacher"], listed["rule"], strict=True)) == [
+        ("base-qwen", "gemma-m", "compatibility")
+    ]
+    planned = job_counts(run(workdir, config, site, "-n"))
+    assert planned == {
+        "all": 1,
+        "compatibility": 1,
+        "screening_report": 1,
+        "report": 1,
+        "total": 4,
+    }
+
+    weights.write_bytes(good)
+    before = last_id()
+    run(workdir, config, site)
+    jobs = records(before)
+    assert counts(jobs) == {"compatibility": 1} and set(jobs["state"]) == {"COMPLETED"}
+    assert report_files(workdir) == finished
 
 
 def test_adding_a_teacher_computes_only_its_jobs(sweep):

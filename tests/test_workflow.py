@@ -496,9 +496,14 @@ def test_a_broken_teacher_leaves_partial_reports_that_a_rerun_completes(grid, tm
             f"teachergrid: cell {base}/broken is not in the report: generate did not finish "
             "(log: results/logs/generate/broken.log)"
         ) in out
-    assert "partial reports over 48 of 52 cells" in out
+    assert "partial reports over 48 of 52 cells in results/report/partial/" in out
     assert "safetensors" in (work / "results/logs/generate/broken.log").read_text()
-    table = pd.read_csv(work / "results/report/metrics.csv")
+    # the complete run's reports are withdrawn (this run changed what they were built from);
+    # the partial ones are where no rule writes, so the next run has the reports to make
+    assert "removed 14 reports of an earlier run from results/report/" in out
+    assert sorted(p.name for p in (work / "results/report").iterdir()) == ["partial"]
+    partial = work / "results/report/partial"
+    table = pd.read_csv(partial / "metrics.csv")
     assert len(table) == 52
     broken = table[table["teacher"] == "broken"]
     assert set(broken["missing"]) == {"generate"}
@@ -511,13 +516,16 @@ def test_a_broken_teacher_leaves_partial_reports_that_a_rerun_completes(grid, tm
     pd.testing.assert_frame_equal(
         done.drop(columns="missing"), before.drop(columns="missing"), check_dtype=False
     )
-    corr = pd.read_csv(work / "results/report/correlations.csv")
+    corr = pd.read_csv(partial / "correlations.csv")
     assert set(corr[corr["base"] != "average"]["n_teachers"]) == {12}
-    ranking = (work / "results/report/screening/base-qwen.md").read_text()
+    ranking = (partial / "screening/base-qwen.md").read_text()
     assert "- broken: `generate` (log: `results/logs/generate/broken.log`)" in ranking
+    listed = pd.read_csv(partial / "missing.csv")
+    assert set(listed["teacher"]) == {"broken"} and set(listed["rule"]) == {"generate"}
 
     weights.write_bytes(good)
     snakemake(work, "--keep-going", configfile=config)
+    assert not partial.exists()
     table = pd.read_csv(work / "results/report/metrics.csv")
     assert len(table) == 52 and table["missing"].isna().all()
     assert table[table["teacher"] == "broken"][["car", "ap"]].notna().all().all()

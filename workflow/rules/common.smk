@@ -398,8 +398,10 @@ def preflight_cfg():
 
 
 def partial_reports():
-    """After a failed run: the reports over the cells that finished, and one line per cell
-    that did not, naming the job that stopped it and that job's log."""
+    """After a failed run: the reports an earlier run left withdrawn (they no longer match the
+    results, and would make the next run find nothing to do); the reports over the cells that
+    finished under results/report/partial/, where no rule writes; one line per cell that did
+    not finish, naming the job that stopped it and that job's log."""
     from teachergrid import report as fanin
 
     if not Path(layout.PREFLIGHT).exists():
@@ -408,24 +410,30 @@ def partial_reports():
             "no job ran, no report\n"
         )
         return
+    withdrawn = fanin.withdraw(dict.fromkeys([layout.SCREENING, *report_outputs()]))
+    if withdrawn:
+        sys.stderr.write(
+            f"teachergrid: removed {len(withdrawn)} reports of an earlier run from "
+            f"{layout.REPORT}/: this run changed results they were built from\n"
+        )
     try:
-        fanin.build_screening(screening_report_cfg())
-        table = fanin.build_study(study_report_cfg())
+        missing = fanin.build_partial(screening_report_cfg(), study_report_cfg())
     except Exception as exc:  # the run has failed already: say why no report, briefly
         sys.stderr.write(
             f"teachergrid: no partial report ({type(exc).__name__}: {exc})\n"
         )
         return
-    missing = fanin.missing_cells(study_report_cfg(), Path("."), evaluation=bool(EVAL))
     for (base, teacher), step in missing.items():
         sys.stderr.write(
             f"teachergrid: cell {base}/{teacher} is not in the report: "
             f"{step.rule} did not finish (log: {step.log})\n"
         )
-    done = len(table) - len(missing)
+    cells = len(BASES) * len(TEACHERS)
     sys.stderr.write(
-        f"teachergrid: partial reports over {done} of {len(table)} cells in "
-        f"{Path(layout.METRICS).parent}/; rerun to complete them\n"
+        f"teachergrid: partial reports over {cells - len(missing)} of {cells} cells in "
+        f"{layout.PARTIAL}/ (missing cells: {layout.PARTIAL_MISSING}); the same command "
+        f"again runs the unfinished jobs, writes the reports to {layout.REPORT}/ and "
+        "removes the partial ones\n"
     )
 
 

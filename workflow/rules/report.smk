@@ -1,7 +1,8 @@
 # Fan-in: CAR for every (base, teacher) and the rankings (screening); then, from the judgements,
 # the benchmark scores, metrics.csv and the correlations of every metric with measured
 # performance. When a cell fails, the workflow's error handler (common.smk) builds the same
-# reports over the cells that finished; the next run that completes the cell fills them in.
+# reports over the cells that finished under results/report/partial/, which no rule writes;
+# the next run that completes the cells writes these rules' outputs and removes that folder.
 
 
 rule screening_report:

@@ -8,3 +8,5 @@ sm = snakemake  # noqa: F821
 log = start(sm)
 table = report.build_study(sm.params.cfg)
 log.info("wrote %s (%d rows)", sm.output.metrics, len(table))
+# an earlier failed run's partial reports are superseded
+report.remove_partial()

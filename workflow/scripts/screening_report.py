@@ -7,3 +7,5 @@ sm = snakemake  # noqa: F821
 log = start(sm)
 table = report.build_screening(sm.params.cfg)
 log.info("wrote %d rows to %s", len(table), sm.output.metrics)
+# an earlier failed run's partial reports are superseded
+report.remove_partial()

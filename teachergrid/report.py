@@ -511,6 +511,10 @@ def withdraw(reports: Iterable[str], root: Path = Path(".")) -> list[str]:
         if (root / path).is_file():
             (root / path).unlink()
             removed.append(path)
+            # and the folder it leaves empty (the rankings' screening/)
+            folder = (root / path).parent
+            if folder != root / layout.REPORT and not any(folder.iterdir()):
+                folder.rmdir()
     return removed
 
 

@@ -102,6 +102,11 @@ def snakemake_cmd(
     return cmd + list(args)
 
 
+# What a dry run plans once one cell's compatibility job has failed (the resume and SLURM tests
+# damage a base's weights and score one of its cells again): that job, then the reports.
+RESCORE_PLAN = {"all": 1, "compatibility": 1, "screening_report": 1, "report": 1, "total": 4}
+
+
 def report_files(workdir: Path) -> dict[str, bytes]:
     """Every file under a project's results/report/, by path: what a resumed run is compared
     with an uninterrupted one by, byte for byte."""

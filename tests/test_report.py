@@ -208,3 +208,15 @@ def test_partial_reports_replace_the_last_ones_and_the_real_reports_remove_them(
         "screening",
         "screening.csv",
     ]
+
+
+def test_withdrawn_reports_leave_no_empty_folder(tmp_path):
+    from teachergrid.report import withdraw
+
+    write_cells(tmp_path, cfg())
+    build_screening(cfg(), tmp_path)
+    ranking = layout.RANKINGS.format(base="b1")
+    removed = withdraw([layout.SCREENING, ranking, layout.METRICS], tmp_path)
+    # metrics.csv was never written: only what was there is named
+    assert removed == [layout.SCREENING, ranking]
+    assert list((tmp_path / layout.REPORT).iterdir()) == []

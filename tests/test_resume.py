@@ -26,7 +26,7 @@ from typing import Any
 import pandas as pd
 import pytest
 import yaml
-from helpers import job_counts, report_files, small_config, snakemake_cmd
+from helpers import RESCORE_PLAN, job_counts, report_files, small_config, snakemake_cmd
 
 from teachergrid import layout
 from teachergrid.finetune import last_checkpoint
@@ -98,16 +98,17 @@ def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 class Killer(threading.Thread):
-    """Kills, with SIGKILL, the process doing each `KILLED` job's work once the job's condition
+    """Kills, with SIGKILL, the process doing each target job's work once the job's condition
     holds. That process is the one holding the job's log open (`jobs.start` opens it): the
     script's own process, or under `teachergrid worker` the child forked for it. It is paused
     (SIGSTOP) while the condition is checked, so that a job of a fraction of a second cannot
     finish between the check and the kill."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, targets: dict[str, tuple[str, Callable[[Path], bool]]]):
         super().__init__(daemon=True)
         self.workdir = workdir
-        self.logs = {str(workdir / log): rule for rule, (log, _) in KILLED.items()}
+        self.targets = targets
+        self.logs = {str(workdir / log): rule for rule, (log, _) in targets.items()}
         self.killed: dict[str, int] = {}
         self.done = threading.Event()
 
@@ -127,11 +128,11 @@ class Killer(threading.Thread):
         return found
 
     def run(self) -> None:
-        while not self.done.is_set() and len(self.killed) < len(KILLED):
+        while not self.done.is_set() and len(self.killed) < len(self.targets):
             for pid, rule in self._holders().items():
                 try:
                     os.kill(pid, signal.SIGSTOP)
-                    if KILLED[rule][1](self.workdir):
+                    if self.targets[rule][1](self.workdir):
                         os.kill(pid, signal.SIGKILL)
                         self.killed[rule] = pid
                     else:
@@ -141,16 +142,60 @@ class Killer(threading.Thread):
             time.sleep(0.005)
 
 
-def test_jobs_killed_at_four_stages_resume_to_the_uninterrupted_result(uninterrupted, tmp_path):
-    workdir = new_project(tmp_path / "killed")
-    killer = Killer(workdir)
+def run_killing(
+    workdir: Path, targets: dict[str, tuple[str, Callable[[Path], bool]]], *args: str
+) -> tuple[str, list[str]]:
+    """A run that fails because `targets` are killed; its output and the rules killed."""
+    killer = Killer(workdir, targets)
     killer.start()
     try:
-        out = run(workdir, expect_success=False)
+        out = run(workdir, *args, expect_success=False)
     finally:
         killer.done.set()
         killer.join()
-    assert sorted(killer.killed) == sorted(KILLED), out[-3000:]
+    return out, sorted(killer.killed)
+
+
+def test_a_screening_killed_before_any_cell_finished_resumes(uninterrupted, tmp_path):
+    """The first half alone (`snakemake screening`, no --keep-going), its first model-building
+    job killed: the run stops with no cell finished. Its partial reports list every cell, and
+    the same command again ends with the uninterrupted run's screening."""
+    workdir = new_project(tmp_path / "screening")
+    target = {"tiny_tokenizers": ("results/logs/tiny/tokenizers.log", lambda w: True)}
+    out, killed = run_killing(workdir, target, "screening")
+    assert killed == ["tiny_tokenizers"], out[-3000:]
+    assert "teachergrid: partial reports over 0 of 8 cells in results/report/partial/" in out
+    assert "no partial report" not in out
+    assert sorted(p.name for p in (workdir / layout.REPORT).iterdir()) == ["partial"]
+    listed = pd.read_csv(workdir / layout.PARTIAL_MISSING)
+    assert len(listed) == 8 and set(listed["rule"]) == {"generate"}
+    screening = pd.read_csv(workdir / layout.PARTIAL / "screening.csv", keep_default_na=False)
+    assert set(screening["missing"]) == {"generate"} and (screening["car"] == "").all()
+    # every job of the screening half is still to run: 8 models (4 teachers, 2 bases, the
+    # reference LM and the reward model), each teacher's jobs, each cell's, the report (the
+    # instruction sample, which needs no model, may have finished beside the tokenizers)
+    planned = job_counts(run(workdir, "-n", "screening"))
+    assert {k: v for k, v in planned.items() if k not in ("instructions", "total")} == {
+        "compatibility": 8,
+        "generate": 4,
+        "reference": 4,
+        "reward": 4,
+        "screening": 1,
+        "screening_report": 1,
+        "tiny_model": 8,
+        "tiny_tokenizers": 1,
+    }
+    run(workdir, "screening")
+    assert not (workdir / layout.PARTIAL).exists()
+    ours, theirs = report_files(workdir), report_files(uninterrupted)
+    assert sorted(ours) == ["screening.csv", "screening/base-llama.md", "screening/base-qwen.md"]
+    assert ours == {name: theirs[name] for name in ours}
+
+
+def test_jobs_killed_at_four_stages_resume_to_the_uninterrupted_result(uninterrupted, tmp_path):
+    workdir = new_project(tmp_path / "killed")
+    out, killed = run_killing(workdir, KILLED)
+    assert sorted(killed) == sorted(KILLED), out[-3000:]
     for rule in KILLED:
         assert f"Error in rule {rule}:" in out
 
@@ -228,15 +273,14 @@ def test_a_job_that_failed_with_an_error_reruns_once_fixed(uninterrupted, tmp_pa
         }
     ]
     assert "partial reports over 7 of 8 cells" in out
+    # the complete run's reports are withdrawn: left in place, they would make the same
+    # command find nothing to do (Snakemake does not remake a missing intermediate file while
+    # what it fed is present)
+    assert "removed 12 reports of an earlier run from results/report/" in out
+    assert sorted(p.name for p in (workdir / layout.REPORT).iterdir()) == ["partial"]
     # the dry run lists the failed job and the reports; the damaged file is not an input of
     # anything (a model is a folder the tiny_model job made), so nothing else
-    assert job_counts(run(workdir, "-n")) == {
-        "all": 1,
-        "compatibility": 1,
-        "screening_report": 1,
-        "report": 1,
-        "total": 4,
-    }
+    assert job_counts(run(workdir, "-n")) == RESCORE_PLAN
 
     weights.write_bytes(good)
     run(workdir)

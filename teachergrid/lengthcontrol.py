@@ -133,8 +133,10 @@ GAMED_COLUMNS = ["index", "preference", "std_delta_len", "instruction_difficulty
 @_once_per_version("gamed-baselines")
 def read_gamed(path: str) -> pd.DataFrame:
     """AlpacaEval's verbosity-gamed baselines (`df_gamed.csv`): one row per prompt and gamed
-    copy of the reference, with `index` (the prompt's position), `preference` (in [0, 1]),
-    `std_delta_len` (the standardised length difference) and `instruction_difficulty`."""
+    copy of the reference, with `index` (the prompt's position), `preference` (in [0, 1], that
+    the judge prefers the copy), `std_delta_len` (the standardised length difference in
+    AlpacaEval's sign: len(output_1) - len(output_2), the reference minus the copy, so a
+    longer copy has a negative value) and `instruction_difficulty`. Returned as in the file."""
     table = pd.read_csv(path)
     absent = [c for c in GAMED_COLUMNS if c not in table.columns]
     if absent:
@@ -188,7 +190,8 @@ def _gamed(frame: pd.DataFrame, path: str | Path) -> Gamed:
     return Gamed(
         prompt_ids=[to_id[k] for k in keys[mine]],
         prefs=table["preference"].to_numpy()[mine],
-        std_delta_len=table["std_delta_len"].to_numpy()[mine],
+        # AlpacaEval's reference-minus-copy, turned into the fit's copy-minus-reference
+        std_delta_len=-table["std_delta_len"].to_numpy()[mine],
         difficulty=table["instruction_difficulty"].to_numpy()[mine],
     )
 

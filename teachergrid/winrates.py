@@ -95,7 +95,9 @@ class Gamed:
     reference with a longer and a shorter rewrite of itself, so their quality is the
     reference's and every preference is the length effect (and the prompt's difficulty). Each
     row: the prompt (in the fit's prompt ids), the preference, the standardised length
-    difference and the published difficulty; `weight` per row, as AlpacaEval weighs them."""
+    difference in the fit's sign (copy minus reference: positive for the longer copy; its file
+    has the opposite sign, `lengthcontrol.read_gamed`) and the published difficulty; `weight`
+    per row, as AlpacaEval weighs them."""
 
     prompt_ids: Sequence[object]
     prefs: Sequence[float]

@@ -104,7 +104,7 @@ def alpaca_eval_hub_cache(root: Path, difficulty: dict[str, float]) -> Path:
     )
     gamed = [
         f"{name},{pref},{i},{sign},{v},False\n"
-        for name, pref, sign in (("verbose", 0.62, 1.0), ("concise", 0.40, -1.0))
+        for name, pref, sign in (("verbose", 0.62, -1.0), ("concise", 0.40, 1.0))
         for i, v in ordered
     ]
     (snapshot / "df_gamed.csv").write_text(

@@ -47,3 +47,67 @@ def test_each_lc_says_what_produced_it():
     assert method({"difficulty_file": "d.csv", "gamed_file": "g.csv"}) == "joint+difficulty+gamed"
     # the package's version where it is installed (not in this environment)
     assert method({"mode": "paper-comparable"}) == "paper-comparable"
+
+
+def verbose_model(seed: int, n: int = 300, phi: float = 1.5) -> tuple[pd.DataFrame, float, list]:
+    """One model whose answers are all longer than the reference's, judged 0/1 by a judge that
+    likes length (slope phi); its true LC (the mean preference at equal length) and each
+    prompt's difficulty."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    b = rng.normal(0, 1, n)
+    len_ref = rng.integers(500, 1500, n).astype(float)
+    len_model = len_ref * rng.uniform(1.3, 2.5, n)
+    delta = len_model - len_ref
+    p = 1 / (1 + np.exp(-(b + phi * np.tanh(delta / delta.std(ddof=1)))))
+    frame = pd.DataFrame(
+        {
+            "model": "verbose",
+            "prompt_id": range(n),
+            "preference": (rng.random(n) < p).astype(float),
+            "len_model": len_model,
+            "len_reference": len_ref,
+        }
+    )
+    return frame, 100 * float(np.mean(1 / (1 + np.exp(-b)))), list(b)
+
+
+def gamed_file(path, difficulty: list, phi: float, sign: float) -> str:
+    """A df_gamed.csv as AlpacaEval writes it (`sign` 1): the reference against a longer and a
+    shorter copy of itself, `std_delta_len` = len(reference) - len(copy), standardised, so the
+    longer copy's is negative; the judge, liking length, prefers the longer copy. `sign` -1
+    writes the same rows with the length column's sign turned, the way the fit read it before."""
+    import math
+
+    rows = []
+    for name, std in (("verbose", -1.0), ("concise", 1.0)):
+        for i, b in enumerate(difficulty):
+            pref = 1 / (1 + math.exp(-(b - phi * math.tanh(std))))
+            rows.append(f"{name},{pref},{i},{sign * std},{b},False\n")
+    path.write_text(
+        "model,preference,index,std_delta_len,instruction_difficulty,not_gamed_baseline\n"
+        + "".join(rows)
+    )
+    return str(path)
+
+
+def test_gamed_baselines_are_read_in_alpaca_evals_sign(tmp_path):
+    """A verbose model's raw win rate is inflated by a judge that likes length; AlpacaEval's
+    gamed baselines, read in the file's own sign convention, say so, and the LC comes out
+    well below the raw rate, near the truth. Read with the opposite sign they say the judge
+    dislikes length, and the LC lands above the raw rate, far from the truth."""
+    from teachergrid.lengthcontrol import joint_table
+
+    phi = 1.5
+    for seed in range(3):
+        frame, truth, difficulty = verbose_model(seed, phi=phi)
+        right = gamed_file(tmp_path / f"right{seed}.csv", difficulty, phi, 1.0)
+        wrong = gamed_file(tmp_path / f"wrong{seed}.csv", difficulty, phi, -1.0)
+        lc_right = joint_table(frame, gamed_file=right)["lc_win_rate"].item()
+        lc_wrong = joint_table(frame, gamed_file=wrong)["lc_win_rate"].item()
+        raw = 100 * frame["preference"].mean()
+        print(f"seed {seed}: truth {truth:.1f}, raw {raw:.1f}, LC {lc_right:.1f}, "
+              f"sign turned {lc_wrong:.1f}")  # fmt: skip
+        assert lc_right < raw - 10 and lc_wrong > raw + 5
+        assert abs(lc_right - truth) < abs(lc_wrong - truth) / 3

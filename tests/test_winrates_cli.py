@@ -189,7 +189,7 @@ def test_the_command_reads_gamed_baselines_in_alpaca_evals_layout(tmp_path):
         "model,preference,index,std_delta_len,instruction_difficulty,not_gamed_baseline\n"
         + "".join(
             f"{name},{pref},{i},{std},0.0,False\n"
-            for name, pref, std in (("verbose", 0.62, 1.0), ("concise", 0.40, -1.0))
+            for name, pref, std in (("verbose", 0.62, -1.0), ("concise", 0.40, 1.0))
             for i in range(805)
         )
     )

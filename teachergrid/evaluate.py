@@ -221,15 +221,13 @@ def score_cells(
         h_scores = arena_hard_scores(
             js, int(settings.get("bootstrap", 100)), int(settings.get("seed", 0))
         )
-        # AP takes the LC win rate, as the paper does, except where AlpacaEval's own rule says
-        # the length model failed for the cell: then the raw win rate stands in, and
-        # `ap_alpaca_eval` says so, so that no ranking rests on an extrapolated LC.
-        source = "wr" if a_scores["alpaca_eval_lc_extreme"] else "lc"
+        # AP is the paper's: the LC win rate and Arena-Hard's, averaged, on every cell. Where
+        # AlpacaEval's own rule calls the LC an extreme change from the raw win rate, the cell
+        # is flagged (`alpaca_eval_lc_extreme`) and logged, not rescored.
         out[cell] = {
             **a_scores,
             **h_scores,
-            "ap": average_performance(a_scores[f"alpaca_eval_{source}"], h_scores["arena_hard_wr"]),
-            "ap_alpaca_eval": source,
+            "ap": average_performance(a_scores["alpaca_eval_lc"], h_scores["arena_hard_wr"]),
             "n_alpaca_eval": float(alpaca_counts.get(cell, 0)),
             "n_arena_hard": float(
                 sum(

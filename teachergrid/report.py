@@ -57,7 +57,6 @@ EVAL_SCORE_COLUMNS = [
     "arena_hard_ci_low",
     "arena_hard_ci_high",
     "ap",
-    "ap_alpaca_eval",
 ]
 MISSING = "missing"
 # the columns of the partial reports' list of missing cells

@@ -91,3 +91,23 @@ def test_scores_depend_on_analysis_settings_only_through_the_judgements():
         two["arena_hard_ci_low"],
         two["arena_hard_ci_high"],
     )
+
+
+def test_ap_is_the_papers_also_where_the_lc_is_flagged():
+    """A model that wins exactly where its answer is the longer one: the length model explains
+    every verdict, and the LC departs from the raw win rate beyond AlpacaEval's rule. The cell
+    is flagged; AP stays (LC + Arena-Hard) / 2, the number the paper reports."""
+    alpaca = [
+        {"benchmark": "alpaca_eval", "id": str(i), "preference": float(i < 15),
+         "len_model": 900 if i < 15 else 300, "len_reference": 500}
+        for i in range(20)
+    ]  # fmt: skip
+    arena = [
+        {"benchmark": "arena_hard", "id": str(i), "model_first": 1.0, "baseline_first": 0.0,
+         "model_first_weight": 1.0, "baseline_first_weight": 1.0}
+        for i in range(20)
+    ]  # fmt: skip
+    scores = score_cells({"c": alpaca + arena}, {"bootstrap": 0, "seed": 0})["c"]
+    assert scores["alpaca_eval_wr"] == pytest.approx(75.0)
+    assert scores["alpaca_eval_lc_extreme"]
+    assert scores["ap"] == pytest.approx((scores["alpaca_eval_lc"] + scores["arena_hard_wr"]) / 2)

@@ -1,7 +1,8 @@
 """Evaluation of one fine-tuned cell in the shape of the paper's two benchmarks.
 
-AlpacaEval-2-style: the model's answer against a reference answer for every prompt, judged in
-both orders; win rate and length-controlled win rate. Arena-Hard-style: against a baseline
+AlpacaEval-2-style: the model's answer against a reference answer for every prompt, judged once
+in the order AlpacaEval's annotator picks for the instruction; win rate and length-controlled
+win rate. Arena-Hard-style: against a baseline
 model's answer, judged in both positions; Bradley-Terry win rate with a bootstrap interval.
 
 Judging (`judge_cell`, an evaluation job) and scoring (`score_cells`, the report) are apart:
@@ -14,8 +15,8 @@ cell's LC can move a little when more cells finish.
 
 from __future__ import annotations
 
-import hashlib
 import logging
+import random
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -25,10 +26,19 @@ from .winrates import average_performance, bootstrap_interval, bt_win_rate
 log = logging.getLogger(__name__)
 
 
-def model_goes_second(prompt_id: str) -> bool:
-    """AlpacaEval shows each pair once, in an order fixed per instruction; here the order is a
-    hash of the prompt's id, so reruns and other cells see the same one."""
-    return hashlib.sha256(str(prompt_id).encode()).digest()[0] % 2 == 1
+# AlpacaEval's annotator seed (its PairwiseAnnotator's default, which the leaderboard uses)
+ALPACA_EVAL_SEED = 0
+
+
+def model_goes_second(instruction: str) -> bool:
+    """Whether AlpacaEval shows the model's answer second (as `output_2`, the reference first).
+    Its annotator swaps the two outputs of an instruction when a random draw seeded on the
+    column name, the instruction's text and its seed says so (`RandomSwitchTwoColumnsProcessor`
+    with `random_seed_columns=["instruction"]`): the same order for every model, in every run."""
+    switched = random.Random(f"is_switched_outputs{instruction}{ALPACA_EVAL_SEED}").choices(
+        [False, True], k=1
+    )[0]
+    return not switched
 
 
 def _count_dropped(name: str, verdicts: Sequence[Verdict]) -> int:
@@ -53,16 +63,27 @@ def judge_cell(
     `judges`: the judge of each benchmark (`alpaca_eval`, `arena_hard`). AlpacaEval records:
     one judgement per prompt in a fixed order (`model_goes_second`), the preference for the
     model (None: no verdict, left out of the scores) and both answers' lengths (characters).
+    An answer identical to the reference is a draw (0.5), not judged, as in AlpacaEval.
     Arena-Hard records: both orders, each order's preference for the model and battle weight
     (3 for a decisive verdict), None for an order without a verdict."""
     questions = [r["instruction"] for r in alpaca_rows]
     model = [answers[r["id"]] for r in alpaca_rows]
     ref = [r["answer"] for r in alpaca_rows]
-    second = [model_goes_second(r["id"]) for r in alpaca_rows]
-    first_shown = [b if s else a for a, b, s in zip(model, ref, second, strict=True)]
-    second_shown = [a if s else b for a, b, s in zip(model, ref, second, strict=True)]
-    verdicts = judges["alpaca_eval"].prefer(questions, first_shown, second_shown)
-    _count_dropped("alpaca_eval", verdicts)
+    second = [model_goes_second(r["instruction"]) for r in alpaca_rows]
+    # AlpacaEval calls an answer identical to the reference a draw without asking the judge
+    asked = [i for i, (a, b) in enumerate(zip(model, ref, strict=True)) if a != b]
+    first_shown = [ref[i] if second[i] else model[i] for i in asked]
+    second_shown = [model[i] if second[i] else ref[i] for i in asked]
+    judged = judges["alpaca_eval"].prefer([questions[i] for i in asked], first_shown, second_shown)
+    _count_dropped("alpaca_eval", judged)
+    verdicts: list[Verdict] = [(0.5, 1.0)] * len(alpaca_rows)
+    for i, verdict in zip(asked, judged, strict=True):
+        verdicts[i] = verdict
+    if len(asked) < len(alpaca_rows):
+        log.info(
+            "alpaca_eval: %d of %d answers are the reference's own: draws, not judged",
+            len(alpaca_rows) - len(asked), len(alpaca_rows),
+        )  # fmt: skip
     judgments = [
         {
             "id": r["id"],

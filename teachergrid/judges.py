@@ -254,13 +254,16 @@ def identifier_preference(
     top_logprobs: dict[str, float] | None, text: str, first: str = "m", second: str = "M"
 ) -> Verdict:
     """AlpacaEval's weighted preference for the *first* output: P(m) / (P(m) + P(M)) from the
-    log-probabilities of the reply's first token (tokens compared after stripping spaces);
-    without them, the reply's text."""
-    if top_logprobs:
+    log-probabilities of the reply's first token (tokens compared after stripping spaces). As
+    AlpacaEval's `logprob_parser` does, a reply whose top log-probabilities hold neither token
+    has no verdict (None: dropped and counted). A server that returns no log-probabilities at
+    all is read from the reply's text."""
+    if top_logprobs is not None:
         p_first = sum(math.exp(v) for k, v in top_logprobs.items() if k.strip() == first)
         p_second = sum(math.exp(v) for k, v in top_logprobs.items() if k.strip() == second)
         if p_first + p_second > 0:
             return (p_first / (p_first + p_second), 1.0)
+        return None
     reply = text.strip()
     if reply == first:
         return (1.0, 1.0)

@@ -37,13 +37,13 @@ def test_judge_then_score_by_hand():
     answers = {"0": "good", "1": "good", "2": "good", "3": "bad"}
     judge = KeywordJudge()
     judgments = judge_cell(judges(judge), rows, rows, answers)
-    # AlpacaEval: each prompt once, the model in the position its id hashes to
+    # AlpacaEval: each prompt once, the model in the position AlpacaEval's rule gives it
     alpaca_seen = judge.seen[:4]
     for r, pair in zip(rows, alpaca_seen, strict=True):
         model_answer = answers[r["id"]]
         expected = (
             ("plain answer", model_answer)
-            if model_goes_second(r["id"])
+            if model_goes_second(r["instruction"])
             else (model_answer, "plain answer")
         )
         assert pair == expected
@@ -111,3 +111,27 @@ def test_ap_is_the_papers_also_where_the_lc_is_flagged():
     assert scores["alpaca_eval_wr"] == pytest.approx(75.0)
     assert scores["alpaca_eval_lc_extreme"]
     assert scores["ap"] == pytest.approx((scores["alpaca_eval_lc"] + scores["arena_hard_wr"]) / 2)
+
+
+def test_the_models_side_is_alpaca_evals():
+    """The side AlpacaEval's own annotator puts the model's answer on: its
+    RandomSwitchTwoColumnsProcessor (alpaca-eval 0.6.6, seed 0, seeded on the instruction) run
+    on these instructions switched the third and the fifth, putting the model first there."""
+    instructions = [
+        "What is 2+2?",
+        "Name a color.",
+        "Hi",
+        "Write a poem about the sea.",
+        "x",
+        "Explain gravity.",
+    ]
+    assert [model_goes_second(i) for i in instructions] == [True, True, False, True, False, True]
+
+
+def test_an_answer_identical_to_the_reference_is_a_draw_the_judge_never_sees():
+    rows = [{"id": str(i), "instruction": f"q{i}", "answer": f"ref {i}"} for i in range(3)]
+    answers = {"0": "good", "1": "ref 1", "2": "good too"}
+    judge = KeywordJudge()
+    judgments = judge_cell({"alpaca_eval": judge, "arena_hard": KeywordJudge()}, rows, [], answers)
+    assert len(judge.seen) == 2 and all("ref 1" not in pair for pair in judge.seen)
+    assert [j["preference"] for j in judgments] == [1.0, 0.5, 1.0]

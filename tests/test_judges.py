@@ -13,8 +13,13 @@ def test_alpaca_eval_preference_from_logprobs_by_hand():
     # P(m) = 0.6, P(M) = 0.3 (other tokens ignored): preference for the first output 2/3
     top = {"m": math.log(0.6), " M": math.log(0.3), "The": math.log(0.1)}
     assert judges.identifier_preference(top, "m") == pytest.approx((2 / 3, 1.0))
-    # no m/M among the top tokens: the text decides; anything else is no verdict
-    assert judges.identifier_preference({"x": 0.0}, "M") == (0.0, 1.0)
+    # only one of them: the other's probability is 0, as in AlpacaEval's logprob_parser
+    assert judges.identifier_preference({" M": -0.1, "x": -3.0}, "M") == (0.0, 1.0)
+    # neither m nor M among the top tokens: no verdict, whatever the text (AlpacaEval: NaN,
+    # dropped), and an empty list of them alike
+    assert judges.identifier_preference({"x": 0.0}, "M") is None
+    assert judges.identifier_preference({}, "m") is None
+    # a server that returns no log-probabilities at all: the reply's text decides
     assert judges.identifier_preference(None, "m") == (1.0, 1.0)
     assert judges.identifier_preference(None, "model m") is None
 

@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .judges import Judge, Verdict
-from .winrates import average_performance, bootstrap_interval, bt_win_rate
+from .winrates import ARENA_HARD_ROUNDS, average_performance, battle_bootstrap_interval, bt_win_rate
 
 log = logging.getLogger(__name__)
 
@@ -188,33 +188,30 @@ def alpaca_eval_table(
 
 
 def arena_hard_scores(
-    judgments: Sequence[dict[str, Any]], rounds: int = 100, seed: int = 0
+    judgments: Sequence[dict[str, Any]], rounds: int = ARENA_HARD_ROUNDS
 ) -> dict[str, float]:
-    """Arena-Hard's Bradley-Terry win rate and bootstrap interval; an order without a verdict is
-    a game left out (the prompt's other order still counts)."""
-    rows = [j for j in judgments if j["benchmark"] == "arena_hard"]
-    groups, weights = [], []
-    for j in rows:
-        games = [
-            (("model", "baseline", j[k]), j[f"{k}_weight"])
-            for k in ("model_first", "baseline_first")
-            if j[k] is not None
-        ]
-        if games:
-            groups.append([g for g, _ in games])
-            weights.append([w for _, w in games])
-    if not groups:
+    """Arena-Hard's Bradley-Terry win rate and its bootstrap interval, as its v0.1 result script
+    computes them (`winrates.battle_bootstrap_interval`; no interval with `rounds` 0). Each
+    prompt's battles in its order: the baseline's answer shown first, then the model's. An
+    order without a verdict is a battle left out (the prompt's other order still counts)."""
+    battles, weights = [], []
+    for j in judgments:
+        if j["benchmark"] != "arena_hard":
+            continue
+        for k in ("baseline_first", "model_first"):
+            if j[k] is not None:
+                battles.append(("model", "baseline", j[k]))
+                weights.append(j[f"{k}_weight"])
+    if not battles:
         return {"arena_hard_wr": float("nan"), "arena_hard_ci_low": float("nan"),
                 "arena_hard_ci_high": float("nan")}  # fmt: skip
-    battles = [x for g in groups for x in g]
-    flat_w = [x for w in weights for x in w]
     lo, hi = (
-        bootstrap_interval(groups, "model", "baseline", rounds, seed, weights=weights)
+        battle_bootstrap_interval(battles, "model", "baseline", weights, rounds)
         if rounds > 0
         else (float("nan"), float("nan"))
     )
     return {
-        "arena_hard_wr": bt_win_rate(battles, "model", "baseline", flat_w),
+        "arena_hard_wr": bt_win_rate(battles, "model", "baseline", weights),
         "arena_hard_ci_low": lo,
         "arena_hard_ci_high": hi,
     }
@@ -239,9 +236,9 @@ def score_cells(
             {"alpaca_eval_wr": float("nan"), "alpaca_eval_lc": float("nan"),
              "alpaca_eval_lc_extreme": False, "alpaca_eval_lc_method": ""},
         )  # fmt: skip
-        h_scores = arena_hard_scores(
-            js, int(settings.get("bootstrap", 100)), int(settings.get("seed", 0))
-        )
+        # Arena-Hard's own interval (its rounds and seed); `bootstrap: 0` turns intervals off
+        rounds = ARENA_HARD_ROUNDS if int(settings.get("bootstrap", 100)) > 0 else 0
+        h_scores = arena_hard_scores(js, rounds)
         # AP is the paper's: the LC win rate and Arena-Hard's, averaged, on every cell. Where
         # AlpacaEval's own rule calls the LC an extreme change from the raw win rate, the cell
         # is flagged (`alpaca_eval_lc_extreme`) and logged, not rescored.

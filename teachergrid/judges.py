@@ -231,20 +231,31 @@ def fetch_prompt(source: str, bench: str, out: Path, timeout: float = 30.0) -> s
 
 # --- verdicts ---------------------------------------------------------------------------------
 
+# The five labels Arena-Hard v0.1's result script (show_result.py) turns into battles; any
+# other label the judge writes (`[[B=A]]`, `[[A<B]]`, ...) is a judgement it drops.
 VERDICTS = {
     "A>>B": (1.0, 3.0),
     "A>B": (1.0, 1.0),
     "A=B": (0.5, 1.0),
-    "B=A": (0.5, 1.0),
     "B>A": (0.0, 1.0),
     "B>>A": (0.0, 3.0),
 }
+# Arena-Hard v0.1's judge (gen_judgment.py, number_of_judgment_attempts 2): a reply with no
+# verdict label at all gets this one more turn, and the two replies are read together.
+ARENA_HARD_ATTEMPTS = 2
+ARENA_HARD_CONTINUE = "continue your judgment and finish by outputting a final verdict label"
+
+
+def verdict_labels(text: str) -> set[str]:
+    """The distinct `[[...]]` labels of a judge's reply (Arena-Hard's regex)."""
+    return {m.strip() for m in re.findall(r"\[\[([AB<>=]+)\]\]", text) if m.strip()}
 
 
 def parse_verdict(text: str) -> Verdict:
-    """Arena-Hard's verdict: the [[...]] labels of the reply; exactly one distinct known label
-    is a verdict (preference for A, weight), none or several conflicting ones are None."""
-    found = {m.strip() for m in re.findall(r"\[\[([AB<>=]+)\]\]", text) if m.strip()}
+    """Arena-Hard's verdict: exactly one distinct label that its result script counts is a
+    verdict (preference for A, weight); none, an uncounted one or several different ones are
+    None."""
+    found = verdict_labels(text)
     if len(found) != 1:
         return None
     return VERDICTS.get(found.pop())
@@ -315,14 +326,30 @@ class OpenAIJudge:
             self.messages(q, a, b) for q, a, b in zip(instructions, first, second, strict=True)
         ]
         replies = self.backend.complete(chats, self.extra)
-        out: list[Verdict] = []
-        for reply in replies:
-            c = reply[0]
-            if self.protocol == "alpaca_eval":
-                out.append(identifier_preference(c.top_logprobs, c.text))
-            else:
-                out.append(parse_verdict(c.text))
-        return out
+        if self.protocol == "alpaca_eval":
+            return [identifier_preference(r[0].top_logprobs, r[0].text) for r in replies]
+        return [parse_verdict(text) for text in self._arena_hard_judgments(chats, replies)]
+
+    def _arena_hard_judgments(self, chats, replies) -> list[str]:
+        """Each judgement's text as Arena-Hard's judge builds it: a reply without any verdict
+        label is continued (the reply, then `ARENA_HARD_CONTINUE`), up to its number of
+        attempts, and the replies are joined, each after a newline."""
+        texts = ["\n" + r[0].text for r in replies]
+        chats = [list(c) for c in chats]
+        for _ in range(ARENA_HARD_ATTEMPTS - 1):
+            again = [i for i, t in enumerate(texts) if not verdict_labels(t)]
+            if not again:
+                break
+            for i, r in zip(again, [replies[i] for i in again], strict=True):
+                chats[i] += [
+                    {"role": "assistant", "content": r[0].text},
+                    {"role": "user", "content": ARENA_HARD_CONTINUE},
+                ]
+            more = self.backend.complete([chats[i] for i in again], self.extra)
+            for i, r in zip(again, more, strict=True):
+                texts[i] += "\n" + r[0].text
+                replies[i] = r
+        return texts
 
 
 def make_judge(

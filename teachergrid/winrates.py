@@ -299,27 +299,43 @@ def bt_win_rate(
     return float(100.0 * _sigmoid(scores[model] - scores[baseline]))
 
 
-def bootstrap_interval(
-    groups: Sequence[Sequence[tuple[str, str, float]]],
+# Arena-Hard v0.1's result script (show_result.py): 100 rounds of resampled battles from numpy's
+# global generator seeded 42, and the 2.5 and 97.5 percentiles of the ratings
+ARENA_HARD_ROUNDS = 100
+ARENA_HARD_SEED = 42
+
+
+def battle_bootstrap_interval(
+    battles: Sequence[tuple[str, str, float]],
     model: str,
     baseline: str,
-    rounds: int = 100,
-    seed: int = 0,
+    weights: Sequence[float] | None = None,
+    rounds: int = ARENA_HARD_ROUNDS,
+    seed: int = ARENA_HARD_SEED,
     level: float = 0.95,
-    weights: Sequence[Sequence[float]] | None = None,
 ) -> tuple[float, float]:
-    """Percentile bootstrap of the BT win rate, resampling prompts (each prompt's battles,
-    both judge positions, stay together)."""
-    rng = np.random.default_rng(seed)
-    n = len(groups)
-    rates = []
+    """Arena-Hard's percentile bootstrap of the BT win rate. As its result script does, a
+    battle of weight w (3 for a decisive verdict) is w rows, the rows are resampled with
+    replacement (`DataFrame.sample(frac=1, replace=True)`, drawn from numpy's legacy generator
+    seeded `seed`), and the percentiles are taken of the ratings (logit scale) before they
+    become win rates. For one model against the baseline this draws what its script draws
+    when the model's battles are all it reads."""
+    rows = [
+        b
+        for b, w in zip(battles, weights or [1.0] * len(battles), strict=True)
+        for _ in range(round(w))
+    ]
+    if not rows:
+        return float("nan"), float("nan")
+    rng = np.random.RandomState(seed)
+    n = len(rows)
+    logits = []
     for _ in range(rounds):
-        pick = rng.integers(0, n, size=n)
-        battles = [b for i in pick for b in groups[i]]
-        w = None if weights is None else [x for i in pick for x in weights[i]]
-        rates.append(bt_win_rate(battles, model, baseline, w))
-    lo, hi = np.percentile(rates, [100 * (1 - level) / 2, 100 * (1 + level) / 2])
-    return float(lo), float(hi)
+        drawn = [rows[i] for i in rng.choice(n, size=n, replace=True)]
+        p = bt_win_rate(drawn, model, baseline) / 100.0
+        logits.append(math.log(p / (1.0 - p)) if 0.0 < p < 1.0 else math.copysign(50.0, p - 0.5))
+    lo, hi = np.percentile(logits, [100 * (1 - level) / 2, 100 * (1 + level) / 2])
+    return float(100.0 * _sigmoid(lo)), float(100.0 * _sigmoid(hi))
 
 
 def average_performance(alpaca_eval_lc: float, arena_hard_wr: float) -> float:

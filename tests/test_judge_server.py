@@ -38,12 +38,13 @@ def test_both_benchmark_judges_over_a_real_server(served, monkeypatch, tmp_path,
     ]
     answers = {str(i): "Blue, I think." for i in range(3)}
     judgments = judge_cell(judges, rows, rows, answers)
-    # 3 AlpacaEval requests of one token each; 6 Arena-Hard requests (both orders)
+    # 3 AlpacaEval requests of one token each; 6 Arena-Hard requests (both orders), each
+    # continued once, as Arena-Hard's judge does when a reply has no verdict label
     alpaca_backend = judges["alpaca_eval"].backend
     arena_backend = judges["arena_hard"].backend
-    assert alpaca_backend.requests_sent == 3 and arena_backend.requests_sent == 6
+    assert alpaca_backend.requests_sent == 3 and arena_backend.requests_sent == 12
     assert alpaca_backend.finish_reasons == {"length": 3}  # cut at its one token
-    assert sum(arena_backend.finish_reasons.values()) == 6
+    assert sum(arena_backend.finish_reasons.values()) == 12
     # the tiny model names no model identifier and writes no [[verdict]]: all dropped
     assert all(j["preference"] is None for j in judgments if j["benchmark"] == "alpaca_eval")
     assert all(
@@ -58,7 +59,7 @@ def test_both_benchmark_judges_over_a_real_server(served, monkeypatch, tmp_path,
     assert scores["arena_hard_wr"] != scores["arena_hard_wr"]  # NaN: nothing to score
     # the server saw the benchmark prompts; a rerun is answered from the cache
     log = served["log"].read_text()
-    assert log.count("POST /v1/chat/completions") == 9
+    assert log.count("POST /v1/chat/completions") == 15
     again = {b: make_judge(spec, None, b, cache_path=cache) for b in judges}
     assert judge_cell(again, rows, rows, answers) == judgments
-    assert served["log"].read_text().count("POST /v1/chat/completions") == 9
+    assert served["log"].read_text().count("POST /v1/chat/completions") == 15

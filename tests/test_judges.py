@@ -61,8 +61,9 @@ def test_published_prompt_files_are_read_in_their_formats(tmp_path):
 
 class JudgeServer(FakeOpenAI):
     """Answers like an LLM judge: AlpacaEval-style requests (one token, logprobs asked for) get
-    `m` with P(m) = 0.8, P(M) = 0.2; Arena-Hard-style ones a verdict, or none when the answer
-    under judgement says 'mute'."""
+    `m` with P(m) = 0.8, P(M) = 0.2; Arena-Hard-style ones `[[A>B]]`, or by what an answer under
+    judgement says: 'mute' no verdict ever, 'late' a verdict (`[[B>>A]]`) only when asked to
+    continue, 'reversed' the label `[[B=A]]`."""
 
     def _answer(self, body, prompt, count):
         import json
@@ -86,7 +87,16 @@ class JudgeServer(FakeOpenAI):
                 },
             }
         else:
-            text = "My answer ... no verdict" if "mute" in prompt else "Thus: [[A>B]]"
+            judged = body["messages"][1]["content"]  # the user turn holding both answers
+            continued = len(body["messages"]) > 2
+            if "mute" in judged:
+                text = "My answer ... no verdict"
+            elif "late" in judged:
+                text = "so, at last: [[B>>A]]" if continued else "My answer first, at length ..."
+            elif "reversed" in judged:
+                text = "My final verdict is [[B=A]]"
+            else:
+                text = "Thus: [[A>B]]"
             choice = {"index": 0, "message": {"role": "assistant", "content": text},
                       "finish_reason": "stop"}  # fmt: skip
         return json.dumps({"choices": [choice]}).encode()
@@ -101,7 +111,15 @@ def test_openai_judges_speak_each_benchmarks_protocol(monkeypatch):
         body = next(iter(server.bodies.values()))
         assert body["max_tokens"] == 1 and body["top_logprobs"] == 5
         arena = judges.make_judge({"kind": "openai", "api": api}, None, "arena_hard")
-        assert arena.prefer(["q", "q"], ["one", "mute"], ["two", "two"]) == [(1.0, 1.0), None]
+        asked = server.requests
+        verdicts = arena.prefer(["q"] * 4, ["one", "mute", "late", "reversed"], ["two"] * 4)
+        # Arena-Hard v0.1: a reply with no label gets one more turn ('mute' and 'late'), read
+        # with the first; a label its result script does not count ([[B=A]]) is dropped
+        assert verdicts == [(1.0, 1.0), None, (0.0, 3.0), None]
+        assert server.requests - asked == 6
+        assert server.attempts[judges.ARENA_HARD_CONTINUE] == 2
+        turns = server.bodies[judges.ARENA_HARD_CONTINUE]["messages"]
+        assert [m["role"] for m in turns] == ["system", "user", "assistant", "user"]
         system = [b for b in server.bodies.values() if b["messages"][0]["role"] == "system"]
         assert any("[[B>>A]]" in b["messages"][0]["content"] for b in system)
 

@@ -9,7 +9,7 @@ from teachergrid.judges import parse_verdict
 from teachergrid.winrates import (
     Gamed,
     average_performance,
-    bootstrap_interval,
+    battle_bootstrap_interval,
     bradley_terry,
     bt_win_rate,
     is_extreme_change,
@@ -136,15 +136,26 @@ def test_bradley_terry_three_players_transitive():
     assert s["a"] == pytest.approx(2 * math.log(2), abs=1e-3)
 
 
-def test_bootstrap_interval_brackets_the_estimate():
-    groups = [[("m", "base", 1.0), ("m", "base", 1.0)]] * 30 + [
-        [("m", "base", 0.0), ("m", "base", 0.0)]
-    ] * 10
-    point = bt_win_rate([b for g in groups for b in g], "m", "base")
-    lo, hi = bootstrap_interval(groups, "m", "base", rounds=200, seed=0)
-    assert point == pytest.approx(75.0, abs=1e-3)
-    assert lo < point < hi
-    assert lo > 55 and hi < 90
+def test_arena_hards_bootstrap_resamples_battles_with_its_seed():
+    """Arena-Hard v0.1's interval, recomputed by hand the way its show_result.py does it for a
+    model's battles alone: each weight-3 battle as three rows, 100 rounds of
+    `sample(frac=1, replace=True)` from numpy's generator seeded 42, percentiles of the
+    ratings. Two players: a round's rating difference is the logit of its share of wins."""
+    battles = [("m", "base", 1.0)] * 24 + [("m", "base", 0.0)] * 12 + [("m", "base", 0.5)] * 4
+    weights = [3.0] * 6 + [1.0] * 18 + [1.0] * 12 + [1.0] * 4
+    lo, hi = battle_bootstrap_interval(battles, "m", "base", weights)
+    rows = [s for (_, _, s), w in zip(battles, weights, strict=True) for _ in range(int(w))]
+    rng = np.random.RandomState(42)
+    logits = []
+    for _ in range(100):
+        share = np.mean([rows[i] for i in rng.choice(len(rows), size=len(rows), replace=True)])
+        logits.append(math.log(share / (1 - share)))
+    low, high = np.percentile(logits, [2.5, 97.5])
+    assert lo == pytest.approx(100 / (1 + math.exp(-low)), abs=1e-6)
+    assert hi == pytest.approx(100 / (1 + math.exp(-high)), abs=1e-6)
+    point = bt_win_rate(battles, "m", "base", weights)
+    # 6 decisive wins (x3) and 18 wins, 12 losses, 4 ties (half each) over 52 rows
+    assert point == pytest.approx(100 * (36 + 2) / 52, abs=1e-6) and lo < point < hi
 
 
 def test_ap_follows_the_paper():
@@ -160,3 +171,6 @@ def test_parse_verdict():
     assert parse_verdict("first [[B>A]] then, on reflection, [[A=B]]") is None
     assert parse_verdict("no verdict") is None
     assert parse_verdict("[[C>D]]") is None
+    # labels the judge may write but Arena-Hard v0.1's result script does not count: dropped
+    assert parse_verdict("[[B=A]]") is None and parse_verdict("[[A<B]]") is None
+    assert parse_verdict("[[A=B]]") == (0.5, 1.0) and parse_verdict("[[B>>A]]") == (0.0, 3.0)

@@ -612,10 +612,23 @@ def test_an_llm_judge_judges_on_the_submitting_host(tmp_path, tiny_llama):
     alpaca = [j for j in judgments if j["benchmark"] == "alpaca_eval"]
     arena = [j for j in judgments if j["benchmark"] == "arena_hard"]
     assert len(alpaca) == 6 and len(arena) == 6
-    assert requests == 6 + 2 * 6  # one AlpacaEval request per prompt, Arena-Hard both orders
-    assert all(j["preference"] is None for j in alpaca)
+    # an answer identical to the reference is a draw the judge never sees (AlpacaEval's rule)
+    answers = {
+        r["id"]: r["answer"]
+        for r in map(json.loads, (tmp_path / target.replace("judgments", "answers")).open())
+    }
+    reference = {
+        r["id"]: r["answer"]
+        for r in map(json.loads, (tmp_path / "results/eval/alpaca_eval/reference.jsonl").open())
+    }
+    same = {j["id"] for j in alpaca if answers[j["id"]] == reference[j["id"]]}
+    # one AlpacaEval request per prompt judged; Arena-Hard both orders, each continued once
+    # (a reply without a verdict label gets its second turn, as Arena-Hard's judge does)
+    assert requests == (6 - len(same)) + 2 * 2 * 6
+    assert all(j["preference"] == (0.5 if j["id"] in same else None) for j in alpaca)
     assert all(j["model_first"] is None and j["baseline_first"] is None for j in arena)
     log = (tmp_path / "results/logs/judge/base-qwen/qwen-l.log").read_text()
-    assert "alpaca_eval: 6 of 6 judge replies had no usable verdict" in log
+    asked = 6 - len(same)
+    assert not asked or f"alpaca_eval: {asked} of {asked} judge replies had no usable" in log
     kept = (tmp_path / "results/eval/judge_prompts/arena_hard.txt").read_text()
     assert "[[A>>B]]" in kept and "{question_1}" in kept

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .metrics import MetricError, check_reward
 from .winrates import average_performance
 
 EVAL_COLUMNS = ["alpaca_eval_wr", "alpaca_eval_lc", "arena_hard_wr", "ap"]
@@ -323,6 +324,11 @@ def car_sensitivity(
     table = table[table[target].notna() & table["loss"].notna()]
     rows = []
     for rm, column in rewards.items():
+        for teacher, reward in zip(table["teacher"], table[column], strict=True):
+            try:
+                check_reward(float(reward))
+            except MetricError as exc:
+                raise MetricError(f"teacher {teacher}, reward model {rm}: {exc}") from None
         for beta in betas:
             score = table[column] / (1.0 + float(beta) * table["loss"])
             per_base = []

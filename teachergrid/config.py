@@ -439,6 +439,16 @@ def validate(
         raise ConfigError(f"{file}: car.reward_mapping: kind 'shift' needs an offset")
     mapping.setdefault("center", 0.0)
     mapping.setdefault("scale", 1.0)
+    # CAR divides every reward model's mean (car_sensitivity.csv sweeps them all): unmapped,
+    # each must be positive by construction, or a teacher's CAR could rank backwards unseen
+    unsure = [rm["name"] for rm in cfg["reward_models"] if not rm.get("positive_scores")]
+    if mapping["kind"] == "none" and unsure:
+        raise ConfigError(
+            f"{file}: car.reward_mapping: kind 'none', but reward model(s) "
+            f"{', '.join(unsure)} can score <= 0 and CAR would then rank teachers backwards: "
+            "set kind sigmoid or shift, or positive_scores: true on a model whose every score "
+            "is positive"
+        )
 
     compat = cfg.setdefault("compatibility", {})
     compat.setdefault("batch_size", 8)

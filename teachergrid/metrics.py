@@ -92,15 +92,21 @@ def map_rewards(values: Sequence[float], mapping: dict[str, Any]) -> list[float]
     raise MetricError(f"unknown reward mapping {kind!r}")
 
 
-def car(reward: float, loss: float, beta: float) -> float:
-    """Compatibility-Adjusted Reward. Refuses a non-positive reward instead of mis-ranking."""
-    if beta < 0:
-        raise MetricError(f"beta must be >= 0, got {beta}")
+def check_reward(reward: float) -> None:
+    """CAR's guard, shared by `car` and the CAR sensitivity sweep: a non-positive mean reward
+    is *raised* by a larger loss, so CAR would rank teachers backwards without a word."""
     if not reward > 0:
         raise MetricError(
             f"mean reward {reward:.6g} is not positive: CAR would rank teachers backwards; "
             "configure car.reward_mapping (shift or sigmoid)"
         )
+
+
+def car(reward: float, loss: float, beta: float) -> float:
+    """Compatibility-Adjusted Reward. Refuses a non-positive reward instead of mis-ranking."""
+    if beta < 0:
+        raise MetricError(f"beta must be >= 0, got {beta}")
+    check_reward(reward)
     if loss < 0:
         raise MetricError(f"loss must be >= 0, got {loss}")
     return reward / (1.0 + beta * loss)

@@ -139,6 +139,20 @@ def test_car_sensitivity_and_its_leave_one_base_out_choice():
     assert moved[["chosen_reward_model", "held_out_best_setting"]].isna().all().all()
 
 
+def test_car_sensitivity_refuses_a_non_positive_reward_as_car_does():
+    """A reward model whose mean reward is negative for a teacher would see that teacher's CAR
+    *raised* by a larger loss: the sweep stops with car()'s error, naming teacher and model."""
+    from teachergrid.analysis import car_sensitivity
+    from teachergrid.metrics import MetricError
+
+    rows = [
+        {"base": "b1", "teacher": t, "r1": r, "loss": 1.0, "ap": ap}
+        for t, r, ap in (("t1", 0.5, 1), ("t2", -0.2, 2), ("t3", 0.1, 3))
+    ]
+    with pytest.raises(MetricError, match=r"teacher t2, reward model rm1: mean reward -0\.2 is"):
+        car_sensitivity(pd.DataFrame(rows), {"rm1": "r1"})
+
+
 def test_ap_against_accuracy_and_the_teachers_each_metric_puts_first():
     from teachergrid.analysis import ap_accuracy, best_teachers
 

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .evaluate import COUNT_COLUMNS
 from .metrics import MetricError, check_reward
 from .winrates import average_performance
 
@@ -33,6 +34,7 @@ EXCLUDED = {
     "alpaca_eval_lc_extreme",
     "accuracy",
     *EVAL_COLUMNS,
+    *COUNT_COLUMNS,
 }
 
 

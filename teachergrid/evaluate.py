@@ -51,23 +51,46 @@ def _count_dropped(name: str, verdicts: Sequence[Verdict]) -> int:
     return dropped
 
 
+BENCHMARKS = ("alpaca_eval", "arena_hard")
+
+
+def answers_by_benchmark(answers: Sequence[dict[str, Any]]) -> dict[str, dict[str, dict]]:
+    """An answers file's records by benchmark and prompt id. A record's `benchmarks` names the
+    benchmarks it answers (each answers at its own `max_new_tokens`); a record without one
+    answers both."""
+    out: dict[str, dict[str, dict]] = {bench: {} for bench in BENCHMARKS}
+    for record in answers:
+        for bench in record.get("benchmarks") or BENCHMARKS:
+            out[bench][record["id"]] = record
+    return out
+
+
 def judge_cell(
     judges: Mapping[str, Judge],
     alpaca_rows: Sequence[dict[str, Any]],
     arena_rows: Sequence[dict[str, Any]],
-    answers: dict[str, str],
+    answers: Sequence[dict[str, Any]],
 ) -> list[dict[str, Any]]:
     """Every judgement of one cell (the expensive half of evaluation: LLM or reward-model
     calls), one record per prompt and benchmark, with everything `score_cells` needs.
 
-    `judges`: the judge of each benchmark (`alpaca_eval`, `arena_hard`). AlpacaEval records:
+    `judges`: the judge of each benchmark (`alpaca_eval`, `arena_hard`); `answers`: the cell's
+    answers file (`id`, `answer`, and where the engine said so `finish_reason`, `length` for
+    an answer cut at the token limit; `benchmarks`, see `answers_by_benchmark`). Every record
+    says whether its answer was cut (`answer_cut`; None where unknown). AlpacaEval records:
     one judgement per prompt in a fixed order (`model_goes_second`), the preference for the
     model (None: no verdict, left out of the scores) and both answers' lengths (characters).
     An answer identical to the reference is a draw (0.5), not judged, as in AlpacaEval.
     Arena-Hard records: both orders, each order's preference for the model and battle weight
     (3 for a decisive verdict), None for an order without a verdict."""
+    by_bench = answers_by_benchmark(answers)
+
+    def cut(bench: str, prompt: str) -> bool | None:
+        reason = by_bench[bench][prompt].get("finish_reason")
+        return None if reason is None else reason == "length"
+
     questions = [r["instruction"] for r in alpaca_rows]
-    model = [answers[r["id"]] for r in alpaca_rows]
+    model = [by_bench["alpaca_eval"][r["id"]]["answer"] for r in alpaca_rows]
     ref = [r["answer"] for r in alpaca_rows]
     second = [model_goes_second(r["instruction"]) for r in alpaca_rows]
     # AlpacaEval calls an answer identical to the reference a draw without asking the judge
@@ -93,11 +116,12 @@ def judge_cell(
             "preference": None if v is None else (1.0 - v[0] if s else v[0]),
             "len_model": len(a),
             "len_reference": len(c),
+            "answer_cut": cut("alpaca_eval", r["id"]),
         }
         for r, v, s, a, c in zip(alpaca_rows, verdicts, second, model, ref, strict=True)
     ]
     questions = [r["instruction"] for r in arena_rows]
-    model = [answers[r["id"]] for r in arena_rows]
+    model = [by_bench["arena_hard"][r["id"]]["answer"] for r in arena_rows]
     base = [r["answer"] for r in arena_rows]
     forward = judges["arena_hard"].prefer(questions, model, base)
     backward = judges["arena_hard"].prefer(questions, base, model)
@@ -110,6 +134,7 @@ def judge_cell(
             "model_first_weight": None if f is None else f[1],
             "baseline_first": None if b is None else 1.0 - b[0],
             "baseline_first_weight": None if b is None else b[1],
+            "answer_cut": cut("arena_hard", r["id"]),
         }
         for r, f, b in zip(arena_rows, forward, backward, strict=True)
     ]
@@ -121,7 +146,7 @@ def judge_answers(
     judge_model: str | None,
     alpaca_rows: Sequence[dict[str, Any]],
     arena_rows: Sequence[dict[str, Any]],
-    answers: dict[str, str],
+    answers: Sequence[dict[str, Any]],
     prompt_files: Mapping[str, str],
     threads: int | None,
     cache_path: Any,
@@ -141,7 +166,7 @@ def judge_answers(
             prompt_path=prompt_files.get(bench),
             cache_path=cache_path,
         )
-        for bench in ("alpaca_eval", "arena_hard")
+        for bench in BENCHMARKS
     }
     return judge_cell(judges, alpaca_rows, arena_rows, answers)
 
@@ -225,10 +250,6 @@ def score_cells(
     judgement records; `settings`: the evaluation section (`length_control`, `bootstrap`,
     `seed`)."""
     alpaca = alpaca_eval_table(judgments, settings)
-    alpaca_counts = {
-        cell: sum(j["benchmark"] == "alpaca_eval" and j.get("preference") is not None for j in js)
-        for cell, js in judgments.items()
-    }
     out = {}
     for cell, js in judgments.items():
         a_scores = alpaca.get(
@@ -246,13 +267,30 @@ def score_cells(
             **a_scores,
             **h_scores,
             "ap": average_performance(a_scores["alpaca_eval_lc"], h_scores["arena_hard_wr"]),
-            "n_alpaca_eval": float(alpaca_counts.get(cell, 0)),
-            "n_arena_hard": float(
-                sum(
-                    j["benchmark"] == "arena_hard"
-                    and (j["model_first"] is not None or j["baseline_first"] is not None)
-                    for j in js
-                )
-            ),
+            **judgement_counts(js),
         }
+    return out
+
+
+COUNT_COLUMNS = [
+    f"{bench}_{count}" for bench in BENCHMARKS for count in ("judged", "dropped", "cut")
+]
+
+
+def judgement_counts(judgments: Sequence[dict[str, Any]]) -> dict[str, float]:
+    """Per benchmark, what stands behind a cell's scores: `judged`, the prompts with a verdict
+    (AlpacaEval: one judgement each; Arena-Hard: at least one of its two orders); `dropped`,
+    the judgements without a verdict (AlpacaEval prompts, Arena-Hard orders); `cut`, the
+    prompts whose answer ended at the token limit (NaN where the engine did not say)."""
+    out: dict[str, float] = {}
+    for bench in BENCHMARKS:
+        mine = [j for j in judgments if j["benchmark"] == bench]
+        if bench == "alpaca_eval":
+            verdicts = [[j.get("preference")] for j in mine]
+        else:
+            verdicts = [[j["model_first"], j["baseline_first"]] for j in mine]
+        cut = [j.get("answer_cut") for j in mine]
+        out[f"{bench}_judged"] = float(sum(any(v is not None for v in vs) for vs in verdicts))
+        out[f"{bench}_dropped"] = float(sum(v is None for vs in verdicts for v in vs))
+        out[f"{bench}_cut"] = float("nan") if None in cut else float(sum(cut))
     return out

@@ -31,6 +31,7 @@ import pandas as pd
 
 from . import layout
 from .accuracy import checked_files, percent
+from .evaluate import COUNT_COLUMNS
 from .jsonl import atomic_open, read_json, read_jsonl
 from .metrics import MetricError, car, map_rewards, mean
 
@@ -57,6 +58,7 @@ EVAL_SCORE_COLUMNS = [
     "arena_hard_ci_low",
     "arena_hard_ci_high",
     "ap",
+    *COUNT_COLUMNS,
 ]
 MISSING = "missing"
 # the columns of the partial reports' list of missing cells

@@ -34,11 +34,20 @@ def judges(judge):
     return {"alpaca_eval": judge, "arena_hard": judge}
 
 
+def records(answers: dict[str, str], cut: tuple[str, ...] = ()) -> list[dict]:
+    """An answers file's records: one answer per prompt for both benchmarks, `cut` ended at
+    the token limit."""
+    return [
+        {"id": i, "answer": a, "finish_reason": "length" if i in cut else "stop"}
+        for i, a in answers.items()
+    ]
+
+
 def test_judge_then_score_by_hand():
     rows = [{"id": str(i), "instruction": f"q{i}", "answer": "plain answer"} for i in range(4)]
     answers = {"0": "good", "1": "good", "2": "good", "3": "bad"}
     judge = KeywordJudge()
-    judgments = judge_cell(judges(judge), rows, rows, answers)
+    judgments = judge_cell(judges(judge), rows, rows, records(answers, cut=("3",)))
     # AlpacaEval: each prompt once, the model in the position AlpacaEval's rule gives it
     alpaca_seen = judge.seen[:4]
     for r, pair in zip(rows, alpaca_seen, strict=True):
@@ -65,25 +74,30 @@ def test_judge_then_score_by_hand():
     assert scores["arena_hard_wr"] == pytest.approx(100 * 19 / 20, abs=0.05)
     assert scores["arena_hard_ci_low"] <= scores["arena_hard_wr"] <= scores["arena_hard_ci_high"]
     assert scores["ap"] == pytest.approx((scores["alpaca_eval_lc"] + scores["arena_hard_wr"]) / 2)
-    assert scores["n_alpaca_eval"] == 4 and scores["n_arena_hard"] == 4
+    # what stands behind the scores: 4 prompts judged on each, nothing dropped, one answer cut
+    assert scores["alpaca_eval_judged"] == 4 and scores["arena_hard_judged"] == 4
+    assert scores["alpaca_eval_dropped"] == 0 and scores["arena_hard_dropped"] == 0
+    assert scores["alpaca_eval_cut"] == 1 and scores["arena_hard_cut"] == 1
 
 
 def test_a_reply_without_a_verdict_is_dropped_not_counted_as_a_tie(caplog):
     rows = [{"id": str(i), "instruction": f"q{i}", "answer": "plain"} for i in range(4)]
     answers = {"0": "good", "1": "good", "2": "mute", "3": "bad"}
-    judgments = judge_cell(judges(KeywordJudge()), rows, rows, answers)
+    judgments = judge_cell(judges(KeywordJudge()), rows, rows, records(answers))
     assert "alpaca_eval: 1 of 4 judge replies had no usable verdict" in caplog.text
     assert "arena_hard: 2 of 8 judge replies had no usable verdict" in caplog.text
     scores = score_cells({"c": judgments}, {"bootstrap": 20, "seed": 0})["c"]
     # 2 wins and a tie over the 3 prompts judged (a tie for the mute one would give 62.5)
     assert scores["alpaca_eval_wr"] == pytest.approx(100 * 2.5 / 3)
-    assert scores["n_alpaca_eval"] == 3 and scores["n_arena_hard"] == 3
+    assert scores["alpaca_eval_judged"] == 3 and scores["arena_hard_judged"] == 3
+    # the mute prompt: its AlpacaEval judgement and both its Arena-Hard orders
+    assert scores["alpaca_eval_dropped"] == 1 and scores["arena_hard_dropped"] == 2
 
 
 def test_scores_depend_on_analysis_settings_only_through_the_judgements():
     rows = [{"id": str(i), "instruction": f"q{i}", "answer": "x" * (5 + i)} for i in range(12)]
     answers = {str(i): ("good " * (i % 3 + 1)) if i % 4 else "bad" for i in range(12)}
-    judgments = judge_cell(judges(KeywordJudge()), rows, rows, answers)
+    judgments = judge_cell(judges(KeywordJudge()), rows, rows, records(answers))
     one = score_cells({"c": judgments}, {"bootstrap": 20, "seed": 1})["c"]
     two = score_cells({"c": judgments}, {"bootstrap": 20, "seed": 2})["c"]
     # nothing moves with the report's bootstrap seed: the point estimates, and Arena-Hard's
@@ -135,6 +149,26 @@ def test_an_answer_identical_to_the_reference_is_a_draw_the_judge_never_sees():
     rows = [{"id": str(i), "instruction": f"q{i}", "answer": f"ref {i}"} for i in range(3)]
     answers = {"0": "good", "1": "ref 1", "2": "good too"}
     judge = KeywordJudge()
-    judgments = judge_cell({"alpaca_eval": judge, "arena_hard": KeywordJudge()}, rows, [], answers)
+    judgments = judge_cell(
+        {"alpaca_eval": judge, "arena_hard": KeywordJudge()}, rows, [], records(answers)
+    )
     assert len(judge.seen) == 2 and all("ref 1" not in pair for pair in judge.seen)
     assert [j["preference"] for j in judgments] == [1.0, 0.5, 1.0]
+
+
+def test_each_benchmark_reads_the_answer_made_for_it():
+    """Answers at two token limits: a prompt both benchmarks hold has a record for each
+    (`benchmarks`), and each benchmark's judge sees its own; without a finish reason the cut
+    count is unknown (NaN), not 0."""
+    rows = [{"id": "0", "instruction": "q", "answer": "plain"}]
+    answers = [
+        {"id": "0", "answer": "good but short", "benchmarks": ["alpaca_eval"]},
+        {"id": "0", "answer": "bad and long", "benchmarks": ["arena_hard"]},
+    ]
+    alpaca, arena = KeywordJudge(), KeywordJudge()
+    judgments = judge_cell({"alpaca_eval": alpaca, "arena_hard": arena}, rows, rows, answers)
+    assert {a for pair in alpaca.seen for a in pair} == {"good but short", "plain"}
+    assert {a for pair in arena.seen for a in pair} == {"bad and long", "plain"}
+    assert [j["answer_cut"] for j in judgments] == [None, None]
+    scores = score_cells({"c": judgments}, {"bootstrap": 0, "seed": 0})["c"]
+    assert math.isnan(scores["alpaca_eval_cut"]) and scores["alpaca_eval_judged"] == 1

@@ -36,7 +36,7 @@ def test_both_benchmark_judges_over_a_real_server(served, monkeypatch, tmp_path,
         {"id": str(i), "instruction": f"Name a colour number {i}.", "answer": "Red."}
         for i in range(3)
     ]
-    answers = {str(i): "Blue, I think." for i in range(3)}
+    answers = [{"id": str(i), "answer": "Blue, I think."} for i in range(3)]
     judgments = judge_cell(judges, rows, rows, answers)
     # 3 AlpacaEval requests of one token each; 6 Arena-Hard requests (both orders), each
     # continued once, as Arena-Hard's judge does when a reply has no verdict label
@@ -55,7 +55,8 @@ def test_both_benchmark_judges_over_a_real_server(served, monkeypatch, tmp_path,
     assert "alpaca_eval: 3 of 3 judge replies had no usable verdict" in caplog.text
     assert "arena_hard: 6 of 6 judge replies had no usable verdict" in caplog.text
     scores = score_cells({"cell": judgments}, {"bootstrap": 10, "seed": 0})["cell"]
-    assert scores["n_alpaca_eval"] == 0 and scores["n_arena_hard"] == 0
+    assert scores["alpaca_eval_judged"] == 0 and scores["arena_hard_judged"] == 0
+    assert scores["alpaca_eval_dropped"] == 3 and scores["arena_hard_dropped"] == 6
     assert scores["arena_hard_wr"] != scores["arena_hard_wr"]  # NaN: nothing to score
     # the server saw the benchmark prompts; a rerun is answered from the cache
     log = served["log"].read_text()

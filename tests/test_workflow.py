@@ -83,6 +83,12 @@ EVALUATION = [
     "arena_hard_ci_low",
     "arena_hard_ci_high",
     "ap",
+    "alpaca_eval_judged",
+    "alpaca_eval_dropped",
+    "alpaca_eval_cut",
+    "arena_hard_judged",
+    "arena_hard_dropped",
+    "arena_hard_cut",
     "accuracy",
 ]
 
@@ -322,7 +328,14 @@ def test_every_cell_fine_tuned_evaluated_and_correlated(grid):
     assert (table["arena_hard_ci_low"] <= table["arena_hard_wr"]).all()
     assert (table["arena_hard_wr"] <= table["arena_hard_ci_high"]).all()
     labels = ("alpaca_eval_lc_extreme", "alpaca_eval_lc_method")
-    rates = [c for c in EVALUATION if c not in labels]
+    counts = [c for c in EVALUATION if c.endswith(("_judged", "_dropped", "_cut"))]
+    rates = [c for c in EVALUATION if c not in (*labels, *counts)]
+    # every prompt judged (a reward-model judge always gives a verdict); the counts are whole
+    prompts = len(pd.read_json(grid / "results/eval/alpaca_eval/reference.jsonl", lines=True))
+    assert (table["alpaca_eval_judged"] == prompts).all() and (
+        table["arena_hard_dropped"] == 0
+    ).all()
+    assert (table[counts] >= 0).all().all() and (table[counts] % 1 == 0).all().all()
     # the tiny config fits its cells jointly, without AlpacaEval's published files
     assert set(table["alpaca_eval_lc_method"]) == {"joint"}
     assert ((table[rates] >= 0) & (table[rates] <= 100)).all().all()

@@ -30,6 +30,10 @@ class Decoding:
 
 
 class Backend(Protocol):
+    # Why each response of the last `generate` call ended, in the same shape: `length` (cut at
+    # `max_new_tokens`), `stop` (an end of turn, EOS or stop string), or the engine's own word.
+    last_finish: list[list[str]]
+
     def generate(self, instructions: Sequence[str]) -> list[list[str]]:
         """Return, for each instruction, `decoding.n` response texts."""
         ...

@@ -48,6 +48,7 @@ class HFBackend:
         ]
         encoded = [tok(p, add_special_tokens=False)["input_ids"] for p in prompts]
         out: list[list[str]] = [[] for _ in prompts]
+        finish: list[list[str]] = [[] for _ in prompts]
         dev = input_device(self.model)
         d = self.decoding
         kwargs: dict[str, Any] = {
@@ -70,11 +71,21 @@ class HFBackend:
                 generated = self.model.generate(
                     input_ids=ids.to(dev), attention_mask=mask.to(dev), **kwargs
                 )
-            texts = tok.batch_decode(generated[:, width:], skip_special_tokens=True)
+            new_ids = generated[:, width:]
+            texts = tok.batch_decode(new_ids, skip_special_tokens=True)
+            stop_ids = set(self.stop_ids)
             for row, i in enumerate(batch):
                 for j in range(d.n):
-                    text = truncate_at_stop(texts[row * d.n + j], self.stops.strings)
+                    raw = texts[row * d.n + j]
+                    text = truncate_at_stop(raw, self.stops.strings)
                     out[i].append(text.strip())
+                    # cut: every new token spent, none of them an end and no stop string
+                    ids = new_ids[row * d.n + j].tolist()
+                    ended = stop_ids.intersection(ids) or len(text) < len(raw)
+                    finish[i].append(
+                        "length" if len(ids) >= d.max_new_tokens and not ended else "stop"
+                    )
+        self.last_finish = finish
         return out
 
     def close(self) -> None:

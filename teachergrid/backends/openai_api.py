@@ -273,7 +273,9 @@ class OpenAIBackend:
         return out
 
     def generate(self, instructions: Sequence[str]) -> list[list[str]]:
-        return [[c.text for c in cs] for cs in self.complete(instructions)]
+        completions = self.complete(instructions)
+        self.last_finish = [[c.finish_reason or "unknown" for c in cs] for cs in completions]
+        return [[c.text for c in cs] for cs in completions]
 
     def close(self) -> None:
         self.client.close()

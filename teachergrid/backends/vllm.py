@@ -101,6 +101,9 @@ class VLLMBackend:
             add_generation_prompt=True,
             use_tqdm=True,
         )
+        self.last_finish = [
+            [str(o.finish_reason or "unknown") for o in request.outputs] for request in outputs
+        ]
         return parse_outputs(outputs, self.decoding.n, self.stop_strings)
 
     def close(self) -> None:

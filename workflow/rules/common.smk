@@ -134,6 +134,15 @@ def evaluation_job_settings():
     return {k: v for k, v in EVAL.items() if k not in skip}
 
 
+def answer_limits():
+    """Each benchmark's token limit for the students' answers: its `max_new_tokens`, or the
+    evaluation decoding's."""
+    if not EVAL:
+        return {}
+    default = CFG["decodings"][EVAL.get("decoding", "greedy")]["max_new_tokens"]
+    return {b: EVAL[b].get("max_new_tokens") or default for b in layout.BENCHMARKS}
+
+
 def local_data(section):
     """A local data file a job reads, as an input (its content then decides reruns), or
     nothing for a hub data set."""

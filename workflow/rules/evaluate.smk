@@ -23,7 +23,8 @@ rule eval_reference:
     resources:
         **scheduler(eval_reference_resources),
     params:
-        spec=lambda wc: EVAL[wc.bench],
+        # (the students' token limit is the evaluate job's, not the references')
+        spec=lambda wc: {k: v for k, v in EVAL[wc.bench].items() if k != "max_new_tokens"},
         teacher=lambda wc: (
             tracked(eval_reference_teacher(wc.bench))
             if eval_reference_teacher(wc.bench)
@@ -114,6 +115,7 @@ rule evaluate:
         evaluation=tracked(evaluation_job_settings(), *EVALUATION_UNTRACKED),
         evaluation_ops=untracked(evaluation_job_settings(), *EVALUATION_UNTRACKED),
         decoding=CFG["decodings"].get(EVAL.get("decoding", "greedy")),
+        max_new_tokens=answer_limits(),
         judge=None if JUDGE_ON_HOST else tracked(EVAL.get("judge", {})),
         judge_ops=None if JUDGE_ON_HOST else untracked(EVAL.get("judge", {})),
         judge_model=lambda wc: (
@@ -147,6 +149,7 @@ rule evaluate_untuned:
         evaluation=tracked(evaluation_job_settings(), *EVALUATION_UNTRACKED),
         evaluation_ops=untracked(evaluation_job_settings(), *EVALUATION_UNTRACKED),
         decoding=CFG["decodings"].get(EVAL.get("decoding", "greedy")),
+        max_new_tokens=answer_limits(),
         model=lambda wc: model_dir(BASES[wc.base]),
     script:
         "../scripts/evaluate.py"

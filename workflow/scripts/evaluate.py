@@ -19,7 +19,16 @@ def main(sm) -> None:
     base = sm.params.base
     alpaca = read_jsonl(sm.input.alpaca_eval)
     arena = read_jsonl(sm.input.arena_hard)
-    prompts = {r["id"]: r["instruction"] for r in alpaca + arena}
+    # each benchmark's prompts answered at its own token limit (Arena-Hard's is 4096); a prompt
+    # both benchmarks hold at the same limit is answered once, for both
+    limits = sm.params.max_new_tokens
+    groups: dict[int, dict[str, dict]] = {}
+    for bench, rows in (("alpaca_eval", alpaca), ("arena_hard", arena)):
+        for r in rows:
+            entry = groups.setdefault(limits[bench], {}).setdefault(
+                r["id"], {"id": r["id"], "instruction": r["instruction"], "benchmarks": []}
+            )
+            entry["benchmarks"].append(bench)
     # The fine-tuned model carries the chat template it was trained with; a base answering
     # before fine-tuning (rule evaluate_untuned, params.model set) is given that same template.
     untuned = getattr(sm.params, "model", None) is not None
@@ -35,19 +44,23 @@ def main(sm) -> None:
         "local": True,
         **({k: base[k] for k in ("revision", "trust_remote_code") if k in base} if untuned else {}),
     }
-    backend = make_backend(
-        generator,
-        sm.params.model if untuned else sm.input.model,
-        Decoding.from_config({**sm.params.decoding, "n": 1}),
-        threads=sm.threads,
-    )
-    ids = list(prompts)
-    generated = backend.generate([prompts[i] for i in ids])
-    answers = {i: a[0] for i, a in zip(ids, generated, strict=True)}
-    backend.close()
-    write_jsonl(
-        sm.output.answers, ({"id": i, "instruction": prompts[i], "answer": answers[i]} for i in ids)
-    )
+    answers = []
+    for limit, entries in sorted(groups.items()):
+        backend = make_backend(
+            generator,
+            sm.params.model if untuned else sm.input.model,
+            Decoding.from_config({**sm.params.decoding, "n": 1, "max_new_tokens": limit}),
+            threads=sm.threads,
+        )
+        rows = list(entries.values())
+        generated = backend.generate([r["instruction"] for r in rows])
+        finish = getattr(backend, "last_finish", None) or [["unknown"]] * len(rows)
+        backend.close()
+        for r, texts, reasons in zip(rows, generated, finish, strict=True):
+            answers.append({**r, "answer": texts[0], "finish_reason": reasons[0]})
+        cut = sum(r["finish_reason"] == "length" for r in answers[-len(rows) :])
+        log.info("%d answers at most %d new tokens; %d cut at the limit", len(rows), limit, cut)
+    write_jsonl(sm.output.answers, answers)
     if untuned:
         log.info("%d answers of the base before fine-tuning (checked, not judged)", len(answers))
         return

@@ -10,7 +10,7 @@ from teachergrid.params import join
 
 sm = snakemake  # noqa: F821
 log = start(sm)
-answers = {r["id"]: r["answer"] for r in read_jsonl(sm.input.answers)}
+answers = read_jsonl(sm.input.answers)
 judgments = judge_answers(
     join(sm.params.judge, sm.params.judge_ops),
     sm.params.judge_model,

@@ -168,6 +168,42 @@ def correlations(
     return pd.concat([out, pd.DataFrame(averages, columns=out.columns)], ignore_index=True)
 
 
+# The paper's Table 4 (Spearman of each metric with AP over the 19 open generators, per base),
+# and the project's name of each of its columns (GPT-2 is the paper's reference model).
+PAPER_TABLE4 = Path(__file__).resolve().parents[1] / "data" / "paper" / "table4_spearman.csv"
+PAPER_METRICS = {
+    "reward_armorm": "reward_armorm",
+    "reward_skywork_llama": "reward_skywork_llama",
+    "reward_skywork_gemma": "reward_skywork_gemma",
+    "ifd_gpt2": "ifd_ref",
+    "ifd_self": "ifd_self",
+    "ppl_gpt2": "ppl_ref",
+    "ppl_self": "ppl_self",
+    "length": "length",
+    "car": "car",
+}
+PAPER_COLUMN = "paper_spearman_rho"
+
+
+def with_paper(corr: pd.DataFrame, table4: Path = PAPER_TABLE4) -> pd.DataFrame:
+    """`correlations` with the paper's Table 4 value beside each of its own, in
+    `paper_spearman_rho` (the metric's own sign, as `spearman_rho_raw`): for the bases and
+    metrics Table 4 has, and for the average where the grid's bases are exactly the paper's;
+    empty elsewhere (or where the table is not at hand)."""
+    corr = corr.copy()
+    corr[PAPER_COLUMN] = np.nan
+    if not table4.is_file():
+        return corr
+    paper = pd.read_csv(table4).set_index("base").rename(columns=PAPER_METRICS)
+    values = {(b, m): v for b, row in paper.iterrows() for m, v in row.items()}
+    if set(corr["base"]) - {"average"} == set(paper.index):
+        values |= {("average", m): v for m, v in paper.mean().items()}
+    corr[PAPER_COLUMN] = [
+        values.get((b, m), np.nan) for b, m in zip(corr["base"], corr["metric"], strict=True)
+    ]
+    return corr
+
+
 AP_ACCURACY_COLUMNS = ["base", "n_cells", "spearman_rho", "spearman_p", "kendall_tau", "kendall_p"]
 
 
@@ -269,15 +305,57 @@ def paradox(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=PARADOX_COLUMNS)
 
 
-def analyze(scores: Path, out: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """`teachergrid analyze`: the same analysis on an external per-cell table."""
+SCORE_COLUMNS = ["alpaca_eval_wr", "alpaca_eval_lc", "arena_hard_wr", "params_b", "family"]
+
+
+def same_teacher(name: str, other: str) -> bool:
+    """Whether two tables name the same teacher: the same name, or a hub id whose last part is
+    the other's name (`meta-llama/Llama-3.1-8B-Instruct` and `Llama-3.1-8B-Instruct`)."""
+    return name == other or name.rsplit("/", 1)[-1] == other.rsplit("/", 1)[-1]
+
+
+def join_scores(screening: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
+    """The screening table's finished cells with published benchmark scores (the paper's Table
+    6, say) set beside them, joined by base and teacher (`same_teacher`); the screening's
+    teacher names are kept. Cells without scores are left out."""
+    keep = [c for c in SCORE_COLUMNS if c in scores.columns and c not in screening.columns]
+    names = {t: next((s for s in screening["teacher"].unique() if same_teacher(t, s)), None)
+             for t in scores["teacher"].unique()}  # fmt: skip
+    scores = scores.assign(teacher=scores["teacher"].map(names)).dropna(subset=["teacher"])
+    return screening.merge(
+        scores[["base", "teacher", *keep]], on=["base", "teacher"], how="inner", validate="1:1"
+    )
+
+
+def _one_row_per_cell(table: pd.DataFrame, path: Path) -> None:
+    twice = table[table.duplicated(["base", "teacher"])]
+    if len(twice):
+        base, teacher = twice.iloc[0][["base", "teacher"]]
+        raise ValueError(f"{path}: cell {base}/{teacher} appears twice")
+
+
+def analyze(
+    scores: Path, out: Path, screening: Path | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """`teachergrid analyze`: the same analysis on an external per-cell table; with
+    `screening` (a screening.csv), its metrics against the table's scores, Table 4 without
+    fine-tuning anything."""
     table = pd.read_csv(scores)
     missing = {"base", "teacher", "alpaca_eval_lc", "arena_hard_wr"} - set(table.columns)
     if missing:
         raise ValueError(f"{scores}: missing columns {', '.join(sorted(missing))}")
+    _one_row_per_cell(table, scores)
+    if screening is not None:
+        from .report import read_screening
+
+        screened = read_screening(screening, finished_only=True)
+        _one_row_per_cell(screened, screening)
+        table = join_scores(screened, table)
+        if table.empty:
+            raise ValueError(f"{screening}: no cell of it has a score in {scores}")
     out.mkdir(parents=True, exist_ok=True)
     table = with_ap(table)
-    corr = correlations(table)
+    corr = with_paper(correlations(table))
     para = paradox(table)
     table.to_csv(out / "scores.csv", index=False)
     corr.to_csv(out / "correlations.csv", index=False)

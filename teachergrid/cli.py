@@ -3,6 +3,7 @@
 teachergrid check-config FILE             validate a study config without Snakemake
 teachergrid preflight FILE                can every model of the study be loaded as configured?
 teachergrid analyze --scores F --out DIR  correlations and paradox summary of a per-cell table
+  [--screening SCREENING_CSV]             with a screening.csv: its metrics against F's AP
 teachergrid winrates --judgments F --out F  AlpacaEval-2 win rates (raw and length-controlled)
                                           of every model in a judgement table, fitted together
 teachergrid worker -- COMMAND...           run a local Snakemake with a warm Python that its
@@ -54,9 +55,12 @@ def _analyze(args: argparse.Namespace) -> int:
 
     from .analysis import analyze
 
-    corr, para = analyze(Path(args.scores), Path(args.out))
+    screening = Path(args.screening) if args.screening else None
+    corr, para = analyze(Path(args.scores), Path(args.out), screening)
     print(para.to_string(index=False))
-    avg = corr[corr["base"] == "average"][["metric", "spearman_rho", "kendall_tau"]]
+    avg = corr[corr["base"] == "average"][
+        ["metric", "spearman_rho", "kendall_tau", "spearman_rho_raw", "paper_spearman_rho"]
+    ]
     print(avg.to_string(index=False))
     print(f"wrote {args.out}/correlations.csv and {args.out}/paradox.csv")
     return 0
@@ -108,6 +112,11 @@ def main(argv: list[str] | None = None) -> int:
     pre.set_defaults(func=_preflight)
     analyze = sub.add_parser("analyze", help="Table-4-style analysis of a per-cell score table")
     analyze.add_argument("--scores", required=True, help="CSV: base, teacher, params_b, ...")
+    analyze.add_argument(
+        "--screening",
+        help="a screening.csv: its metrics against the scores' AP (joined by base and teacher "
+        "name or hub id), Table 4 without fine-tuning",
+    )
     analyze.add_argument("--out", required=True, help="output directory")
     analyze.set_defaults(func=_analyze)
     rates = sub.add_parser(

@@ -342,10 +342,14 @@ def _with_intervals(
     return out
 
 
-def read_screening(path: Path) -> pd.DataFrame:
-    """screening.csv as build_screening wrote it, less its `missing` column. Every metric
-    column is numeric, also where no cell has a value yet (a partial report)."""
-    table = pd.read_csv(path, keep_default_na=False, na_values=[""]).drop(columns=[MISSING])
+def read_screening(path: Path, finished_only: bool = False) -> pd.DataFrame:
+    """screening.csv as build_screening wrote it, less its `missing` column (and with
+    `finished_only`, less the cells it names as missing). Every metric column is numeric,
+    also where no cell has a value yet (a partial report)."""
+    table = pd.read_csv(path, keep_default_na=False, na_values=[""])
+    if finished_only:
+        table = table[table[MISSING].isna()].reset_index(drop=True)
+    table = table.drop(columns=[MISSING])
     for column in table.columns.drop(["base", "teacher"]):
         if not pd.api.types.is_numeric_dtype(table[column]):
             table[column] = pd.to_numeric(table[column]).astype("float64")
@@ -394,7 +398,7 @@ def build_study(
         sizes = {t["name"]: t.get("params_b") for t in cfg["teachers"]}
         sized = done.assign(params_b=done["teacher"].map(sizes))
         metrics = [*analysis.metric_columns(done), "params_b"]
-        corr = analysis.correlations(sized, metrics)
+        corr = analysis.with_paper(analysis.correlations(sized, metrics))
         para = analysis.paradox(sized)
         tables = {"ap": corr}
         if "accuracy" in done.columns:

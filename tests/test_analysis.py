@@ -188,3 +188,55 @@ def test_student_accuracy_sets_each_base_beside_its_untuned_self():
     }
     # a base whose untuned answers were not measured has an empty cell, not a zero
     assert math.isnan(out.loc["c", "untuned_accuracy"]) and out.loc["c", "best_teacher"] == "t4"
+
+
+def test_table4_from_a_screening_and_published_scores(tmp_path, capsys):
+    """No fine-tuning: a screening.csv of the paper's grid (teachers by name) and the paper's
+    Table 6 (teachers by hub id) give Table 4's layout, with the paper's value beside each
+    coefficient. Here a stand-in screening whose CAR is the paper's AP plus a little noise and
+    whose length is noise: CAR correlates near 1, and the paper's 0.88-0.94 sit beside it."""
+    import numpy as np
+
+    table6 = pd.read_csv(TABLE6)
+    rng = np.random.default_rng(0)
+    ap = (table6["alpaca_eval_lc"] + table6["arena_hard_wr"]) / 2
+    screening = pd.DataFrame(
+        {
+            "base": table6["base"],
+            "teacher": table6["teacher"].str.rsplit("/", n=1).str[-1],
+            "car": ap + rng.normal(0, 0.01, len(ap)),
+            "length": rng.normal(500, 50, len(ap)),
+            "missing": "",
+        }
+    )
+    # a cell the screening did not finish is left out, not scored as a zero
+    screening.loc[0, ["car", "length"]] = np.nan
+    screening.loc[0, "missing"] = "compatibility"
+    screening.to_csv(tmp_path / "screening.csv", index=False)
+    out = tmp_path / "out"
+    assert main(["analyze", "--screening", str(tmp_path / "screening.csv"),
+                 "--scores", str(TABLE6), "--out", str(out)]) == 0  # fmt: skip
+    corr = pd.read_csv(out / "correlations.csv").set_index(["base", "metric"])
+    assert corr.loc[("Qwen2-1.5B", "car"), "n_teachers"] == 18
+    assert corr.loc[("Gemma-2-2B", "car"), "spearman_rho"] > 0.99
+    paper = pd.read_csv(TABLE6.parent / "table4_spearman.csv").set_index("base")
+    assert corr.loc[("Gemma-2-2B", "car"), "paper_spearman_rho"] == paper.loc["Gemma-2-2B", "car"]
+    assert corr.loc[("average", "car"), "paper_spearman_rho"] == pytest.approx(paper["car"].mean())
+    assert corr.loc[("average", "length"), "paper_spearman_rho"] == pytest.approx(
+        paper["length"].mean()
+    )
+    # size comes from the scores' table; Table 4 has no row for it
+    assert math.isnan(corr.loc[("average", "params_b"), "paper_spearman_rho"])
+    assert "paper_spearman_rho" in capsys.readouterr().out
+    # a screening that shares no cell with the scores is one line, not an empty report
+    screening.assign(base=screening["base"] + "-other").to_csv(tmp_path / "other.csv", index=False)
+    assert main(["analyze", "--screening", str(tmp_path / "other.csv"),
+                 "--scores", str(TABLE6), "--out", str(tmp_path / "x")]) == 2  # fmt: skip
+    assert "no cell of it has a score in" in capsys.readouterr().err
+    # a cell listed twice is named, in one line
+    pd.concat([screening, screening.iloc[[3]]]).to_csv(tmp_path / "twice.csv", index=False)
+    assert main(["analyze", "--screening", str(tmp_path / "twice.csv"),
+                 "--scores", str(TABLE6), "--out", str(tmp_path / "y")]) == 2  # fmt: skip
+    err = capsys.readouterr().err.strip()
+    assert err.endswith("twice.csv: cell Qwen2-1.5B/gemma-2-2b-it appears twice")
+    assert "\n" not in err

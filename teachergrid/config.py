@@ -514,6 +514,14 @@ def _normalize_training(
     ev = cfg.get("evaluation")
     if not ev:
         return
+    if "scores" in ev:
+        _published_scores(cfg, ev, base_dir, file, working_dir)
+        return
+    if "judge" not in ev:
+        raise ConfigError(
+            f"{file}: evaluation.judge: who judges the answers? (or evaluation.scores: a table "
+            "of published scores, and nothing is fine-tuned)"
+        )
     ev.setdefault("backend", "hf")
     ev.setdefault("decoding", "greedy")
     ev.setdefault("batch_size", 16)
@@ -619,6 +627,55 @@ def _normalize_training(
                     )
                 prompts[bench] = portable(path, working_dir)
     ev["resources"] = _resources(cfg, "evaluation", None, file, "evaluation")
+
+
+SCORE_FILE_COLUMNS = ("base", "teacher", "alpaca_eval_lc", "arena_hard_wr")
+
+
+def _published_scores(
+    cfg: dict[str, Any], ev: dict[str, Any], base_dir: Path, file: str, working_dir: Path | None
+) -> None:
+    """`evaluation: {scores: FILE}`: AP from a published per-cell table, so no cell is
+    fine-tuned or evaluated. The file is checked here: its columns, and that it scores some
+    configured cell."""
+    import pandas as pd
+
+    other = sorted(set(ev) - {"scores", "exclude_from_correlations"})
+    if other:
+        raise ConfigError(
+            f"{file}: evaluation.{other[0]}: published scores (evaluation.scores) replace "
+            "fine-tuning and evaluation; remove it"
+        )
+    path = resolve_path(ev["scores"], base_dir)
+    if not path.is_file():
+        raise ConfigError(f"{file}: evaluation.scores: {ev['scores']!r} is not a file")
+    try:
+        table = pd.read_csv(path)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{file}: evaluation.scores: {path}: not a CSV table ({exc})") from None
+    absent = [c for c in SCORE_FILE_COLUMNS if c not in table.columns]
+    if absent:
+        raise ConfigError(f"{file}: evaluation.scores: {path}: no column {', '.join(absent)}")
+    from .analysis import same_teacher
+
+    bases = {b["name"] for b in cfg["bases"]}
+    teachers = [t["name"] for t in cfg["teachers"]]
+    if not any(
+        b in bases and any(same_teacher(str(t), name) for name in teachers)
+        for b, t in zip(table["base"], table["teacher"], strict=True)
+    ):
+        raise ConfigError(
+            f"{file}: evaluation.scores: {path} scores none of the configured cells (bases by "
+            "name, teachers by name or hub id)"
+        )
+    for name in ev.get("exclude_from_correlations") or []:
+        if name not in teachers:
+            raise ConfigError(
+                f"{file}: evaluation.exclude_from_correlations: {name!r} is not a configured "
+                "teacher"
+            )
+    ev["scores"] = portable(path, working_dir)
+    cfg["finetune_cells"] = []
 
 
 def load_config(path: str | os.PathLike[str]) -> dict[str, Any]:

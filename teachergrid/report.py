@@ -34,6 +34,7 @@ from .accuracy import checked_files, percent
 from .evaluate import COUNT_COLUMNS
 from .jsonl import atomic_open, read_json, read_jsonl
 from .metrics import MetricError, car, map_rewards, mean
+from .winrates import average_performance
 
 K = TypeVar("K")
 log = logging.getLogger(__name__)
@@ -298,6 +299,27 @@ def evaluation_scores(
     return pd.DataFrame(rows, columns=["base", "teacher", *EVAL_SCORE_COLUMNS])
 
 
+def published_scores(path: Path, cells: Sequence[tuple[str, str]]) -> pd.DataFrame:
+    """`evaluation.scores`: the listed cells' benchmark scores from a published table (teachers
+    by name or hub id, `analysis.join_scores`), in the columns the judged scores have; AP from
+    its LC and Arena-Hard win rate. A cell the table does not score has none."""
+    from .analysis import join_scores
+
+    frame = pd.DataFrame(list(cells), columns=["base", "teacher"])
+    joined = join_scores(frame, pd.read_csv(path))
+    out = frame.merge(joined, on=["base", "teacher"], how="left")
+    for column in EVAL_SCORE_COLUMNS:
+        if column not in out.columns:
+            out[column] = float("nan")
+    out["alpaca_eval_lc_extreme"] = False
+    out["alpaca_eval_lc_method"] = f"published ({path.name})"
+    out["ap"] = [
+        average_performance(lc, ah)
+        for lc, ah in zip(out["alpaca_eval_lc"], out["arena_hard_wr"], strict=True)
+    ]
+    return out[["base", "teacher", *EVAL_SCORE_COLUMNS]]
+
+
 def _with_intervals(
     cfg: dict[str, Any],
     root: Path,
@@ -367,7 +389,9 @@ def build_study(
     dest = _destination(root, into)
     screening = read_screening(dest(layout.SCREENING))
     evaluation = cfg.get("evaluation") is not None
-    missing = missing_cells(cfg, root, evaluation=evaluation)
+    # published scores (evaluation.scores): a cell is complete once screened
+    published = (cfg.get("evaluation") or {}).get("scores")
+    missing = missing_cells(cfg, root, evaluation=evaluation and not published)
     finetuned = cfg.get("finetuned")
     complete = [
         (b, t)
@@ -377,7 +401,11 @@ def build_study(
     ]
     table = screening
     if evaluation:
-        scores = evaluation_scores(cfg, root, complete)
+        scores = (
+            published_scores(root / published, complete)
+            if published
+            else evaluation_scores(cfg, root, complete)
+        )
         cells = _percents(cell_correct(cfg, root, complete))
         if cells is not None:
             scores["accuracy"] = [
@@ -404,7 +432,8 @@ def build_study(
         if "accuracy" in done.columns:
             tables["accuracy"] = analysis.correlations(sized, metrics, "accuracy")
             tables["ap_accuracy"] = analysis.ap_accuracy(done)
-        rounds = int(cfg["evaluation"].get("bootstrap", 100))
+        # (published scores have no judgements to redraw: no intervals)
+        rounds = 0 if published else int(cfg["evaluation"].get("bootstrap", 100))
         if rounds > 0 and len(done):
             tables = _with_intervals(cfg, root, done, sizes, metrics, tables, rounds)
         with atomic_open(dest(layout.CORRELATIONS)) as handle:

@@ -63,6 +63,11 @@ def delete(*keys: str) -> Edit:
     return edit
 
 
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
 GOOD = json.dumps({"instruction": "Add 1 and 2."})
 HUGE = (GOOD + "\n") * 199_999 + '{"instruction": ""}\n'
 
@@ -107,6 +112,16 @@ CASES: list[tuple[str, Edit, str]] = [
     ("sigmoid of scale 0",
      lambda c, _: c["car"].update(reward_mapping={"kind": "sigmoid", "scale": 0}),
      "car.reward_mapping.scale: 0 is less than or equal to the minimum of 0"),
+    ("published scores without AP's columns",
+     lambda c, tmp: c.update(evaluation={"scores": str(_write(tmp / "t.csv", "base,teacher\n"))}),
+     "evaluation.scores: {file}: no column alpaca_eval_lc, arena_hard_wr"),
+    ("published scores of another grid",
+     lambda c, tmp: c.update(evaluation={"scores": str(_write(
+         tmp / "t.csv", "base,teacher,alpaca_eval_lc,arena_hard_wr\nQwen2-1.5B,org/x,1,2\n"))}),
+     "scores none of the configured cells (bases by name, teachers by name or hub id)"),
+    ("published scores beside a judge",
+     lambda c, tmp: c["evaluation"].update(scores=str(_write(tmp / "t.csv", "base\n"))),
+     "published scores (evaluation.scores) replace fine-tuning and evaluation; remove it"),
     ("raw scores of a reward model on an open scale",
      lambda c, _: c["car"].update(reward_mapping={"kind": "none"}),
      "car.reward_mapping: kind 'none', but reward model(s) rm-llama can score <= 0"),

@@ -286,3 +286,29 @@ def test_a_job_that_failed_with_an_error_reruns_once_fixed(uninterrupted, tmp_pa
     run(workdir)
     assert not (workdir / layout.PARTIAL).exists()
     assert report_files(workdir) == report_files(uninterrupted)
+
+
+def test_published_scores_give_the_judged_studys_correlations(uninterrupted, tmp_path):
+    """`evaluation: {scores: FILE}` on a screened grid: the study's own benchmark scores, as a
+    published table (teachers by hub-style id), stand in for fine-tuning. Only the report runs,
+    and every correlation is the judged study's (no intervals: no judgements to redraw)."""
+    workdir = tmp_path / "published"
+    shutil.copytree(uninterrupted, workdir, symlinks=True)
+    judged = pd.read_csv(uninterrupted / layout.METRICS)
+    scores = judged[["base", "teacher", "alpaca_eval_wr", "alpaca_eval_lc", "arena_hard_wr"]]
+    scores.assign(teacher="tiny/" + scores["teacher"]).to_csv(workdir / "t6.csv", index=False)
+    cfg = grid_config()
+    cfg["evaluation"] = {"scores": str(workdir / "t6.csv")}
+    (workdir / "small.yaml").write_text(yaml.safe_dump(cfg))
+    # the preflight checks the study's models again (the judge is gone), then only the report
+    out = run(workdir)
+    ran = set(re.findall(r"^\s*(?:local)?(?:rule|checkpoint) (\w+):", out, re.MULTILINE))
+    assert ran == {"preflight", "report", "all"}, ran
+    ours = pd.read_csv(workdir / layout.CORRELATIONS)
+    theirs = pd.read_csv(uninterrupted / layout.CORRELATIONS)
+    keys = ["base", "metric"]
+    values = ["n_teachers", "spearman_rho", "kendall_tau", "spearman_rho_raw"]
+    pd.testing.assert_frame_equal(ours[keys + values], theirs[keys + values])
+    metrics = pd.read_csv(workdir / layout.METRICS)
+    assert set(metrics["alpaca_eval_lc_method"]) == {"published (t6.csv)"}
+    assert (metrics["ap"] - judged["ap"]).abs().max() < 1e-9

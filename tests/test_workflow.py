@@ -390,6 +390,23 @@ def test_paper_config_builds_the_whole_dag_offline(tmp_path):
     assert re.search(r"rule evaluate:(?:\n\s+[^\n]*)*?\n\s+resources: [^\n]*gpu=1", out)
 
 
+def test_the_papers_table4_from_published_scores_needs_no_fine_tuning(tmp_path):
+    """`evaluation: {scores: data/paper/table6.csv}` on the paper's study: the screening jobs
+    and the reports, and not one fine-tuning or evaluation job."""
+    raw = yaml.safe_load((REPO / "config.yaml").read_text())
+    raw["evaluation"] = {
+        "scores": str(REPO / "data" / "paper" / "table6.csv"),
+        "exclude_from_correlations": ["GPT-4"],
+    }
+    config = tmp_path / "screen-only.yaml"
+    config.write_text(yaml.safe_dump(raw))
+    shutil.copytree(REPO / "data", tmp_path / "data")  # the config's relative paths
+    counts = job_counts(snakemake(tmp_path, "-n", configfile=config))
+    assert counts["compatibility"] == 100 and counts["report"] == 1
+    assert not {"finetune", "evaluate", "evaluate_untuned", "judge", "eval_reference",
+                "eval_reference_host", "judge_prompts"} & set(counts)  # fmt: skip
+
+
 def _resources_of(output: str, rule: str) -> list[dict[str, str]]:
     """The `resources:` line of every job of a rule in a dry run, as key -> value."""
     lines = re.findall(rf"rule {rule}:(?:\n\s+[^\n]*)*?\n\s+resources: ([^\n]*)", output)

@@ -57,6 +57,8 @@ REWARD_MODELS = {r["name"]: r for r in CFG["reward_models"]}
 REFERENCE = CFG["reference_model"]
 TINY = CFG.get("tiny_world") or {}
 EVAL = CFG.get("evaluation") or {}
+# `evaluation: {scores: FILE}`: AP read from published scores; nothing fine-tuned or evaluated
+SCORES = EVAL.get("scores")
 RESOURCES = {
     "teachers": {n: _take_resources(t) for n, t in TEACHERS.items()},
     "bases": {n: _take_resources(b) for n, b in BASES.items()},
@@ -137,7 +139,7 @@ def evaluation_job_settings():
 def answer_limits():
     """Each benchmark's token limit for the students' answers: its `max_new_tokens`, or the
     evaluation decoding's."""
-    if not EVAL:
+    if not EVAL or SCORES:
         return {}
     default = CFG["decodings"][EVAL.get("decoding", "greedy")]["max_new_tokens"]
     return {b: EVAL[b].get("max_new_tokens") or default for b in layout.BENCHMARKS}
@@ -247,11 +249,15 @@ def published_reward_models():
 PUBLISHED_RMS = published_reward_models() if DATASET_TEACHERS else []
 HOST_BENCHES = [
     b
-    for b in (layout.BENCHMARKS if EVAL else [])
+    for b in (layout.BENCHMARKS if EVAL and not SCORES else [])
     if eval_reference_teacher(b) is None
     or eval_reference_teacher(b)["name"] in API_TEACHERS
 ]
-NODE_BENCHES = [b for b in (layout.BENCHMARKS if EVAL else []) if b not in HOST_BENCHES]
+NODE_BENCHES = [
+    b
+    for b in (layout.BENCHMARKS if EVAL and not SCORES else [])
+    if b not in HOST_BENCHES
+]
 
 
 def screening_outputs():
@@ -308,8 +314,9 @@ def truth_inputs(split):
 
 
 def record_inputs():
-    """Every per-response record the report's bootstrap recomputes the metrics from."""
-    if not EVAL:
+    """Every per-response record the report's bootstrap recomputes the metrics from (none
+    with published scores: no judgements to redraw)."""
+    if not EVAL or SCORES:
         return []
     return [
         *expand(layout.COMPATIBILITY_RECORDS, base=BASES, teacher=TEACHERS),
@@ -356,7 +363,11 @@ def lc_file_inputs():
 
 def study_report_cfg():
     """The screening report's settings plus the win-rate analysis settings."""
-    analysis = {k: EVAL[k] for k in EVALUATION_ANALYSIS} if EVAL else None
+    analysis = (
+        {k: EVAL[k] for k in (*EVALUATION_ANALYSIS, "scores") if k in EVAL}
+        if EVAL
+        else None
+    )
     # the fit reads the report's own copies of AlpacaEval's files (rule alpaca_eval_lc_file)
     setting = {
         "instruction_difficulty": "difficulty_file",
@@ -373,8 +384,11 @@ def study_report_cfg():
     cfg["reference_metrics"] = REFERENCE.get("metrics")
     if EVAL and EVAL.get("exclude_from_correlations"):
         cfg["exclude_from_correlations"] = EVAL["exclude_from_correlations"]
-    if EVAL and len(FT_CELLS) < len(BASES) * len(TEACHERS):
+    if EVAL and not SCORES and len(FT_CELLS) < len(BASES) * len(TEACHERS):
         cfg["finetuned"] = [list(c) for c in FT_CELLS]
+    if SCORES and ACCURACY:
+        # nothing fine-tuned, no students' answers to check: the teachers' accuracy only
+        cfg["accuracy"] = {k: v for k, v in ACCURACY.items() if k != "evaluation"}
     if EVAL and JUDGE_ON_HOST:
         cfg["judge_rule"] = "judge"  # the rule that writes the judgements
     return cfg

@@ -24,7 +24,9 @@ rule eval_reference:
         **scheduler(eval_reference_resources),
     params:
         # (the students' token limit is the evaluate job's, not the references')
-        spec=lambda wc: {k: v for k, v in EVAL[wc.bench].items() if k != "max_new_tokens"},
+        spec=lambda wc: {
+            k: v for k, v in EVAL[wc.bench].items() if k != "max_new_tokens"
+        },
         teacher=lambda wc: (
             tracked(eval_reference_teacher(wc.bench))
             if eval_reference_teacher(wc.bench)

@@ -46,6 +46,7 @@ rule report:
         untuned=untuned_inputs(),
         lc_files=lc_file_inputs(),
         truth=truth_inputs("evaluation"),
+        scores=[SCORES] if SCORES else [],
         # per-response records: the correlations' bootstrap over instructions reads them
         records=record_inputs(),
     output:

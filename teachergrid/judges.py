@@ -330,25 +330,28 @@ class OpenAIJudge:
             return [identifier_preference(r[0].top_logprobs, r[0].text) for r in replies]
         return [parse_verdict(text) for text in self._arena_hard_judgments(chats, replies)]
 
-    def _arena_hard_judgments(self, chats, replies) -> list[str]:
+    def _arena_hard_judgments(
+        self, chats: list[list[dict[str, str]]], replies: list[list[Any]]
+    ) -> list[str]:
         """Each judgement's text as Arena-Hard's judge builds it: a reply without any verdict
         label is continued (the reply, then `ARENA_HARD_CONTINUE`), up to its number of
         attempts, and the replies are joined, each after a newline."""
-        texts = ["\n" + r[0].text for r in replies]
+        latest = [r[0].text for r in replies]
+        texts = ["\n" + text for text in latest]
         chats = [list(c) for c in chats]
         for _ in range(ARENA_HARD_ATTEMPTS - 1):
             again = [i for i, t in enumerate(texts) if not verdict_labels(t)]
             if not again:
                 break
-            for i, r in zip(again, [replies[i] for i in again], strict=True):
+            for i in again:
                 chats[i] += [
-                    {"role": "assistant", "content": r[0].text},
+                    {"role": "assistant", "content": latest[i]},
                     {"role": "user", "content": ARENA_HARD_CONTINUE},
                 ]
             more = self.backend.complete([chats[i] for i in again], self.extra)
             for i, r in zip(again, more, strict=True):
-                texts[i] += "\n" + r[0].text
-                replies[i] = r
+                latest[i] = r[0].text
+                texts[i] += "\n" + latest[i]
         return texts
 
 

@@ -28,16 +28,57 @@ DEFAULT_CHAT_TEMPLATE = (
 )
 
 
+# The families' own chat templates by name, for bases whose tokenizer ships none: the Magpie
+# recipes fine-tune such bases with their family's template (axolotl's `chat_template: llama3`
+# for Llama bases). Each begins with the tokenizer's BOS where the family uses one, as IFD's
+# unconditioned context does (`start_token_id`).
+NAMED_TEMPLATES = {
+    "llama3": (
+        "{% for message in messages %}{% set content = '<|start_header_id|>' + message['role']"
+        " + '<|end_header_id|>\n\n' + message['content'] | trim + '<|eot_id|>' %}"
+        "{% if loop.index0 == 0 %}{% set content = bos_token + content %}{% endif %}"
+        "{{ content }}{% endfor %}"
+        "{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}"
+        "{% endif %}"
+    ),
+    "chatml": (
+        "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\n' + "
+        "message['content'] + '<|im_end|>' + '\n' }}{% endfor %}"
+        "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+    ),
+    "gemma": (
+        "{{ bos_token }}{% for message in messages %}{{ '<start_of_turn>' + ('model' if "
+        "message['role'] == 'assistant' else message['role']) + '\n' + message['content'] | trim"
+        " + '<end_of_turn>\n' }}{% endfor %}"
+        "{% if add_generation_prompt %}{{ '<start_of_turn>model\n' }}{% endif %}"
+    ),
+}
+
+
+def template_name(setting: str | None, has_own: bool) -> str:
+    """What a model's chat template will be, in words (the preflight says it per base)."""
+    if setting in NAMED_TEMPLATES:
+        return f"the {setting} template"
+    if setting == "default":
+        return "the project's default template"
+    if setting:
+        return f"the template in {setting}"
+    return "its tokenizer's own template" if has_own else "the project's default template"
+
+
 class TemplateError(ValueError):
     """A chat template whose prompt is not a prefix of the full conversation."""
 
 
 def resolve_chat_template(tokenizer: Any, setting: str | None) -> str:
-    """Return the template a model uses: its own, the project default, or a file's content."""
+    """Return the template a model uses: its own, the project default, a family's named
+    template (`NAMED_TEMPLATES`), or a file's content."""
     if setting is None:
         return tokenizer.chat_template or DEFAULT_CHAT_TEMPLATE
     if setting == "default":
         return DEFAULT_CHAT_TEMPLATE
+    if setting in NAMED_TEMPLATES:
+        return NAMED_TEMPLATES[setting]
     return Path(setting).read_text(encoding="utf-8")
 
 

@@ -18,6 +18,7 @@ import yaml
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
+from .chat import NAMED_TEMPLATES
 from .judges import OFFICIAL_PROMPTS
 from .resources import DEFAULT_RESOURCES, complete
 from .winrates import DIFFICULTY_L2, LENGTH_L2
@@ -234,7 +235,7 @@ def _resolve_model(
     else:
         entry["local"] = False
     template = entry.get("chat_template")
-    if template not in (None, "default"):
+    if template not in (None, "default", *NAMED_TEMPLATES):
         path = resolve_path(template, base_dir)
         if not path.is_file():
             raise ConfigError(

@@ -220,6 +220,8 @@ def check_model(
             return
     if role == "teacher" and source is not None:
         yield from _check_turns(entry, path, name, source)
+    if role == "base" and source is not None:
+        yield from _name_template(entry, path, name)
     yield Finding("ok", name, f"{', '.join(archs) or 'model'} loads with backend {backend}")
 
 
@@ -241,11 +243,32 @@ def _check_remote_code(entry: dict[str, Any], path: str, ref: str, name: str) ->
         )
 
 
+def _name_template(entry: dict[str, Any], path: str, name: str) -> Iterator[Finding]:
+    """Which chat template a base is fine-tuned and scored with: its tokenizer's own, a family's
+    (`chat_template: llama3`, ...), a file's or the project's default."""
+    from transformers import AutoTokenizer
+
+    from .chat import template_name
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(
+            path,
+            revision=entry.get("revision"),
+            trust_remote_code=bool(entry.get("trust_remote_code")),
+            local_files_only=_offline() or bool(entry.get("local")),
+        )
+    except Exception as exc:  # a tokenizer that does not load is the finding
+        yield Finding("error", name, f"its tokenizer does not load: {type(exc).__name__}: {exc}")
+        return
+    own = bool(tokenizer.chat_template)
+    yield Finding("note", name, f"chat: {template_name(entry.get('chat_template'), own)}")
+
+
 def _check_turns(entry: dict[str, Any], path: str, name: str, source: Source) -> Iterator[Finding]:
     """A chat template, and an end-of-turn marker that generation stops at."""
     from transformers import AutoTokenizer
 
-    from .chat import DEFAULT_CHAT_TEMPLATE, turn_end
+    from .chat import resolve_chat_template, turn_end
 
     try:
         tokenizer = AutoTokenizer.from_pretrained(
@@ -262,13 +285,11 @@ def _check_turns(entry: dict[str, Any], path: str, name: str, source: Source) ->
         yield Finding(
             "error",
             name,
-            "its tokenizer has no chat template: set chat_template: default or a Jinja file",
+            "its tokenizer has no chat template: set chat_template to its family's (llama3, "
+            "chatml, gemma), default or a Jinja file",
         )
         return
-    if setting == "default":
-        tokenizer.chat_template = DEFAULT_CHAT_TEMPLATE
-    elif setting:
-        tokenizer.chat_template = Path(setting).read_text(encoding="utf-8")
+    tokenizer.chat_template = resolve_chat_template(tokenizer, setting)
     marker = turn_end(tokenizer)
     stops = {tokenizer.eos_token, *entry.get("stop", [])}
     generation = source.json("generation_config.json") or {}

@@ -85,3 +85,28 @@ def test_end_of_turn_markup_and_ifd_context_options(tokenizer_dirs):
     assert header.response_ids == with_markup.response_ids
     with pytest.raises(ValueError, match="unknown IFD context"):
         encode_unconditional(with_markup, tok, "instruction")
+
+
+def test_a_base_without_a_template_takes_its_familys_beginning_with_bos(tokenizer_dirs):
+    """`chat_template: llama3` on a Llama-style tokenizer whose own template is replaced: the
+    prompt is Llama 3's turn markup after the tokenizer's BOS, the response ends with the turn's
+    end, and IFD's unconditioned context begins with the same BOS."""
+    from teachergrid.chat import NAMED_TEMPLATES, start_token_id, template_name
+
+    tok = load_tokenizer(str(tokenizer_dirs["llama3"]), "llama3")
+    assert tok.chat_template == NAMED_TEMPLATES["llama3"]
+    prompt = render_prompt(tok, "  Name a colour. ")
+    assert prompt == (
+        "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nName a colour.<|eot_id|>"
+        "<|start_header_id|>assistant<|end_header_id|>\n\n"
+    )
+    pair = encode_pair(tok, "Name a colour.", "Red.")
+    assert tok.decode(pair.response_ids) == "Red.<|eot_id|>"
+    bare = encode_unconditional(pair, tok)
+    assert pair.input_ids[0] == bare.input_ids[0] == start_token_id(tok) == tok.bos_token_id
+    # every named template renders a prompt that is a prefix of its conversation
+    for name in NAMED_TEMPLATES:
+        other = load_tokenizer(str(tokenizer_dirs["llama3"]), name)
+        assert encode_pair(other, "q", "a").response_ids
+    assert template_name("llama3", True) == "the llama3 template"
+    assert template_name(None, False) == "the project's default template"

@@ -103,11 +103,21 @@ def test_a_chat_model_needs_a_template(tmp_path, tokenizer_dirs):
     path = model_folder(tmp_path / "plain", "LlamaForCausalLM", tokenizer_dirs["plain"])
     [problem] = errors(findings(teacher(path)))
     assert problem.message == (
-        "its tokenizer has no chat template: set chat_template: default or a Jinja file"
+        "its tokenizer has no chat template: set chat_template to its family's (llama3, "
+        "chatml, gemma), default or a Jinja file"
     )
     assert errors(findings(teacher(path, chat_template="default"))) == []
-    # a base is scored with the project's default template: no template is fine there
-    assert errors(findings(teacher(path), role="base")) == []
+    # a base is scored with the project's default template: no template is fine there, and
+    # the preflight says which template each base gets
+    base = findings(teacher(path), role="base")
+    assert errors(base) == []
+    assert [f.message for f in base if f.message.startswith("chat:")] == [
+        "chat: the project's default template"
+    ]
+    named = findings(teacher(path, chat_template="llama3"), role="base")
+    assert [f.message for f in named if f.message.startswith("chat:")] == [
+        "chat: the llama3 template"
+    ]
 
 
 def test_preflight_command_on_a_config(tmp_path, capsys):

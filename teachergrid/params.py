@@ -81,7 +81,13 @@ def file_digest(path: str | Path) -> str:
 
 
 def _is_template_file(value: Any) -> bool:
-    return isinstance(value, str) and value not in ("default",) and not value.startswith("sha256:")
+    from .chat import NAMED_TEMPLATES
+
+    return (
+        isinstance(value, str)
+        and value not in ("default", *NAMED_TEMPLATES)
+        and not value.startswith("sha256:")
+    )
 
 
 def split_entry(

@@ -23,7 +23,7 @@ import functools
 import json
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -243,15 +243,12 @@ def _check_remote_code(entry: dict[str, Any], path: str, ref: str, name: str) ->
         )
 
 
-def _name_template(entry: dict[str, Any], path: str, name: str) -> Iterator[Finding]:
-    """Which chat template a base is fine-tuned and scored with: its tokenizer's own, a family's
-    (`chat_template: llama3`, ...), a file's or the project's default."""
+def _tokenizer(entry: dict[str, Any], path: str, name: str) -> Generator[Finding, None, Any]:
+    """A model's tokenizer as its jobs load it, or None after an error finding."""
     from transformers import AutoTokenizer
 
-    from .chat import template_name
-
     try:
-        tokenizer = AutoTokenizer.from_pretrained(
+        return AutoTokenizer.from_pretrained(
             path,
             revision=entry.get("revision"),
             trust_remote_code=bool(entry.get("trust_remote_code")),
@@ -259,6 +256,16 @@ def _name_template(entry: dict[str, Any], path: str, name: str) -> Iterator[Find
         )
     except Exception as exc:  # a tokenizer that does not load is the finding
         yield Finding("error", name, f"its tokenizer does not load: {type(exc).__name__}: {exc}")
+        return None
+
+
+def _name_template(entry: dict[str, Any], path: str, name: str) -> Iterator[Finding]:
+    """Which chat template a base is fine-tuned and scored with: its tokenizer's own, a family's
+    (`chat_template: llama3`, ...), a file's or the project's default."""
+    from .chat import template_name
+
+    tokenizer = yield from _tokenizer(entry, path, name)
+    if tokenizer is None:
         return
     own = bool(tokenizer.chat_template)
     yield Finding("note", name, f"chat: {template_name(entry.get('chat_template'), own)}")
@@ -266,19 +273,10 @@ def _name_template(entry: dict[str, Any], path: str, name: str) -> Iterator[Find
 
 def _check_turns(entry: dict[str, Any], path: str, name: str, source: Source) -> Iterator[Finding]:
     """A chat template, and an end-of-turn marker that generation stops at."""
-    from transformers import AutoTokenizer
-
     from .chat import resolve_chat_template, turn_end
 
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(
-            path,
-            revision=entry.get("revision"),
-            trust_remote_code=bool(entry.get("trust_remote_code")),
-            local_files_only=_offline() or bool(entry.get("local")),
-        )
-    except Exception as exc:  # a tokenizer that does not load is the finding
-        yield Finding("error", name, f"its tokenizer does not load: {type(exc).__name__}: {exc}")
+    tokenizer = yield from _tokenizer(entry, path, name)
+    if tokenizer is None:
         return
     setting = entry.get("chat_template")
     if setting is None and not tokenizer.chat_template:

@@ -15,9 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-# Used for tokenizers that ship no chat template (pre-trained bases, GPT-2-like reference
-# models) and wherever a config says chat_template: default.
+# Used for tokenizers that ship no chat template and carry no family's chat tokens (GPT-2-like
+# reference models, bases of other families) and wherever a config says chat_template: default.
+# It begins with the token IFD's unconditioned context begins with (`start_token_id`: BOS, or
+# EOS for GPT-2-style tokenizers without one), so that both contexts of a response begin alike.
 DEFAULT_CHAT_TEMPLATE = (
+    "{% if bos_token %}{{ bos_token }}{% elif eos_token %}{{ eos_token }}{% endif %}"
     "{% for message in messages %}"
     "{% if message['role'] == 'system' %}{{ message['content'] }}\n\n"
     "{% elif message['role'] == 'user' %}### Instruction:\n{{ message['content'] }}\n\n"
@@ -55,15 +58,37 @@ NAMED_TEMPLATES = {
 }
 
 
-def template_name(setting: str | None, has_own: bool) -> str:
-    """What a model's chat template will be, in words (the preflight says it per base)."""
+# The turn-opening token of each named template: a tokenizer that carries it as one token of
+# its vocabulary was trained for that family's chat format (a Llama-3, Qwen or Gemma base ships
+# these tokens without a template), so it gets that family's template rather than the default.
+FAMILY_MARKERS = {
+    "llama3": "<|start_header_id|>",
+    "chatml": "<|im_start|>",
+    "gemma": "<start_of_turn>",
+}
+
+
+def family_template(tokenizer: Any) -> str | None:
+    """The named template whose turn-opening token `tokenizer` has in its vocabulary, if any
+    (the first in `FAMILY_MARKERS` order)."""
+    vocab = tokenizer.get_vocab()
+    return next((name for name, marker in FAMILY_MARKERS.items() if marker in vocab), None)
+
+
+def template_name(setting: str | None, has_own: bool, family: str | None = None) -> str:
+    """What a model's chat template will be, in words (the preflight says it per base);
+    `family`: what `family_template` finds in its vocabulary."""
     if setting in NAMED_TEMPLATES:
         return f"the {setting} template"
     if setting == "default":
         return "the project's default template"
     if setting:
         return f"the template in {setting}"
-    return "its tokenizer's own template" if has_own else "the project's default template"
+    if has_own:
+        return "its tokenizer's own template"
+    if family:
+        return f"the {family} template (its tokenizer has {FAMILY_MARKERS[family]!r})"
+    return "the project's default template"
 
 
 class TemplateError(ValueError):
@@ -71,10 +96,14 @@ class TemplateError(ValueError):
 
 
 def resolve_chat_template(tokenizer: Any, setting: str | None) -> str:
-    """Return the template a model uses: its own, the project default, a family's named
-    template (`NAMED_TEMPLATES`), or a file's content."""
+    """Return the template a model uses: the one its setting names (`default`, a family's named
+    template in `NAMED_TEMPLATES`, or a file's content); with no setting its own, else its
+    family's by the chat tokens in its vocabulary (`family_template`), else the default."""
     if setting is None:
-        return tokenizer.chat_template or DEFAULT_CHAT_TEMPLATE
+        if tokenizer.chat_template:
+            return tokenizer.chat_template
+        family = family_template(tokenizer)
+        return NAMED_TEMPLATES[family] if family else DEFAULT_CHAT_TEMPLATE
     if setting == "default":
         return DEFAULT_CHAT_TEMPLATE
     if setting in NAMED_TEMPLATES:

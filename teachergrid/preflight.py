@@ -262,13 +262,13 @@ def _tokenizer(entry: dict[str, Any], path: str, name: str) -> Generator[Finding
 def _name_template(entry: dict[str, Any], path: str, name: str) -> Iterator[Finding]:
     """Which chat template a base is fine-tuned and scored with: its tokenizer's own, a family's
     (`chat_template: llama3`, ...), a file's or the project's default."""
-    from .chat import template_name
+    from .chat import family_template, template_name
 
     tokenizer = yield from _tokenizer(entry, path, name)
     if tokenizer is None:
         return
-    own = bool(tokenizer.chat_template)
-    yield Finding("note", name, f"chat: {template_name(entry.get('chat_template'), own)}")
+    own, family = bool(tokenizer.chat_template), family_template(tokenizer)
+    yield Finding("note", name, f"chat: {template_name(entry.get('chat_template'), own, family)}")
 
 
 def _check_turns(entry: dict[str, Any], path: str, name: str, source: Source) -> Iterator[Finding]:

@@ -28,11 +28,17 @@ def test_prompt_tokens_are_the_rendered_prompt_and_response_follows(tokenizer_di
 
 
 def test_tokenizer_without_template_gets_the_documented_default(tokenizer_dirs):
+    """No template and no family's chat tokens: the default, opened by the start token that
+    also opens IFD's unconditioned context (EOS here: the tokenizer has no BOS)."""
     tok = load_tokenizer(str(tokenizer_dirs["plain"]))
     assert tok.chat_template == DEFAULT_CHAT_TEMPLATE
     pair = encode_pair(tok, "Add 2 and 3.", "2 plus 3 is 5.")
-    assert tok.decode(pair.prompt_ids) == "### Instruction:\nAdd 2 and 3.\n\n### Response:\n"
+    assert tok.decode(pair.prompt_ids) == (
+        "<|endoftext|>### Instruction:\nAdd 2 and 3.\n\n### Response:\n"
+    )
     assert tok.decode(pair.response_ids) == "2 plus 3 is 5.<|endoftext|>\n\n"
+    bare = encode_unconditional(pair, tok)
+    assert pair.input_ids[0] == bare.input_ids[0] == tok.eos_token_id
 
 
 def test_truncation_keeps_the_response_and_the_end_of_the_prompt(tokenizer_dirs):
@@ -110,3 +116,31 @@ def test_a_base_without_a_template_takes_its_familys_beginning_with_bos(tokenize
         assert encode_pair(other, "q", "a").response_ids
     assert template_name("llama3", True) == "the llama3 template"
     assert template_name(None, False) == "the project's default template"
+
+
+def test_a_tokenizer_with_a_familys_chat_tokens_but_no_template_gets_that_family(
+    tokenizer_dirs, tmp_path
+):
+    """A Llama-3 base ships the chat tokens without a template: with no setting it is scored
+    and fine-tuned on the llama3 template (BOS first), not on the default."""
+    from transformers import AutoTokenizer
+
+    from teachergrid.chat import NAMED_TEMPLATES, family_template, template_name
+
+    bare = AutoTokenizer.from_pretrained(str(tokenizer_dirs["llama3"]))
+    bare.chat_template = None
+    bare.save_pretrained(tmp_path / "llama3-base")
+    assert not AutoTokenizer.from_pretrained(str(tmp_path / "llama3-base")).chat_template
+    tok = load_tokenizer(str(tmp_path / "llama3-base"))
+    assert tok.chat_template == NAMED_TEMPLATES["llama3"]
+    assert render_prompt(tok, "Hi").startswith("<|begin_of_text|><|start_header_id|>user")
+    assert family_template(tok) == "llama3"
+    assert template_name(None, False, "llama3") == (
+        "the llama3 template (its tokenizer has '<|start_header_id|>')"
+    )
+    # the setting still decides where there is one; a ChatML vocabulary is recognised too
+    assert load_tokenizer(str(tmp_path / "llama3-base"), "default").chat_template == (
+        DEFAULT_CHAT_TEMPLATE
+    )
+    assert family_template(load_tokenizer(str(tokenizer_dirs["chatml"]))) == "chatml"
+    assert family_template(load_tokenizer(str(tokenizer_dirs["plain"]))) is None

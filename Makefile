@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 CORES ?= 2
+# the demo's study folder: results/<study>/ of configs/tiny.yaml
+DEMO := results/tiny-offline-grid
 export HF_HUB_OFFLINE := 1
 export HF_HUB_DISABLE_PROGRESS_BARS := 1
 
@@ -18,7 +20,7 @@ $(BIN)/teachergrid: requirements.txt pyproject.toml
 # the jobs fork from one warm Python (`teachergrid worker`): no 4 s of imports per job
 demo: $(BIN)/teachergrid
 	$(BIN)/teachergrid worker -- $(BIN)/snakemake --configfile configs/tiny.yaml --cores $(CORES) --keep-going
-	@echo "screening report: results/report/metrics.csv, rankings: results/report/screening/"
+	@echo "screening report: $(DEMO)/report/metrics.csv, rankings: $(DEMO)/report/screening/"
 
 test: $(BIN)/teachergrid
 	$(BIN)/python -m pytest -v tests
@@ -36,7 +38,6 @@ lint: $(BIN)/teachergrid
 dry-run-paper: $(BIN)/teachergrid
 	$(BIN)/snakemake -n --quiet rules
 
+# the demo's study folder (configs/tiny.yaml's `study`); other studies' folders are left alone
 clean:
-	rm -rf results/preflight.txt results/tiny results/instructions results/responses results/rewards \
-	  results/compatibility results/reference results/report results/logs results/benchmarks \
-	  results/models results/checkpoints results/eval
+	rm -rf $(DEMO)

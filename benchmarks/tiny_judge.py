@@ -1,60 +1,58 @@
-"""How well does a tiny reward model tell a right answer from a wrong one? For every held-out
-task, a correct answer and a wrong one (`teachergrid.tiny.tasks.wrong_answer`) are written in
-each family's dialect and scored; the share of pairs where the correct one scores higher is
-printed per dialect and per kind of task.
+"""How well does a tiny reward model tell a right answer from a wrong one, and does it prefer a
+dialect? For every held-out task a right answer and a wrong one are written in each family's
+dialect and scored (`teachergrid.tiny.judging`); printed: the share of pairs where the right one
+scores higher, per dialect and per kind of task, and each dialect's mean score of right and of
+wrong answers.
 
-    python benchmarks/tiny_judge.py results/tiny/models/judge-rm [--tasks FILE.jsonl]
+    python benchmarks/tiny_judge.py results/tiny-offline-grid/tiny/models/judge-rm \
+        [--tasks FILE.jsonl]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import random
+import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from teachergrid.tiny.judging import JudgeCheck, check_judge  # noqa: E402
+
+TASKS = REPO / "data/instructions/tiny_eval.jsonl"
+
+
+def describe(check: JudgeCheck) -> list[str]:
+    """The check as the lines this script prints."""
+    shares = check.accuracy
+
+    def group(prefix: str) -> str:
+        return ", ".join(
+            f"{k.removeprefix(prefix)} {v:.0f}%" for k, v in shares.items() if k.startswith(prefix)
+        )
+
+    means = ", ".join(
+        f"{d} {check.right_mean[d]:.2f} / {check.wrong_mean[d]:.2f}" for d in check.right_mean
+    )
+    return [
+        f"overall: {shares['all']:.0f}%",
+        f"by dialect: {group('dialect:')}",
+        f"by kind: {group('kind:')}",
+        f"mean score of right / wrong answers: {means} "
+        f"(largest difference between dialects {check.dialect_spread:.2f}, "
+        f"{check.relative_spread:.2f} of right less wrong, {check.separation:.2f})",
+    ]
 
 
 def main() -> int:
-    import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    from teachergrid.chat import encode_pair
-    from teachergrid.scoring import pad_batch
-    from teachergrid.tiny import tasks
-
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("model", help="a reward model's folder")
-    parser.add_argument("--tasks", default=str(REPO / "data/instructions/tiny_eval.jsonl"))
+    parser.add_argument("--tasks", default=str(TASKS))
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    tokenizer = AutoTokenizer.from_pretrained(args.model)
-    model = AutoModelForSequenceClassification.from_pretrained(args.model).eval()
-    rows = [json.loads(line) for line in Path(args.tasks).read_text().splitlines()]
-    rng = random.Random(args.seed)
-    by_dialect: dict[str, list[bool]] = {}
-    by_kind: dict[str, list[bool]] = {}
-    with torch.no_grad():
-        for row in rows:
-            for dialect in sorted(tasks.DIALECTS):
-                wrong = tasks.wrong_answer(rng, row["kind"], row["answer"], row["key"])
-                texts = [
-                    tasks.render(row["kind"], row["answer"], dialect),
-                    tasks.render(row["kind"], wrong, dialect),
-                ]
-                encoded = [
-                    encode_pair(tokenizer, row["instruction"], t, max_length=128).input_ids
-                    for t in texts
-                ]
-                ids, mask = pad_batch(encoded, tokenizer.pad_token_id)
-                good, bad = model(input_ids=ids, attention_mask=mask).logits[:, 0].tolist()
-                by_dialect.setdefault(dialect, []).append(good > bad)
-                by_kind.setdefault(row["kind"], []).append(good > bad)
-    print(f"{args.model}: right answer scored above a wrong one, {len(rows)} tasks")
-    for label, groups in (("dialect", by_dialect), ("kind", by_kind)):
-        cells = ", ".join(f"{k} {100 * sum(v) / len(v):.0f}%" for k, v in sorted(groups.items()))
-        print(f"  by {label}: {cells}")
+    print(f"{args.model}: right answer scored above a wrong one, tasks of {args.tasks}")
+    for line in describe(check_judge(args.model, args.tasks, args.seed)):
+        print(f"  {line}")
     return 0
 
 

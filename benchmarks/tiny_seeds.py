@@ -33,7 +33,11 @@ sys.path.insert(0, str(REPO))
 
 from tiny_grid import tree_rss_mb  # noqa: E402
 
+from teachergrid.layout import study_root  # noqa: E402
 from teachergrid.tiny.figures import figures  # noqa: E402
+
+# the demo's study folder, where each seed's run writes (results/<study>/)
+STUDY = study_root(yaml.safe_load((REPO / "configs" / "tiny.yaml").read_text())["study"])
 
 
 def prepare(workdir: Path, seed: int) -> Path:
@@ -76,9 +80,42 @@ def run(workdir: Path, configfile: Path, cores: int) -> dict[str, float]:
     return {"wall_s": time.perf_counter() - start, "peak_mib": peak}
 
 
-def spread(values: list[float]) -> str:
-    """mean [min, max] of per-seed values."""
-    return f"{statistics.fmean(values):.2f} [{min(values):.2f}, {max(values):.2f}]"
+def collect(seeds: list[int], root: Path, cores: int = 2) -> dict[int, dict[str, Any]]:
+    """Each seed's figures (and its run's wall time and peak memory), running the seeds whose
+    reports are not yet in root/seed-N."""
+    per_seed: dict[int, dict[str, Any]] = {}
+    for seed in seeds:
+        workdir = root / f"seed-{seed}"
+        timing_file = workdir / "timing.json"
+        if not (workdir / STUDY / "report/metrics.csv").exists():
+            shutil.rmtree(workdir, ignore_errors=True)
+            workdir.mkdir(parents=True)
+            timing = run(workdir, prepare(workdir, seed), cores)
+            timing_file.write_text(json.dumps(timing))
+            print(f"seed {seed}: {timing['wall_s']:.0f} s, peak {timing['peak_mib']:.0f} MiB")
+        per_seed[seed] = {
+            **(json.loads(timing_file.read_text()) if timing_file.exists() else {}),
+            **figures(workdir / STUDY / "report"),
+        }
+    return per_seed
+
+
+def summary_lines(per_seed: dict[int, dict[str, Any]]) -> list[str]:
+    """One line per figure: mean [min, max] over seeds and the per-seed values (numbers), the
+    number of seeds where it holds (flags), or the per-seed values (names)."""
+    seeds = list(per_seed)
+    lines = []
+    for key in sorted({k for f in per_seed.values() for k in f}):
+        values = [per_seed[s][key] for s in seeds if key in per_seed[s]]
+        if all(isinstance(v, bool) for v in values):
+            lines.append(f"{key}: {sum(values)} of {len(values)} seeds")
+        elif all(isinstance(v, (int, float)) for v in values):
+            shown = ", ".join(f"{v:.3g}" for v in values)
+            mean = statistics.fmean(values)
+            lines.append(f"{key}: {mean:.3g} [{min(values):.3g}, {max(values):.3g}] ({shown})")
+        else:
+            lines.append(f"{key}: {', '.join(map(str, values))}")
+    return lines
 
 
 def main() -> int:
@@ -89,30 +126,10 @@ def main() -> int:
     parser.add_argument("--json", default=None, help="write every figure per seed to this file")
     args = parser.parse_args()
     root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="teachergrid-seeds-"))
-    per_seed: dict[int, dict[str, Any]] = {}
-    for seed in args.seeds:
-        workdir = root / f"seed-{seed}"
-        timing_file = workdir / "timing.json"
-        if not (workdir / "results/report/metrics.csv").exists():
-            shutil.rmtree(workdir, ignore_errors=True)
-            workdir.mkdir(parents=True)
-            timing = run(workdir, prepare(workdir, seed), args.cores)
-            timing_file.write_text(json.dumps(timing))
-            print(f"seed {seed}: {timing['wall_s']:.0f} s, peak {timing['peak_mib']:.0f} MiB")
-        per_seed[seed] = {
-            **(json.loads(timing_file.read_text()) if timing_file.exists() else {}),
-            **figures(workdir / "results/report"),
-        }
-    print(f"tiny world over seeds {args.seeds} (mean [min, max] over seeds)")
-    keys = sorted({k for f in per_seed.values() for k in f})
-    for key in keys:
-        values = [per_seed[s][key] for s in args.seeds if key in per_seed[s]]
-        if all(isinstance(v, bool) for v in values):
-            print(f"  {key}: {sum(values)} of {len(values)} seeds")
-        elif all(isinstance(v, (int, float)) for v in values):
-            print(f"  {key}: {spread([float(v) for v in values])}  per seed {values}")
-        else:
-            print(f"  {key}: {values}")
+    per_seed = collect(args.seeds, root, args.cores)
+    print(f"tiny world, seeds {args.seeds}: mean [min, max] over seeds (per seed)")
+    for line in summary_lines(per_seed):
+        print(f"  {line}")
     if args.json:
         Path(args.json).write_text(json.dumps(per_seed, indent=1, sort_keys=True))
     if not args.keep:

@@ -40,8 +40,10 @@ CHECKERS: dict[str, Checker] = {"tiny": _tiny, "exact": _exact}
 
 def load_truth(path: str | Path, column: str) -> dict[str, dict[str, Any]]:
     """Instruction text -> its record, with the exact answer under `answer`."""
+    from .datafiles import read_file_records
+
     truth = {}
-    for number, record in enumerate(read_jsonl(path), 1):
+    for number, record in enumerate(read_file_records(Path(path)), 1):
         if column not in record:
             raise ValueError(f"{path}: record {number}: no answer field {column!r}")
         truth[record["instruction"]] = {**record, "answer": record[column]}

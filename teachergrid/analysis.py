@@ -28,6 +28,8 @@ EXCLUDED = {
     "base",
     "teacher",
     "family",
+    # metrics.csv's note of a cell's unfinished job (empty, so read as numbers, where none is)
+    "missing",
     "beta",
     "arena_hard_ci_low",
     "arena_hard_ci_high",

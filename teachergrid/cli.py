@@ -1,13 +1,16 @@
-"""Command line.
+"""Command line of teachergrid: the workflow's checks and analyses without Snakemake.
 
-teachergrid check-config FILE             validate a study config without Snakemake
-teachergrid preflight FILE                can every model of the study be loaded as configured?
-teachergrid analyze --scores F --out DIR  correlations and paradox summary of a per-cell table
-  [--screening SCREENING_CSV]             with a screening.csv: its metrics against F's AP
-teachergrid winrates --judgments F --out F  AlpacaEval-2 win rates (raw and length-controlled)
-                                          of every model in a judgement table, fitted together
-teachergrid worker -- COMMAND...           run a local Snakemake with a warm Python that its
-                                          jobs fork from (no 4 s of imports per job)
+examples:
+  teachergrid check-config FILE               validate a study config without Snakemake
+  teachergrid preflight FILE                  can every model of the study load as configured?
+  teachergrid analyze --scores F --out DIR    correlations and paradox summary of a per-cell
+    [--screening SCREENING_CSV]               table; with a screening.csv, its metrics against
+                                              F's AP
+  teachergrid winrates --judgments F --out F  AlpacaEval-2 win rates (raw and length-controlled)
+                                              of every model in a judgement table, fitted
+                                              together
+  teachergrid worker -- COMMAND...            run a local Snakemake with a warm Python that its
+                                              jobs fork from (no 4 s of imports per job)
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from . import __version__
 from .config import ConfigError, load_config, unpinned
 from .lengthcontrol import MODES
 from .winrates import DIFFICULTY_L2, LENGTH_L2
@@ -35,13 +39,15 @@ def _check_config(args: argparse.Namespace) -> int:
 
 
 def _preflight(args: argparse.Namespace) -> int:
-    from .layout import model_dir
-    from .preflight import errors, run
+    from .layout import Layout
+    from .preflight import errors, run, summary
 
-    findings = run(load_config(args.config), model_dir)
+    cfg = load_config(args.config)
+    findings = run(cfg, Layout(cfg["study"]).model_dir)
     for finding in findings:
         stream = sys.stderr if finding.level == "error" else sys.stdout
         print(finding.line(), file=stream)
+    print(summary(findings))
     problems = errors(findings)
     if problems:
         print(f"{args.config}: {len(problems)} model(s) cannot be loaded as configured",
@@ -69,12 +75,20 @@ def _analyze(args: argparse.Namespace) -> int:
 def _winrates(args: argparse.Namespace) -> int:
     import logging
 
+    import pandas as pd
+
     from .jsonl import atomic_open
-    from .lengthcontrol import OUTPUT_COLUMNS, read_judgments, win_rate_table
+    from .lengthcontrol import (
+        INTERVAL_COLUMNS,
+        OUTPUT_COLUMNS,
+        bootstrap_intervals,
+        read_judgments,
+        win_rate_table,
+    )
 
     # extreme LC changes are logged as warnings by the fit, one line per model
     logging.basicConfig(level=logging.WARNING, format="teachergrid winrates: %(message)s")
-    frame = read_judgments(args.judgments)
+    frame = pd.concat([read_judgments(path) for path in args.judgments], ignore_index=True)
     settings = {
         "mode": args.mode,
         "difficulty_l2": args.difficulty_l2,
@@ -83,10 +97,16 @@ def _winrates(args: argparse.Namespace) -> int:
         "gamed_file": args.gamed_baselines,
     }
     table = win_rate_table(frame, settings)
+    # the package's own fit (paper-comparable) gives no intervals unless asked: each round
+    # would be a fit of the package per model
+    rounds = args.bootstrap if args.bootstrap is not None else 100 * (args.mode == "joint")
+    intervals = bootstrap_intervals(frame, settings, rounds, args.seed)
+    table = table.merge(intervals, on="model", how="left", validate="1:1")
+    columns = [*OUTPUT_COLUMNS, *INTERVAL_COLUMNS]
     with atomic_open(args.out) as handle:
-        table[OUTPUT_COLUMNS].to_csv(handle, index=False)
-    print(table[OUTPUT_COLUMNS].round(2).to_string(index=False))
-    print(f"wrote {args.out} ({args.mode} mode)")
+        table[columns].to_csv(handle, index=False)
+    print(table[columns].round(2).to_string(index=False))
+    print(f"wrote {args.out} ({args.mode} mode; 95% intervals from {rounds} rounds)")
     return 0
 
 
@@ -101,16 +121,36 @@ def _worker(args: argparse.Namespace) -> int:
     return run(command)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="teachergrid", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    check = sub.add_parser("check-config", help="validate a study configuration file")
-    check.add_argument("config")
+class _Help(argparse.RawDescriptionHelpFormatter):
+    """Descriptions as written (the command table keeps its columns); an option's default shown
+    where it has one."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.default not in (None, False, argparse.SUPPRESS) and "%(default)" not in text:
+            text += " (default: %(default)s)"
+        return text
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line's parser: every command, its arguments and their help."""
+    summary, _, commands = __doc__.partition("\n\n")
+    parser = argparse.ArgumentParser(
+        prog="teachergrid", description=summary, epilog=commands, formatter_class=_Help
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, text: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=text, description=text, formatter_class=_Help)
+
+    check = command("check-config", "validate a study configuration file")
+    check.add_argument("config", help="the study's YAML config (config.yaml, configs/tiny.yaml)")
     check.set_defaults(func=_check_config)
-    pre = sub.add_parser("preflight", help="check that every model loads as configured")
-    pre.add_argument("config")
+    pre = command("preflight", "check that every model loads as configured")
+    pre.add_argument("config", help="the study's YAML config")
     pre.set_defaults(func=_preflight)
-    analyze = sub.add_parser("analyze", help="Table-4-style analysis of a per-cell score table")
+    analyze = command("analyze", "Table-4-style analysis of a per-cell score table")
     analyze.add_argument("--scores", required=True, help="CSV: base, teacher, params_b, ...")
     analyze.add_argument(
         "--screening",
@@ -119,15 +159,27 @@ def main(argv: list[str] | None = None) -> int:
     )
     analyze.add_argument("--out", required=True, help="output directory")
     analyze.set_defaults(func=_analyze)
-    rates = sub.add_parser(
-        "winrates", help="AlpacaEval-2 win rates of a judgement table, all models fitted together"
+    rates = command(
+        "winrates", "AlpacaEval-2 win rates of a judgement table, all models fitted together"
     )
     rates.add_argument(
         "--judgments",
         required=True,
-        help="CSV or JSONL: model, prompt_id, preference, len_model, len_reference",
+        nargs="+",
+        metavar="FILE",
+        help="CSV or JSONL (model, prompt_id, preference, len_model, len_reference), or "
+        "AlpacaEval's own annotations.json; several files are fitted together",
     )
-    rates.add_argument("--out", required=True, help="CSV: model, n, win_rate, lc_win_rate")
+    rates.add_argument(
+        "--out",
+        required=True,
+        help="CSV: model, n, win_rate, lc_win_rate and their 95%% intervals over prompts",
+    )
+    rates.add_argument("--bootstrap", type=int, default=None, metavar="N",
+                       help="rounds of the bootstrap over prompts behind the intervals, each "
+                       "a whole fit (default: 100 in joint mode, 0 in paper-comparable mode; "
+                       "0: no intervals)")  # fmt: skip
+    rates.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
     rates.add_argument("--mode", choices=list(MODES), default="joint",
                        help="joint: teachergrid's fit (default); paper-comparable: the "
                        "alpaca-eval package's own (needs it and the hub)")  # fmt: skip
@@ -138,15 +190,21 @@ def main(argv: list[str] | None = None) -> int:
                        help="joint mode: AlpacaEval's published df_gamed.csv (the reference "
                        "against gamed copies of itself), which holds the length effect in "
                        "check")  # fmt: skip
-    rates.add_argument("--difficulty-l2", type=float, default=DIFFICULTY_L2)
-    rates.add_argument("--length-l2", type=float, default=LENGTH_L2)
+    rates.add_argument("--difficulty-l2", type=float, default=DIFFICULTY_L2,
+                       help="joint mode: L2 penalty pooling the instructions' difficulty "
+                       "terms")  # fmt: skip
+    rates.add_argument("--length-l2", type=float, default=LENGTH_L2,
+                       help="joint mode: L2 penalty pooling each model's length slope toward "
+                       "the shared one")  # fmt: skip
     rates.set_defaults(func=_winrates)
-    work = sub.add_parser(
-        "worker", help="run a command (a local snakemake) whose jobs fork from a warm Python"
-    )
+    work = command("worker", "run a command (a local snakemake) whose jobs fork from a warm Python")
     work.add_argument("command_line", nargs=argparse.REMAINDER, help="-- snakemake ...")
     work.set_defaults(func=_worker)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     try:
         return args.func(args)
     except ConfigError as exc:

@@ -8,6 +8,8 @@ a bad key found after a 20-hour generation job is a wasted GPU day. Each problem
 from __future__ import annotations
 
 import copy
+import difflib
+import functools
 import json
 import os
 from importlib import resources
@@ -42,34 +44,100 @@ DEFAULT_DECODING: dict[str, Any] = {
 
 
 class ConfigError(ValueError):
-    """A problem with the user's configuration or input data, phrased as one line."""
+    """A problem with the user's configuration or input data, phrased as one line (or several
+    such lines, one per problem, where the schema finds more than one)."""
 
 
+@functools.cache
 def schema() -> dict[str, Any]:
     text = resources.files("teachergrid").joinpath("schemas/config.schema.yaml").read_text()
     return yaml.safe_load(text)
 
 
-def _where(path: list[Any] | Any) -> str:
+def _entry(section: str, index: int, entry: Any) -> str:
+    """How a message names a list entry: its position and, where it has one, its name
+    (`teachers[3] (qwen-7b)`), so that the user finds it in a long list."""
+    name = entry.get("name") if isinstance(entry, dict) else None
+    return f"{section}[{index}] ({name})" if isinstance(name, str) else f"{section}[{index}]"
+
+
+def _where(path: list[Any] | Any, raw: Any = None) -> str:
+    """A key's place as a message names it; list entries with their name where they have one
+    (not where the name itself is the problem)."""
+    parts = list(path)
     out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    node = raw
+    for k, part in enumerate(parts):
+        if isinstance(part, int):
+            entry = node[part] if isinstance(node, list) and part < len(node) else None
+            if parts[k + 1 : k + 2] == ["name"] or not isinstance(entry, dict):
+                out += f"[{part}]"
+            else:
+                out += _entry("", part, entry)
+        else:
+            out += f".{part}" if out else str(part)
+        node = node[part] if isinstance(node, (dict, list)) else None
     return out or "(top level)"
 
 
-def _describe(error: ValidationError) -> str:
+def _keys(node: Any) -> set[str]:
+    """The keys a schema node allows: its own properties and those of the definitions it
+    combines (`$ref`, `allOf`, `anyOf`, `oneOf`)."""
+    if not isinstance(node, dict):
+        return set()
+    keys = set(node.get("properties", {}))
+    ref = node.get("$ref", "")
+    if ref.startswith("#/$defs/"):
+        keys |= _keys(schema()["$defs"][ref.removeprefix("#/$defs/")])
+    for combined in ("allOf", "anyOf", "oneOf"):
+        for part in node.get(combined, []):
+            keys |= _keys(part)
+    return keys
+
+
+def _did_you_mean(key: str, allowed: list[str]) -> str:
+    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.75)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def schema_problems(raw: Any) -> list[str]:
+    """Every problem the schema finds in a parsed config, one line each, sorted by key: one per
+    place (the most telling of the errors there), so that a user fixes them in one go."""
+    by_place: dict[tuple[Any, ...], list[ValidationError]] = {}
+    for error in Draft202012Validator(schema()).iter_errors(raw):
+        by_place.setdefault(tuple(error.absolute_path), []).append(error)
+    lines = []
+    for place, errors in sorted(by_place.items(), key=lambda item: [str(x) for x in item[0]]):
+        # a value failing its own check inside an entry also leaves the entry's keys
+        # "unevaluated": that error names no problem of its own (`_most_telling`)
+        inner = any(other[: len(place)] == place and other != place for other in by_place)
+        if inner and all(e.validator == "unevaluatedProperties" for e in errors):
+            continue
+        line = _describe(_most_telling(errors), raw)
+        if line:
+            lines.append(line)
+    return list(dict.fromkeys(lines))
+
+
+def _describe(error: ValidationError, raw: Any = None) -> str:
     """Turn a jsonschema error into a short sentence that names the key."""
-    where = _where(error.absolute_path)
-    if error.validator == "pattern" and where.endswith(".name"):
+    where = _where(error.absolute_path, raw)
+    if error.validator == "pattern" and list(error.absolute_path)[-1:] == ["name"]:
         return (
             f"{where}: {error.instance!r} is not a valid name: it names files and folders, so "
             "letters, digits and . _ + - only, starting with a letter or digit"
         )
+    if error.validator == "pattern" and where == "study":
+        return (
+            f"study: {error.instance!r} is not a folder name (every output goes under "
+            "results/<study>/): letters, digits and . _ - only, starting with a letter or digit"
+        )
     if error.validator in ("additionalProperties", "unevaluatedProperties"):
-        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        allowed = sorted(_keys(error.schema))
+        extra = sorted(set(error.instance) - set(allowed))
         if error.validator == "unevaluatedProperties":
             extra = [k for k in extra if k in error.message] or extra
-        return f"{where}: unknown key {', '.join(repr(k) for k in extra)}"
+        return "; ".join(f"{where}: unknown key {k!r}{_did_you_mean(k, allowed)}" for k in extra)
     return f"{where}: {error.message}"
 
 
@@ -164,6 +232,23 @@ def check_instruction_file(path: Path, column: str) -> int:
     if count == 0:
         raise ConfigError(f"{path}: no instructions in file")
     return count
+
+
+def _check_truth_column(path: Path, column: str, where: str) -> None:
+    """The file whose exact answers check a split carries them in every record, in any format
+    the instructions are read from (JSON lines, a JSON list, parquet)."""
+    from .datafiles import DataFileError, read_file_records
+
+    try:
+        records = read_file_records(path)
+    except (DataFileError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{where}: {path}: cannot be read ({exc})") from None
+    for number, record in enumerate(records, 1):
+        if record.get(column) is None:
+            raise ConfigError(
+                f"{where}: {path}: record {number} has no answer in column {column!r} "
+                f"(columns: {', '.join(record)})"
+            )
 
 
 def _check_benchmark_file(section: dict[str, Any], where: str, file: str) -> None:
@@ -300,9 +385,9 @@ def validate(
         raise ConfigError(f"{file}: expected a mapping of keys at the top level")
     base_dir = base_dir or Path.cwd()
     _retired_keys(raw, file)
-    errors = list(Draft202012Validator(schema()).iter_errors(raw))
-    if errors:
-        raise ConfigError(f"{file}: {_describe(_most_telling(errors))}")
+    problems = schema_problems(raw)
+    if problems:
+        raise ConfigError("\n".join(f"{file}: {line}" for line in problems))
     cfg = copy.deepcopy(raw)
     tiny = cfg.get("tiny_world") or {}
 
@@ -347,6 +432,9 @@ def validate(
                 )
         acc["screening"] = inst["source"]
         acc["evaluation"] = inst["eval"]["source"] if "eval" in inst else None
+        for source in (acc["screening"], acc["evaluation"]):
+            if source is not None:
+                _check_truth_column(Path(source), acc["column"], f"{file}: accuracy.column")
 
     decodings = cfg.setdefault("decodings", {})
     decodings.setdefault("greedy", {})
@@ -373,19 +461,21 @@ def validate(
                 published.setdefault("revision", None)
                 published.setdefault("split", "train")
                 published.setdefault("instruction_column", "instruction")
-                _resolve_source(published, base_dir, f"{section}[{i}].dataset", file, working_dir)
+                where = _entry(section, i, entry)
+                _resolve_source(published, base_dir, f"{where}.dataset", file, working_dir)
                 from .published import PublishedDataError, score_keys
 
                 try:  # the scores a local file publishes are known before any job
                     published["scores"] = score_keys(published)
                 except PublishedDataError as exc:
-                    raise ConfigError(f"{file}: {section}[{i}].dataset: {exc}") from None
+                    raise ConfigError(f"{file}: {where}.dataset: {exc}") from None
                 entry["backend"] = "dataset"
                 continue
-            _resolve_model(entry, f"{section}[{i}]", role, base_dir, tiny, file, working_dir)
+            where = _entry(section, i, entry)
+            _resolve_model(entry, where, role, base_dir, tiny, file, working_dir)
 
     for i, teacher in enumerate(cfg["teachers"]):
-        where = f"teachers[{i}]"
+        where = _entry("teachers", i, teacher)
         teacher.setdefault("backend", "hf")
         teacher.setdefault("decoding", "greedy")
         teacher.setdefault("tensor_parallel_size", 1)
@@ -426,7 +516,7 @@ def validate(
         rm.setdefault("batch_size", 8)
         rm.setdefault("max_length", 4096)
         rm["resources"] = _resources(
-            cfg, "reward", rm.get("resources"), file, f"reward_models[{i}]"
+            cfg, "reward", rm.get("resources"), file, _entry("reward_models", i, rm)
         )
 
     car = cfg["car"]
@@ -461,7 +551,7 @@ def validate(
         base.setdefault("max_length", compat["max_length"])
         base["metrics"] = metric_options
         base["resources"] = _resources(
-            cfg, "compatibility", base.get("resources"), file, f"bases[{i}]"
+            cfg, "compatibility", base.get("resources"), file, _entry("bases", i, base)
         )
     ref.setdefault("batch_size", compat["batch_size"])
     ref.setdefault("max_length", compat["max_length"])

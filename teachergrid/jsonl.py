@@ -1,7 +1,9 @@
 """JSON-lines files that appear atomically.
 
 A job killed half-way must never leave a file that looks finished: everything is written to a
-temporary name beside the target, flushed to disk, then renamed over it in one step.
+temporary name beside the target, flushed to disk, then renamed over it in one step. The file
+gets the permissions an ordinary `open` would give it (0666 less the umask), so that a project
+group can read a study in a shared folder: `mkstemp` alone makes every file owner-only.
 """
 
 from __future__ import annotations
@@ -15,6 +17,20 @@ from pathlib import Path
 from typing import IO, Any
 
 
+def current_umask() -> int:
+    """The process's umask, read without changing it where Linux shows it (/proc), else by
+    setting and restoring it."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
 def atomic_open(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[Any]]:
     """Open a temporary file next to `path`; rename it to `path` only if the block succeeds."""
@@ -22,6 +38,7 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[An
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~current_umask())
         with os.fdopen(fd, mode, encoding=None if "b" in mode else "utf-8") as handle:
             yield handle
             handle.flush()

@@ -1,46 +1,56 @@
 """Where each stage writes, in one place.
 
-The rules name their outputs with these patterns (relative to the working directory), and the
-fan-in reports use the same patterns to find a cell's files, or to tell which stage of a cell
-did not finish and where its job log is.
+Every output of a study lives in its own folder, `results/<study>/` (the config's `study`), so
+that two configs run in one project never share or overwrite a file. The patterns below are
+relative to that folder: the rules name their outputs with them (through `Layout`, which puts
+them under the study's folder), and the fan-in reports use the same patterns to find a cell's
+files, or to tell which stage of a cell did not finish and where its job log is.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, NamedTuple
 
-R = "results"
-RESPONSES = f"{R}/responses/{{teacher}}.jsonl"
-REWARDS = f"{R}/rewards/{{teacher}}/{{rm}}.jsonl"
-REFERENCE = f"{R}/reference/{{teacher}}.json"
-REFERENCE_RECORDS = f"{R}/reference/{{teacher}}.jsonl"
-COMPATIBILITY = f"{R}/compatibility/{{base}}/{{teacher}}.json"
-COMPATIBILITY_RECORDS = f"{R}/compatibility/{{base}}/{{teacher}}.jsonl"
-MODEL = f"{R}/models/{{base}}/{{teacher}}"
-EVAL_REFERENCE = f"{R}/eval/{{bench}}/reference.jsonl"
-JUDGE_PROMPT = f"{R}/eval/judge_prompts/{{bench}}.txt"
+RESULTS = "results"
+# A study's name is a folder name: letters, digits, '.', '_' and '-', not starting with '.'.
+STUDY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+RESPONSES = "responses/{teacher}.jsonl"
+REWARDS = "rewards/{teacher}/{rm}.jsonl"
+REFERENCE = "reference/{teacher}.json"
+REFERENCE_RECORDS = "reference/{teacher}.jsonl"
+COMPATIBILITY = "compatibility/{base}/{teacher}.json"
+COMPATIBILITY_RECORDS = "compatibility/{base}/{teacher}.jsonl"
+MODEL = "models/{base}/{teacher}"
+EVAL_REFERENCE = "eval/{bench}/reference.jsonl"
+JUDGE_PROMPT = "eval/judge_prompts/{bench}.txt"
 # AlpacaEval's published files the joint LC fit reads where configured (lc_file:
 # instruction_difficulty, gamed_baselines)
-LC_FILE = f"{R}/eval/alpaca_eval/{{lc_file}}.csv"
-ANSWERS = f"{R}/eval/{{base}}/{{teacher}}.answers.jsonl"
-JUDGMENTS = f"{R}/eval/{{base}}/{{teacher}}.judgments.jsonl"
+LC_FILE = "eval/alpaca_eval/{lc_file}.csv"
+ANSWERS = "eval/{base}/{teacher}.answers.jsonl"
+JUDGMENTS = "eval/{base}/{teacher}.judgments.jsonl"
 # the base before fine-tuning, where answers can be checked (`accuracy`)
-UNTUNED_ANSWERS = f"{R}/eval/untuned/{{base}}.answers.jsonl"
-TINY_MODEL = f"{R}/tiny/models/{{name}}"
-PREFLIGHT = f"{R}/preflight.txt"
-REPORT = f"{R}/report"
-SCREENING = f"{R}/report/screening.csv"
-RANKINGS = f"{R}/report/screening/{{base}}.md"
-METRICS = f"{R}/report/metrics.csv"
-CORRELATIONS = f"{R}/report/correlations.csv"
-PARADOX = f"{R}/report/paradox.csv"
-CAR_SENSITIVITY = f"{R}/report/car_sensitivity.csv"
-CAR_TRANSFER = f"{R}/report/car_transfer.csv"
-AP_ACCURACY = f"{R}/report/ap_accuracy.csv"
-ACCURACY_CORRELATIONS = f"{R}/report/accuracy_correlations.csv"
-BEST_TEACHERS = f"{R}/report/best_teachers.csv"
-STUDENT_ACCURACY = f"{R}/report/student_accuracy.csv"
+UNTUNED_ANSWERS = "eval/untuned/{base}.answers.jsonl"
+# the students' answers in the benchmarks' own file shapes (teachergrid/exports.py); {model}:
+# <base>--<teacher>
+EXPORT_ALPACA_EVAL = "exports/alpaca_eval/{model}/model_outputs.json"
+EXPORT_ARENA_HARD = "exports/arena_hard/model_answer/{model}.jsonl"
+TINY_MODEL = "tiny/models/{name}"
+PREFLIGHT = "preflight.txt"
+REPORT = "report"
+SCREENING = "report/screening.csv"
+RANKINGS = "report/screening/{base}.md"
+METRICS = "report/metrics.csv"
+CORRELATIONS = "report/correlations.csv"
+PARADOX = "report/paradox.csv"
+CAR_SENSITIVITY = "report/car_sensitivity.csv"
+CAR_TRANSFER = "report/car_transfer.csv"
+AP_ACCURACY = "report/ap_accuracy.csv"
+ACCURACY_CORRELATIONS = "report/accuracy_correlations.csv"
+BEST_TEACHERS = "report/best_teachers.csv"
+STUDENT_ACCURACY = "report/student_accuracy.csv"
 # After a failed run, the reports over the cells that finished: the same file names under a
 # folder no rule writes, so that Snakemake never takes them for the study's finished reports
 # (a rerun then runs the report jobs, which remove this folder).
@@ -49,27 +59,40 @@ PARTIAL = f"{REPORT}/partial"
 PARTIAL_MISSING = f"{PARTIAL}/missing.csv"
 
 LOGS = {
-    "preflight": f"{R}/logs/preflight.log",
-    "generate": f"{R}/logs/generate/{{teacher}}.log",
-    "reward": f"{R}/logs/reward/{{teacher}}/{{rm}}.log",
-    "reference": f"{R}/logs/reference/{{teacher}}.log",
-    "compatibility": f"{R}/logs/compatibility/{{base}}/{{teacher}}.log",
-    "finetune": f"{R}/logs/finetune/{{base}}/{{teacher}}.log",
-    "eval_reference": f"{R}/logs/eval/{{bench}}_reference.log",
-    "judge_prompts": f"{R}/logs/eval/judge_prompts.log",
-    "alpaca_eval_lc_file": f"{R}/logs/eval/{{lc_file}}.log",
-    "evaluate": f"{R}/logs/evaluate/{{base}}/{{teacher}}.log",
-    "evaluate_untuned": f"{R}/logs/evaluate/untuned/{{base}}.log",
-    "judge": f"{R}/logs/judge/{{base}}/{{teacher}}.log",
+    "preflight": "logs/preflight.log",
+    "generate": "logs/generate/{teacher}.log",
+    "reward": "logs/reward/{teacher}/{rm}.log",
+    "reference": "logs/reference/{teacher}.log",
+    "compatibility": "logs/compatibility/{base}/{teacher}.log",
+    "finetune": "logs/finetune/{base}/{teacher}.log",
+    "eval_reference": "logs/eval/{bench}_reference.log",
+    "judge_prompts": "logs/eval/judge_prompts.log",
+    "alpaca_eval_lc_file": "logs/eval/{lc_file}.log",
+    "evaluate": "logs/evaluate/{base}/{teacher}.log",
+    "evaluate_untuned": "logs/evaluate/untuned/{base}.log",
+    "judge": "logs/judge/{base}/{teacher}.log",
+    "exports": "logs/exports.log",
 }
 
 BENCHMARKS = ("alpaca_eval", "arena_hard")
 
 
-def model_dir(entry: dict[str, Any]) -> str:
-    """Where a job loads a model from: the built tiny model, a local folder or a hub id."""
+def study_root(study: str) -> str:
+    """The folder every output of the study named `study` goes to (relative to the working
+    directory)."""
+    if not STUDY_NAME.match(study):
+        raise ValueError(
+            f"study: {study!r} is not a folder name (letters, digits, '.', '_', '-'; "
+            "not starting with '.')"
+        )
+    return f"{RESULTS}/{study}"
+
+
+def model_dir(entry: dict[str, Any], root: str) -> str:
+    """Where a job loads a model from: the built tiny model (under the study's folder `root`),
+    a local folder or a hub id."""
     if entry.get("tiny"):
-        return TINY_MODEL.format(name=entry["tiny"])
+        return f"{root}/{TINY_MODEL.format(name=entry['tiny'])}"
     return str(entry["model"])
 
 
@@ -125,8 +148,28 @@ def first_unfinished(
     evaluation: bool,
     judge_rule: str = "evaluate",
 ) -> Step | None:
-    """The first job of a cell whose output is not there, or None for a finished cell."""
+    """The first job of a cell whose output is not there, or None for a finished cell. `root`:
+    the study's folder; the step's output and log are given under it."""
     for step in cell_steps(base, teacher, reward_models, evaluation, judge_rule):
         if not (root / step.output).exists():
-            return step
+            return Step(step.rule, str(root / step.output), str(root / step.log))
     return None
+
+
+class Layout:
+    """The patterns above under one study's folder, as the rules name their files:
+    `Layout("tiny-offline-grid").RESPONSES` is `results/tiny-offline-grid/responses/...`."""
+
+    def __init__(self, study: str) -> None:
+        self.study = study
+        self.root = study_root(study)
+        self.LOGS = {rule: f"{self.root}/{path}" for rule, path in LOGS.items()}
+
+    def __getattr__(self, name: str) -> str:
+        pattern = globals().get(name)
+        if not name.isupper() or not isinstance(pattern, str):
+            raise AttributeError(name)
+        return f"{self.root}/{pattern}"
+
+    def model_dir(self, entry: dict[str, Any]) -> str:
+        return model_dir(entry, self.root)

@@ -39,7 +39,8 @@ MODES = ("joint", "paper-comparable")
 
 
 def read_judgments(path: str | Path) -> pd.DataFrame:
-    """A judgement table from CSV (`.csv`) or JSON lines (`.jsonl`, `.json`), checked: every
+    """A judgement table from CSV (`.csv`), JSON lines (`.jsonl`, `.json`) or AlpacaEval's own
+    `annotations.json` (`_alpaca_eval_annotations`), checked: every
     column present, preferences in [0, 1] or empty, lengths non-negative numbers. Errors name
     the file and the offending row (1-based data row, the header not counted). A model may be
     judged more than once on a prompt (published AlpacaEval annotations hold such repeats):
@@ -47,7 +48,10 @@ def read_judgments(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such judgements file")
-    if path.suffix in (".jsonl", ".json"):
+    annotations = _alpaca_eval_annotations(path)
+    if annotations is not None:
+        frame = annotations
+    elif path.suffix in (".jsonl", ".json"):
         rows = []
         with path.open() as handle:
             for number, line in enumerate(handle, 1):
@@ -82,6 +86,53 @@ def read_judgments(path: str | Path) -> pd.DataFrame:
         frame[column] = values
     frame["model"] = frame["model"].astype(str)
     return frame
+
+
+# AlpacaEval's own annotation records (results/<model>/<annotator>/annotations.json): the
+# reference's answer is output_1, the model's output_2, and `preference` is in [1, 2] (2: the
+# model's answer preferred; 1.5, or 0 in older files: a draw; null: no verdict).
+ANNOTATION_FIELDS = ("instruction", "output_1", "output_2", "generator_2", "preference")
+
+
+def _alpaca_eval_annotations(path: Path) -> pd.DataFrame | None:
+    """A judgement table from AlpacaEval's `annotations.json` (a JSON list of annotation
+    records), or None when the file is not one. `prompt_id` is the instruction's position in
+    the file (first appearance): an annotations file lists AlpacaEval's 805 prompts in the
+    order of the set, which AlpacaEval's instruction difficulty is keyed by."""
+    if path.suffix != ".json":
+        return None
+    try:
+        records = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    if not (isinstance(records, list) and records and isinstance(records[0], dict)):
+        return None
+    if not set(ANNOTATION_FIELDS) <= set(records[0]):
+        return None
+    position: dict[str, int] = {}
+    rows = []
+    for number, record in enumerate(records, 1):
+        absent = [f for f in ANNOTATION_FIELDS if f not in record]
+        if absent:
+            raise ValueError(f"{path}: record {number}: no field {', '.join(absent)}")
+        preference = record["preference"]
+        if preference is not None and float(preference) == 0:
+            preference = 1.5  # AlpacaEval's older encoding of a draw
+        if preference is not None and not 1 <= float(preference) <= 2:
+            raise ValueError(
+                f"{path}: record {number}: preference {preference!r} is not in [1, 2] (or 0: "
+                "a draw)"
+            )
+        rows.append(
+            {
+                "model": record["generator_2"],
+                "prompt_id": position.setdefault(record["instruction"], len(position)),
+                "preference": None if preference is None else float(preference) - 1,
+                "len_model": len(record["output_2"] or ""),
+                "len_reference": len(record["output_1"] or ""),
+            }
+        )
+    return pd.DataFrame(rows, columns=COLUMNS)
 
 
 def _once_per_version(what: str) -> Callable[[Callable[[str], Any]], Callable[[str | Path], Any]]:
@@ -317,3 +368,56 @@ def win_rate_table(frame: pd.DataFrame, settings: dict[str, Any] | None = None) 
     if mode == "paper-comparable":
         return package_table(frame)
     raise ValueError(f"length_control.mode: {mode!r} is not one of {', '.join(MODES)}")
+
+
+INTERVAL_COLUMNS = [
+    "win_rate_ci_low",
+    "win_rate_ci_high",
+    "lc_win_rate_ci_low",
+    "lc_win_rate_ci_high",
+]
+
+
+def bootstrap_intervals(
+    frame: pd.DataFrame,
+    settings: dict[str, Any] | None = None,
+    rounds: int = 100,
+    seed: int = 0,
+    level: float = 0.95,
+) -> pd.DataFrame:
+    """Percentile intervals of every model's win rate and length-controlled win rate over
+    prompts: each round draws the prompts with replacement (the same draw for every model, so
+    that the joint fit sees the models on the same prompts, as in the real set) and fits
+    again. Columns: `model` and INTERVAL_COLUMNS, in percent."""
+    import numpy as np
+    from tqdm import tqdm
+
+    rng = np.random.default_rng(seed)
+    groups = {prompt: rows for prompt, rows in frame.groupby("prompt_id", sort=True)}
+    prompts = list(groups)
+    draws = []
+    quiet = logging.getLogger("teachergrid")
+    previous = quiet.level
+    quiet.setLevel(logging.ERROR)  # the fit's extreme-change note, once per round otherwise
+    try:
+        for _ in tqdm(range(rounds), desc="bootstrap over prompts", disable=rounds == 0):
+            chosen = rng.integers(0, len(prompts), size=len(prompts))
+            sample = pd.concat([groups[prompts[i]] for i in chosen], ignore_index=True)
+            draws.append(win_rate_table(sample, settings)[["model", "win_rate", "lc_win_rate"]])
+    finally:
+        quiet.setLevel(previous)
+    models = sorted(frame["model"].unique())
+    if not draws:
+        return pd.DataFrame({"model": models, **{c: float("nan") for c in INTERVAL_COLUMNS}})
+    replicates = pd.concat(draws, ignore_index=True)
+    low, high = (1 - level) / 2, 1 - (1 - level) / 2
+    out = replicates.groupby("model").quantile([low, high]).unstack()
+    return pd.DataFrame(
+        {
+            "model": out.index,
+            "win_rate_ci_low": out[("win_rate", low)].to_numpy(),
+            "win_rate_ci_high": out[("win_rate", high)].to_numpy(),
+            "lc_win_rate_ci_low": out[("lc_win_rate", low)].to_numpy(),
+            "lc_win_rate_ci_high": out[("lc_win_rate", high)].to_numpy(),
+        }
+    )

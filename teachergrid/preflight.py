@@ -12,7 +12,8 @@ model and the fix:
 * remote code (`trust_remote_code: true`) imports under the installed transformers;
 * every chat model has a chat template, and the token that ends its turn is one generation
   stops at (its EOS, or a configured `stop` string);
-* hub ids and revisions exist, and gated models have a token (`HF_TOKEN`).
+* hub ids and revisions exist, and gated models have a token (`HF_TOKEN`);
+* every API key the config names (`api_key_env`) is set where the API jobs run.
 
 What cannot be checked here (no network, vLLM not installed) is reported as a note, not a pass.
 """
@@ -314,11 +315,29 @@ def _check_turns(entry: dict[str, Any], path: str, name: str, source: Source) ->
         )
 
 
-def run(cfg: dict[str, Any], model_dir: Any) -> list[Finding]:
+def run(cfg: dict[str, Any], model_dir: Any, in_job_env: bool = False) -> list[Finding]:
     """Check every model of a validated config. `model_dir(entry)` is where a job loads the
-    entry's model from (a hub id, a local folder, or a tiny model's build folder)."""
+    entry's model from (a hub id, a local folder, or a tiny model's build folder).
+
+    `in_job_env`: the checks run in the environment the generation jobs will run in (the
+    workflow's preflight job: the generation environment under `--sdm conda`, the driver's
+    otherwise). There a vLLM teacher without vLLM is a problem, not a note: its job would
+    fail the same way."""
     tiny = (cfg.get("tiny_world") or {}).get("models", {})
-    vllm = vllm_architectures() if any(t["backend"] == "vllm" for t in cfg["teachers"]) else None
+    vllm_teachers = [t["name"] for t in cfg["teachers"] if t["backend"] == "vllm"]
+    vllm = vllm_architectures() if vllm_teachers else None
+    if vllm_teachers and vllm is None and in_job_env:
+        return [
+            Finding(
+                "error",
+                name,
+                "backend vllm, but vLLM is not installed where its job runs: run with --sdm "
+                "conda (envs/generation.yaml holds vLLM), install vllm in this environment, "
+                "or serve it with backend hf",
+            )
+            for name in vllm_teachers
+        ] + run({**cfg, "teachers": [t for t in cfg["teachers"] if t["backend"] != "vllm"]},
+                model_dir)  # fmt: skip
     jobs: list[tuple[dict[str, Any], str, str]] = []
     for teacher in cfg["teachers"]:
         # an API teacher loads nothing here; a published one is read, not loaded
@@ -334,8 +353,44 @@ def run(cfg: dict[str, Any], model_dir: Any) -> list[Finding]:
     for entry, role, backend in jobs:
         recipe = tiny.get(entry["tiny"]) if entry.get("tiny") else None
         findings += check_model(entry, model_dir(entry), role, backend, recipe, vllm)
-    return findings
+    return findings + check_api_keys(cfg)
+
+
+def check_api_keys(cfg: dict[str, Any]) -> list[Finding]:
+    """Every API key the config names (`api.api_key_env` of an API teacher or judge) is set in
+    this environment: the jobs that call the API run here, on the submitting host. The key's
+    value is never read into a message."""
+    users = [t for t in cfg["teachers"] if t.get("backend") == "openai"]
+    judge = (cfg.get("evaluation") or {}).get("judge") or {}
+    if judge.get("api"):
+        users.append({**judge, "name": judge.get("name") or "evaluation.judge"})
+    out = []
+    for entry in users:
+        variable = (entry.get("api") or {}).get("api_key_env")
+        if not variable:
+            out.append(Finding("note", entry["name"], "API: no api_key_env, no key is sent"))
+        elif os.environ.get(variable):
+            out.append(Finding("ok", entry["name"], f"API key: ${variable} is set"))
+        else:
+            out.append(
+                Finding(
+                    "error",
+                    entry["name"],
+                    f"API key: ${variable} is not set here (export {variable}=... in the shell "
+                    "that runs Snakemake; keys are read from the environment only)",
+                )
+            )
+    return out
 
 
 def errors(findings: list[Finding]) -> list[Finding]:
     return [f for f in findings if f.level == "error"]
+
+
+def summary(findings: list[Finding]) -> str:
+    """One line: how many checks passed, how many are problems, how many could not be made."""
+    count = {level: sum(f.level == level for f in findings) for level in ("ok", "error", "note")}
+    return (
+        f"preflight: {len(findings)} checks, {count['ok']} passed, {count['error']} problem(s), "
+        f"{count['note']} not checkable here"
+    )

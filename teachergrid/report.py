@@ -4,11 +4,11 @@ over the cells that have finished.
 A sweep of a hundred cells rarely finishes in one go: a teacher may not load, a node may die.
 The reports are therefore built from whatever cells are complete. Every configured cell has a
 row; a cell that is not complete has empty metrics and names, in the `missing` column, the
-first job of it that has not finished (its log is `results/logs/<rule>/...`). A rerun that
+first job of it that has not finished (its log is `results/<study>/logs/<rule>/...`). A rerun that
 completes the cell fills the row in. The correlations use the complete cells only.
 
-The report rules write under `results/report/`. After a failed run, the workflow's error
-handler writes the same reports over the cells that finished under `results/report/partial/`
+The report rules write under `results/<study>/report/`. After a failed run, the workflow's error
+handler writes the same reports over the cells that finished under `results/<study>/report/partial/`
 (`build_partial`), a folder no rule writes: were they at the rules' output paths, Snakemake
 would take them for finished reports and the next run would have nothing to do. The report
 rules remove that folder when they write the real ones.
@@ -225,7 +225,7 @@ def teacher_correct(
     if not acc:
         return None
     files = {t: root / layout.RESPONSES.format(teacher=t) for t in sorted(teachers)}
-    return checked_files(root / acc["screening"], acc["column"], acc["checker"], files, "response")
+    return checked_files(Path(acc["screening"]), acc["column"], acc["checker"], files, "response")
 
 
 def cell_correct(
@@ -243,7 +243,7 @@ def _answers_correct(
     cfg: dict[str, Any], root: Path, files: Mapping[K, Path]
 ) -> dict[K, dict[str, bool]]:
     acc = cfg["accuracy"]
-    return checked_files(root / acc["evaluation"], acc["column"], acc["checker"], files, "answer")
+    return checked_files(Path(acc["evaluation"]), acc["column"], acc["checker"], files, "answer")
 
 
 def untuned_accuracy(cfg: dict[str, Any], root: Path) -> dict[str, float]:
@@ -258,10 +258,8 @@ def _percents(correct: Mapping[Any, Mapping[str, bool]] | None) -> dict[Any, flo
     return None if correct is None else {k: percent(v) for k, v in correct.items()}
 
 
-def build_screening(
-    cfg: dict[str, Any], root: Path = Path("."), into: Path | None = None
-) -> pd.DataFrame:
-    """screening.csv and the rankings, from the files under `root` (the working directory),
+def build_screening(cfg: dict[str, Any], root: Path, into: Path | None = None) -> pd.DataFrame:
+    """screening.csv and the rankings, from the files under `root` (the study's folder),
     written where the rule writes them or, with `into`, in that folder."""
     dest = _destination(root, into)
     missing = missing_cells(cfg, root, evaluation=False)
@@ -378,9 +376,7 @@ def read_screening(path: Path, finished_only: bool = False) -> pd.DataFrame:
     return table
 
 
-def build_study(
-    cfg: dict[str, Any], root: Path = Path("."), into: Path | None = None
-) -> pd.DataFrame:
+def build_study(cfg: dict[str, Any], root: Path, into: Path | None = None) -> pd.DataFrame:
     """metrics.csv (screening and benchmark scores per cell); with an evaluation section also
     correlations.csv and paradox.csv, over the complete cells. Reads screening.csv from, and
     writes to, the rules' paths or, with `into`, that folder."""
@@ -402,7 +398,7 @@ def build_study(
     table = screening
     if evaluation:
         scores = (
-            published_scores(root / published, complete)
+            published_scores(Path(published), complete)
             if published
             else evaluation_scores(cfg, root, complete)
         )
@@ -416,8 +412,14 @@ def build_study(
         missing[(b, t)].rule if (b, t) in missing else ""
         for b, t in zip(table["base"], table["teacher"], strict=True)
     ]
+    # each teacher's labels beside its cells, so that the table is analysable on its own
+    # (`teachergrid analyze --scores metrics.csv`: the paradox needs the teachers' sizes)
+    teachers = {t["name"]: t for t in cfg["teachers"]}
+    labelled = table.copy()
+    labelled.insert(2, "family", [teachers[t].get("family") for t in table["teacher"]])
+    labelled.insert(3, "params_b", [teachers[t].get("params_b") for t in table["teacher"]])
     with atomic_open(dest(layout.METRICS)) as handle:
-        table.to_csv(handle, index=False)
+        labelled.to_csv(handle, index=False)
     if evaluation:
         # finished cells with benchmark scores (cells left out of fine-tuning have none)
         done = table[(table[MISSING] == "") & table["ap"].notna()].drop(columns=[MISSING])
@@ -501,11 +503,11 @@ def build_study(
 
 
 def build_partial(
-    screening_cfg: dict[str, Any], study_cfg: dict[str, Any], root: Path = Path(".")
+    screening_cfg: dict[str, Any], study_cfg: dict[str, Any], root: Path
 ) -> dict[tuple[str, str], layout.Step]:
     """After a failed run: every report over the cells that finished, under
-    `results/report/partial/`, with `missing.csv` naming each cell that did not (the first job
-    of it that has not finished, that job's output and its log). Returns those cells.
+    `results/<study>/report/partial/`, with `missing.csv` naming each cell that did not (the
+    first job of it that has not finished, that job's output and its log). Returns those cells.
 
     The folder is built beside its place and moved there in one step, after any earlier one
     is removed: a report that fails to build leaves no partial folder rather than a stale or
@@ -532,7 +534,7 @@ def build_partial(
     return missing
 
 
-def withdraw(reports: Iterable[str], root: Path = Path(".")) -> list[str]:
+def withdraw(reports: Iterable[str], root: Path) -> list[str]:
     """Remove the report rules' outputs `reports` where they exist; the ones removed.
 
     After a failed run they describe results that have changed since (a job that ran, failed
@@ -552,7 +554,7 @@ def withdraw(reports: Iterable[str], root: Path = Path(".")) -> list[str]:
     return removed
 
 
-def remove_partial(root: Path = Path(".")) -> None:
+def remove_partial(root: Path) -> None:
     """Remove the partial reports of an earlier failed run (the report rules call this once
     they have written the real ones), and what a killed build of them left."""
     folder = root / layout.PARTIAL

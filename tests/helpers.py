@@ -108,9 +108,9 @@ RESCORE_PLAN = {"all": 1, "compatibility": 1, "screening_report": 1, "report": 1
 
 
 def report_files(workdir: Path) -> dict[str, bytes]:
-    """Every file under a project's results/report/, by path: what a resumed run is compared
-    with an uninterrupted one by, byte for byte."""
-    root = workdir / "results" / "report"
+    """Every file under a tiny project's report folder, by path: what a resumed run is
+    compared with an uninterrupted one by, byte for byte."""
+    root = workdir / "results" / "tiny-offline-grid" / "report"
     return {
         str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
     }

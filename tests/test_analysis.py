@@ -90,6 +90,20 @@ def test_analyze_table6_reproduces_ap(tmp_path):
     assert set(written["base"]) == {*scores["base"], "average"}
 
 
+def test_a_studys_own_metrics_table_is_analysable(tmp_path):
+    """metrics.csv's shape: labels, a screening metric, the scores and `missing` (empty on
+    finished cells, so read as numbers): the paradox finds the largest teacher, and `missing`
+    is no metric."""
+    table = pd.read_csv(TABLE6)
+    table["loss"] = table["params_b"] * 0.1
+    table["missing"] = ""
+    table.to_csv(tmp_path / "metrics.csv", index=False)
+    corr, para = analyze(tmp_path / "metrics.csv", tmp_path / "out")
+    assert set(corr["metric"]) == {"params_b", "loss"}
+    largest = table.loc[table.groupby("base")["params_b"].idxmax()].set_index("base")["teacher"]
+    assert para.set_index("base")["largest_teacher"].to_dict() == largest.to_dict()
+
+
 def test_cli_analyze(tmp_path, capsys):
     assert main(["analyze", "--scores", str(TABLE6), "--out", str(tmp_path / "out")]) == 0
     assert (tmp_path / "out" / "paradox.csv").exists()

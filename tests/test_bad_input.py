@@ -78,13 +78,14 @@ CASES: list[tuple[str, Edit, str]] = [
     ("name with a space", teacher(1, name="my model"),
      "teachers[1].name: 'my model' is not a valid name"),
     ("unknown dtype of a teacher", teacher(0, dtype="fp8"),
-     "teachers[0].dtype: 'fp8' is not one of"),
-    ("unknown dtype of a base", base(2, dtype="int4"), "bases[2].dtype: 'int4' is not one of"),
-    ("misspelt key", teacher(1, temprature=0.7), "teachers[1]: unknown key 'temprature'"),
+     "teachers[0] (llama-s).dtype: 'fp8' is not one of"),
+    ("unknown dtype of a base", base(2, dtype="int4"),
+     "bases[2] (base-gemma).dtype: 'int4' is not one of"),
+    ("misspelt key", teacher(1, temprature=0.7), "teachers[1] (llama-m): unknown key 'temprature'"),
     ("unknown top-level key", lambda c, _: c.update(reward_model="x"),
      "(top level): unknown key 'reward_model'"),
     ("base without a model", delete("bases", "0", "model"),
-     "bases[0]: 'model' is a required property"),
+     "bases[0] (base-llama): 'model' is a required property"),
     ("no bases", delete("bases"), "'bases' is a required property"),
     ("no teachers", lambda c, _: c.update(teachers=[]),
      "teachers: [] should be non-empty"),
@@ -93,16 +94,16 @@ CASES: list[tuple[str, Edit, str]] = [
     ("teacher listed twice", lambda c, _: c["teachers"].append(dict(c["teachers"][0])),
      "teachers[12].name: 'llama-s' is listed twice (also teachers[0])"),
     ("undefined tiny model", teacher(0, model="tiny:nope"),
-     "teachers[0].model: 'tiny:nope' is not defined under tiny_world.models"),
+     "teachers[0] (llama-s).model: 'tiny:nope' is not defined under tiny_world.models"),
     ("tiny model of another role", teacher(0, model="tiny:base-llama"),
-     "teachers[0].model: 'tiny:base-llama' is built as a base, not a teacher"),
+     "teachers[0] (llama-s).model: 'tiny:base-llama' is built as a base, not a teacher"),
     ("tiny model with an undefined tokenizer",
      lambda c, _: c["tiny_world"]["models"]["llama-s"].update(tokenizer="tok-x"),
      "tiny_world.models.llama-s.tokenizer: 'tok-x' is not defined under tiny_world.tokenizers"),
     ("local model folder missing", base(1, model="./checkpoints/none"),
-     "bases[1].model: local model path './checkpoints/none' does not exist"),
+     "bases[1] (base-qwen).model: local model path './checkpoints/none' does not exist"),
     ("chat template file missing", teacher(2, chat_template="./templates/none.jinja"),
-     "teachers[2].chat_template: template file './templates/none.jinja' does not exist"),
+     "teachers[2] (llama-l).chat_template: template file './templates/none.jinja' does not exist"),
     ("negative beta", lambda c, _: c["car"].update(beta=-0.5),
      "car.beta: -0.5 is less than the minimum of 0"),
     ("CAR reward model not configured", lambda c, _: c["car"].update(reward_model="armorm"),
@@ -126,7 +127,7 @@ CASES: list[tuple[str, Edit, str]] = [
      lambda c, _: c["car"].update(reward_mapping={"kind": "none"}),
      "car.reward_mapping: kind 'none', but reward model(s) rm-llama can score <= 0"),
     ("undefined decoding", teacher(3, decoding="hot"),
-     "teachers[3].decoding: 'hot' is not defined under decodings"),
+     "teachers[3] (qwen-s).decoding: 'hot' is not defined under decodings"),
     ("greedy with 4 samples", lambda c, _: c["decodings"]["greedy"].update(n=4),
      "decodings.greedy: n > 1 needs temperature > 0"),
     ("negative temperature", lambda c, _: c["decodings"]["greedy"].update(temperature=-1),
@@ -135,19 +136,19 @@ CASES: list[tuple[str, Edit, str]] = [
      "decodings.greedy.top_p: 1.5 is greater than the maximum of 1"),
     ("API teacher without api", lambda c, _: c["teachers"].append(
         {"name": "closed", "model": "openai/gpt-4", "backend": "openai"}),
-     "teachers[12].api: backend 'openai' needs an api section"),
+     "teachers[12] (closed).api: backend 'openai' needs an api section"),
     ("tiny model behind an API", teacher(0, backend="openai", api={"model": "x"}),
-     "teachers[0]: a tiny model cannot use backend 'openai'"),
+     "teachers[0] (llama-s): a tiny model cannot use backend 'openai'"),
     ("unknown backend", teacher(0, backend="tgi"),
-     "teachers[0].backend: 'tgi' is not one of ['hf', 'vllm', 'openai']"),
+     "teachers[0] (llama-s).backend: 'tgi' is not one of ['hf', 'vllm', 'openai']"),
     ("tensor-parallel size 0", teacher(0, tensor_parallel_size=0),
-     "teachers[0].tensor_parallel_size: 0 is less than the minimum of 1"),
+     "teachers[0] (llama-s).tensor_parallel_size: 0 is less than the minimum of 1"),
     ("batch size as a string", teacher(4, batch_size="8"),
-     "teachers[4].batch_size: '8' is not of type 'integer'"),
+     "teachers[4] (qwen-m).batch_size: '8' is not of type 'integer'"),
     ("truncation too short", base(0, max_length=4),
-     "bases[0].max_length: 4 is less than the minimum of 8"),
+     "bases[0] (base-llama).max_length: 4 is less than the minimum of 8"),
     ("memory cap below the request", base(1, resources={"mem_mb": 4000, "mem_mb_max": 3000}),
-     "bases[1].resources.mem_mb_max: 3000 is below mem_mb (4000)"),
+     "bases[1] (base-qwen).resources.mem_mb_max: 3000 is below mem_mb (4000)"),
     ("GPU model without a GPU",
      lambda c, _: c["finetune"]["resources"].update(gpu_model="a100"),
      "finetune.resources.gpu_model: set, but the job asks for no GPU (gpu: 0)"),
@@ -226,6 +227,8 @@ CASES: list[tuple[str, Edit, str]] = [
      "{file}:2: not valid JSON"),
     ("parquet without the column", parquet_file({"prompt": ["a", "b"]}),
      "{file}: no column 'instruction' (columns: prompt)"),
+    ("parquet without the truth column", parquet_file({"instruction": ["a", "b"]}),
+     "accuracy.column: {file}: record 1 has no answer in column 'answer' (columns: instruction)"),
     ("reference column missing from the prompts", lambda c, tmp: (
         (tmp / "prompts.jsonl").write_text(GOOD + "\n"),
         c["evaluation"]["alpaca_eval"].update(
@@ -262,6 +265,24 @@ def test_bad_input_gets_one_line_naming_key_or_line(case, tmp_path):
     assert wanted in message, message
     if "{file}" not in expected:
         assert message.startswith(f"{path}: "), message
+
+
+def test_every_mistake_of_a_config_is_reported_at_once_with_the_entry_and_a_guess(tmp_path):
+    cfg = tiny_config()
+    cfg["teachers"][2]["batchsize"] = 3
+    cfg["bases"][0]["max_lenght"] = 100
+    cfg["car"]["beta"] = -1
+    cfg["evaluaton"] = {}
+    path = tmp_path / "study.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(info.value).splitlines() == [
+        f"{path}: (top level): unknown key 'evaluaton' (did you mean 'evaluation'?)",
+        f"{path}: bases[0] (base-llama): unknown key 'max_lenght' (did you mean 'max_length'?)",
+        f"{path}: car.beta: -1 is less than the minimum of 0",
+        f"{path}: teachers[2] (llama-l): unknown key 'batchsize' (did you mean 'batch_size'?)",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -85,13 +85,13 @@ def test_missing_local_model_path(tiny_raw, tmp_path):
     raw = with_absolute_sources(tiny_raw)
     raw["bases"][2]["model"] = "./checkpoints/not-there"
     msg = error_of(raw, tmp_path)
-    assert "bases[2].model" in msg and "does not exist" in msg
+    assert "bases[2] (base-gemma).model" in msg and "does not exist" in msg
 
 
 def test_undefined_tiny_model(tiny_raw, tmp_path):
     raw = with_absolute_sources(tiny_raw)
     raw["teachers"][0]["model"] = "tiny:nope"
-    assert "teachers[0].model: 'tiny:nope' is not defined" in error_of(raw, tmp_path)
+    assert "teachers[0] (llama-s).model: 'tiny:nope' is not defined" in error_of(raw, tmp_path)
 
 
 def test_negative_beta(tiny_raw, tmp_path):
@@ -212,7 +212,7 @@ def test_memory_cap_below_the_first_request(tiny_raw, tmp_path):
     raw = with_absolute_sources(tiny_raw)
     raw["bases"][1]["resources"] = {"mem_mb": 4000, "mem_mb_max": 3000}
     assert error_of(raw, tmp_path).endswith(
-        "bases[1].resources.mem_mb_max: 3000 is below mem_mb (4000)"
+        "bases[1] (base-qwen).resources.mem_mb_max: 3000 is below mem_mb (4000)"
     )
 
 

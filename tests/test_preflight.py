@@ -134,6 +134,29 @@ def test_preflight_command_on_a_config(tmp_path, capsys):
     assert err.strip().endswith("1 model(s) cannot be loaded as configured")
 
 
+def test_an_api_key_the_config_names_must_be_set_and_is_never_shown(tmp_path, capsys, monkeypatch):
+    from helpers import tiny_config
+
+    cfg = tiny_config()
+    cfg["teachers"].append(
+        {"name": "closed", "model": "gpt-x", "backend": "openai", "params_b": 1000,
+         "api": {"model": "gpt-x", "api_key_env": "TG_PREFLIGHT_KEY"}}
+    )  # fmt: skip
+    path = write(tmp_path / "api.yaml", cfg)
+    monkeypatch.delenv("TG_PREFLIGHT_KEY", raising=False)
+    assert main(["preflight", str(path)]) == 1
+    out = capsys.readouterr()
+    assert "error: closed: API key: $TG_PREFLIGHT_KEY is not set here" in out.err
+    # the summary counts every check: the 19 tiny models' and the key's
+    assert "1 problem(s)" in out.out and "checks" in out.out
+    monkeypatch.setenv("TG_PREFLIGHT_KEY", "sk-secret-value")
+    assert main(["preflight", str(path)]) == 0
+    out = capsys.readouterr()
+    assert "ok: closed: API key: $TG_PREFLIGHT_KEY is set" in out.out
+    assert "sk-secret-value" not in out.out + out.err
+    assert "0 problem(s)" in out.out
+
+
 def write(path: Path, cfg: dict) -> Path:
     import yaml
 

@@ -146,11 +146,13 @@ def test_screening_of_published_teachers_runs_no_generation_or_reward_job(tmp_pa
     assert counts["compatibility"] == 4
     # no teacher or reward model was built: the tiny world trained bases and the reference LM
     assert counts["tiny_model"] == 3
-    table = pd.read_csv(tmp_path / "results/report/screening.csv")
+    table = pd.read_csv(tmp_path / "results/tiny-offline-grid/report/screening.csv")
     zoo = pq.read_table(tmp_path / "zoo.parquet").to_pylist()
     sampled = {
         json.loads(x)["instruction"]
-        for x in (tmp_path / "results/instructions/train.jsonl").read_text().splitlines()
+        for x in (tmp_path / "results/tiny-offline-grid/instructions/train.jsonl")
+        .read_text()
+        .splitlines()
     }
     for teacher, column in (("gemma9", "gemma-2-9b-it"), ("qwen7", "Qwen2.5-7B-Instruct")):
         scores = [

@@ -73,7 +73,7 @@ def test_columns_and_car_by_hand(tmp_path):
 
 
 def write_cells(root: Path, c: dict, skip: tuple[str, ...] = ()) -> None:
-    """The files the screening half leaves under results/, for every cell (but `skip`)."""
+    """The files the screening half leaves in a study's folder, for every cell (but `skip`)."""
     for (teacher, rm), values in REWARDS.items():
         write_jsonl(root / layout.RESPONSES.format(teacher=teacher), [{"id": "x"}])
         if f"rewards/{teacher}/{rm}" not in skip:
@@ -94,7 +94,8 @@ def test_a_cell_that_did_not_finish_is_listed_not_dropped(tmp_path):
     assert table.loc["small", "missing"] == "" and table.loc["small", "car"] == pytest.approx(1 / 3)
     md = (tmp_path / layout.RANKINGS.format(base="b1")).read_text()
     assert "| 1 | small |" in md and "| 2 |" not in md
-    assert "- big: `compatibility` (log: `results/logs/compatibility/b1/big.log`)" in md
+    # the log of the job that stopped the cell, under the study's folder
+    assert f"- big: `compatibility` (log: `{tmp_path}/logs/compatibility/b1/big.log`)" in md
     # the file on disk says the same
     back = pd.read_csv(tmp_path / layout.SCREENING, keep_default_na=False)
     assert list(back["missing"]) == ["compatibility", ""]
@@ -139,8 +140,8 @@ def study_cfg() -> dict:
 
 def test_partial_reports_of_a_grid_where_no_cell_finished(tmp_path):
     """The error handler's reports after a run in which nothing finished: every report under
-    results/report/partial/ with its columns, each cell listed as missing, and not one file at
-    a report rule's output path (Snakemake would take it for the study's result)."""
+    results/<study>/report/partial/ with its columns, each cell listed as missing, and not one
+    file at a report rule's output path (Snakemake would take it for the study's result)."""
     from teachergrid.report import SCREENING_COLUMNS, build_partial
 
     missing = build_partial(cfg(), study_cfg(), tmp_path)
@@ -169,13 +170,13 @@ def test_partial_reports_of_a_grid_where_no_cell_finished(tmp_path):
             "base": "b1",
             "teacher": t,
             "rule": "generate",
-            "output": f"results/responses/{t}.jsonl",
-            "log": f"results/logs/generate/{t}.log",
+            "output": f"{tmp_path}/responses/{t}.jsonl",
+            "log": f"{tmp_path}/logs/generate/{t}.log",
         }
         for t in ("big", "small")
     ]
     assert (
-        "- big: `generate` (log: `results/logs/generate/big.log`)"
+        f"- big: `generate` (log: `{tmp_path}/logs/generate/big.log`)"
         in (partial / "screening" / "b1.md").read_text()
     )
 

@@ -38,15 +38,18 @@ pytestmark = pytest.mark.workflow
 # One job per stage, each killed once it has begun its work and, where the job keeps resumable
 # state, once some of that exists: rule -> (the job's log, whether to kill it now).
 def _has_shard(workdir: Path) -> bool:
-    return shard_path(workdir / "results/responses/phi-s.shards", 0).exists()
+    return shard_path(workdir / "results/tiny-offline-grid/responses/phi-s.shards", 0).exists()
 
 
 def _has_checkpoint(workdir: Path) -> bool:
-    return last_checkpoint(workdir / "results/checkpoints/base-llama/qwen-l") is not None
+    return (
+        last_checkpoint(workdir / "results/tiny-offline-grid/checkpoints/base-llama/qwen-l")
+        is not None
+    )
 
 
 KILLED: dict[str, tuple[str, Callable[[Path], bool]]] = {
-    "tiny_model": ("results/logs/tiny/model_gemma-m.log", lambda w: True),
+    "tiny_model": ("results/tiny-offline-grid/logs/tiny/model_gemma-m.log", lambda w: True),
     "generate": (layout.LOGS["generate"].format(teacher="phi-s"), _has_shard),
     "compatibility": (
         layout.LOGS["compatibility"].format(base="base-qwen", teacher="llama-s"),
@@ -161,10 +164,13 @@ def test_a_screening_killed_before_any_cell_finished_resumes(uninterrupted, tmp_
     job killed: the run stops with no cell finished. Its partial reports list every cell, and
     the same command again ends with the uninterrupted run's screening."""
     workdir = new_project(tmp_path / "screening")
-    target = {"tiny_tokenizers": ("results/logs/tiny/tokenizers.log", lambda w: True)}
+    target = {
+        "tiny_tokenizers": ("results/tiny-offline-grid/logs/tiny/tokenizers.log", lambda w: True)
+    }
     out, killed = run_killing(workdir, target, "screening")
     assert killed == ["tiny_tokenizers"], out[-3000:]
-    assert "teachergrid: partial reports over 0 of 8 cells in results/report/partial/" in out
+    partial = "results/tiny-offline-grid/report/partial/"
+    assert f"teachergrid: partial reports over 0 of 8 cells in {partial}" in out
     assert "no partial report" not in out
     assert sorted(p.name for p in (workdir / layout.REPORT).iterdir()) == ["partial"]
     listed = pd.read_csv(workdir / layout.PARTIAL_MISSING)
@@ -216,7 +222,8 @@ def test_jobs_killed_at_four_stages_resume_to_the_uninterrupted_result(uninterru
     }
     metrics = pd.read_csv(workdir / layout.PARTIAL / "metrics.csv", keep_default_na=False)
     assert {(r.base, r.teacher): r.missing for r in metrics.itertuples() if r.missing} == missing
-    assert "teachergrid: partial reports over 2 of 8 cells in results/report/partial/" in out
+    partial = "results/tiny-offline-grid/report/partial/"
+    assert f"teachergrid: partial reports over 2 of 8 cells in {partial}" in out
     assert "no partial report" not in out
 
     # A dry run lists every unfinished job of those cells, and the reports.
@@ -230,9 +237,10 @@ def test_jobs_killed_at_four_stages_resume_to_the_uninterrupted_result(uninterru
         "compatibility": 5,
         "finetune": 5,
         "evaluate": 5,
+        "exports": 1,
         "screening_report": 1,
         "report": 1,
-        "total": 25,
+        "total": 26,
     }
 
     # The README's resume: the same command again.
@@ -242,7 +250,7 @@ def test_jobs_killed_at_four_stages_resume_to_the_uninterrupted_result(uninterru
     # and the killed jobs went on from the state they left, not from nothing
     generated = (workdir / KILLED["generate"][0]).read_text()
     assert re.findall(r"phi-s: 4 shards, (\d) to generate", generated)[-1] in "123"
-    record = workdir / "results/models/base-llama/qwen-l/finetune_config.json"
+    record = workdir / "results/tiny-offline-grid/models/base-llama/qwen-l/finetune_config.json"
     tuned = json.loads(record.read_text())
     assert tuned["resumed_from"] and tuned["global_step"] == 4
 
@@ -253,7 +261,7 @@ def test_a_job_that_failed_with_an_error_reruns_once_fixed(uninterrupted, tmp_pa
     ends with the uninterrupted run's reports."""
     workdir = tmp_path / "failed"
     shutil.copytree(uninterrupted, workdir, symlinks=True)
-    weights = workdir / "results/tiny/models/base-qwen/model.safetensors"
+    weights = workdir / "results/tiny-offline-grid/tiny/models/base-qwen/model.safetensors"
     good = weights.read_bytes()
     weights.write_bytes(b"damaged")
     cell = layout.COMPATIBILITY.format(base="base-qwen", teacher="gemma-m")
@@ -268,7 +276,7 @@ def test_a_job_that_failed_with_an_error_reruns_once_fixed(uninterrupted, tmp_pa
             "base": "base-qwen",
             "teacher": "gemma-m",
             "rule": "compatibility",
-            "output": "results/compatibility/base-qwen/gemma-m.json",
+            "output": "results/tiny-offline-grid/compatibility/base-qwen/gemma-m.json",
             "log": job_log,
         }
     ]
@@ -276,7 +284,7 @@ def test_a_job_that_failed_with_an_error_reruns_once_fixed(uninterrupted, tmp_pa
     # the complete run's reports are withdrawn: left in place, they would make the same
     # command find nothing to do (Snakemake does not remake a missing intermediate file while
     # what it fed is present)
-    assert "removed 12 reports of an earlier run from results/report/" in out
+    assert "removed 12 reports of an earlier run from results/tiny-offline-grid/report/" in out
     assert sorted(p.name for p in (workdir / layout.REPORT).iterdir()) == ["partial"]
     # the dry run lists the failed job and the reports; the damaged file is not an input of
     # anything (a model is a folder the tiny_model job made), so nothing else

@@ -209,9 +209,9 @@ def test_sweep_runs_every_job_through_slurm(sweep):
     }
     # the hub download and the fan-in reports run on the submitting host, not as cluster jobs
     assert not {"instructions", "screening_report", "report"} & set(jobs["rule"])
-    table = pd.read_csv(workdir / "results/report/metrics.csv")
+    table = pd.read_csv(workdir / "results/tiny-offline-grid/report/metrics.csv")
     assert len(table) == CELLS and table[["car", "ap"]].notna().all().all()
-    correlations = pd.read_csv(workdir / "results/report/correlations.csv")
+    correlations = pd.read_csv(workdir / "results/tiny-offline-grid/report/correlations.csv")
     assert "car" in set(correlations["metric"])
 
 
@@ -233,7 +233,7 @@ def test_jobs_get_the_resources_their_rules_declare(sweep):
 
 def test_forcing_one_cell_reruns_only_that_cells_jobs(sweep):
     workdir, config, site, _ = sweep
-    report = workdir / "results/report/metrics.csv"
+    report = workdir / "results/tiny-offline-grid/report/metrics.csv"
     stamp = report.stat().st_mtime
     before = last_id()
     run(
@@ -241,8 +241,8 @@ def test_forcing_one_cell_reruns_only_that_cells_jobs(sweep):
         config,
         site,
         "--forcerun",
-        "results/compatibility/base-qwen/qwen-l.json",
-        "results/models/base-qwen/qwen-l",
+        "results/tiny-offline-grid/compatibility/base-qwen/qwen-l.json",
+        "results/tiny-offline-grid/models/base-qwen/qwen-l",
     )
     jobs = records(before)
     assert sorted(jobs["rule"]) == ["compatibility", "evaluate", "finetune"]
@@ -253,11 +253,11 @@ def test_forcing_one_cell_reruns_only_that_cells_jobs(sweep):
 
 def test_killed_driver_resumes_without_rerunning_finished_jobs(sweep):
     workdir, config, site, _ = sweep
-    reports = workdir / "results/report"
+    reports = workdir / "results/tiny-offline-grid/report"
     uninterrupted = {name: pd.read_csv(reports / name) for name in ("screening.csv", "metrics.csv")}
     # Snakemake does not remake a deleted intermediate file while what it fed is up to date:
     # remove the reports too, so the compatibility jobs must run again.
-    shutil.rmtree(workdir / "results/compatibility")
+    shutil.rmtree(workdir / "results/tiny-offline-grid/compatibility")
     shutil.rmtree(reports)
     before = last_id()
     log = (workdir / "killed-driver.log").open("w")
@@ -287,7 +287,7 @@ def test_killed_driver_resumes_without_rerunning_finished_jobs(sweep):
     assert set(resumed["rule"]) <= {"compatibility"}
     # nothing that had finished before the kill ran again
     assert not finished_before_kill & set(resumed["wildcards"])
-    assert len(list((workdir / "results/compatibility").rglob("*.json"))) == CELLS
+    assert len(list((workdir / "results/tiny-offline-grid/compatibility").rglob("*.json"))) == CELLS
     # and the result is the uninterrupted run's
     for name, table in uninterrupted.items():
         pd.testing.assert_frame_equal(pd.read_csv(reports / name), table)
@@ -301,10 +301,10 @@ def test_a_job_failing_on_the_cluster_leaves_partial_reports_and_reruns_once_fix
     and ends with the reports of before, byte for byte."""
     workdir, config, site, _ = sweep
     finished = report_files(workdir)
-    weights = workdir / "results/tiny/models/base-qwen/model.safetensors"
+    weights = workdir / "results/tiny-offline-grid/tiny/models/base-qwen/model.safetensors"
     good = weights.read_bytes()
     weights.write_bytes(b"damaged")
-    cell = "results/compatibility/base-qwen/gemma-m.json"
+    cell = "results/tiny-offline-grid/compatibility/base-qwen/gemma-m.json"
     before = last_id()
     out = run(workdir, config, site, "--forcerun", cell, expect_success=False)
     jobs = records(before)
@@ -313,10 +313,12 @@ def test_a_job_failing_on_the_cluster_leaves_partial_reports_and_reruns_once_fix
     assert set(jobs["wildcards"]) == {"base-qwen_gemma-m"}
     assert (
         "teachergrid: cell base-qwen/gemma-m is not in the report: compatibility did not finish "
-        "(log: results/logs/compatibility/base-qwen/gemma-m.log)"
+        "(log: results/tiny-offline-grid/logs/compatibility/base-qwen/gemma-m.log)"
     ) in out
-    assert sorted(p.name for p in (workdir / "results/report").iterdir()) == ["partial"]
-    listed = pd.read_csv(workdir / "results/report/partial/missing.csv")
+    assert sorted(p.name for p in (workdir / "results/tiny-offline-grid/report").iterdir()) == [
+        "partial"
+    ]
+    listed = pd.read_csv(workdir / "results/tiny-offline-grid/report/partial/missing.csv")
     assert list(zip(listed["base"], listed["teacher"], listed["rule"], strict=True)) == [
         ("base-qwen", "gemma-m", "compatibility")
     ]
@@ -351,5 +353,5 @@ def test_adding_a_teacher_computes_only_its_jobs(sweep):
         "base-qwen_llama-m",
         "llama-m_rm-llama",
     }
-    table = pd.read_csv(workdir / "results/report/metrics.csv")
+    table = pd.read_csv(workdir / "results/tiny-offline-grid/report/metrics.csv")
     assert len(table) == CELLS + 2 and "llama-m" in set(table["teacher"])

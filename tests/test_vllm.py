@@ -54,6 +54,15 @@ def study(tmp_path: Path) -> Path:
     return path
 
 
+def snakemake_output(python: Path, workdir: Path, config: Path, target: str) -> str:
+    """A run that must fail: its output."""
+    cmd = snakemake_cmd(workdir, None, target, "--configfile", str(config), cores=2)
+    cmd[0] = str(python)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env(), timeout=600)
+    assert proc.returncode != 0
+    return proc.stdout + proc.stderr
+
+
 def run(python: Path, workdir: Path, config: Path, target: str) -> str:
     cmd = snakemake_cmd(workdir, None, target, "--configfile", str(config), cores=2)
     cmd[0] = str(python)
@@ -67,16 +76,23 @@ def test_generate_rule_serves_a_tiny_teacher_with_the_real_engine(vllm_python, t
     import sys
 
     config = study(tmp_path)
-    # the hf backend's greedy responses, and the tiny teacher itself, from the project's venv
-    run(Path(sys.executable), tmp_path, config, "results/responses/qwen-s.jsonl")
+    # the project's venv has no vLLM: its preflight stops a study with a vLLM teacher (its job
+    # would fail there), naming the ways out
+    out = snakemake_output(Path(sys.executable), tmp_path, config, "all")
+    assert "qwen-s-vllm: backend vllm, but vLLM is not installed where its job runs" in out
+    # the hf backend's greedy responses, and the tiny teacher itself, from vLLM's environment
+    # (as under --sdm conda, where every generation job runs in envs/generation.yaml)
+    run(vllm_python, tmp_path, config, "results/tiny-offline-grid/responses/qwen-s.jsonl")
     # the same teacher served by vLLM, from vLLM's environment, through the same rule
-    run(vllm_python, tmp_path, config, "results/responses/qwen-s-vllm.jsonl")
-    log = (tmp_path / "results/logs/generate/qwen-s-vllm.log").read_text()
-    assert "vLLM 0.32.0 serves results/tiny/models/qwen-s" in log
+    run(vllm_python, tmp_path, config, "results/tiny-offline-grid/responses/qwen-s-vllm.jsonl")
+    log = (tmp_path / "results/tiny-offline-grid/logs/generate/qwen-s-vllm.log").read_text()
+    assert "vLLM 0.32.0 serves results/tiny-offline-grid/tiny/models/qwen-s" in log
     assert "Resolved architecture: Qwen2ForCausalLM" in log
     read = lambda name: [  # noqa: E731
         json.loads(line)
-        for line in (tmp_path / f"results/responses/{name}.jsonl").read_text().splitlines()
+        for line in (tmp_path / f"results/tiny-offline-grid/responses/{name}.jsonl")
+        .read_text()
+        .splitlines()
     ]
     hf, served = read("qwen-s"), read("qwen-s-vllm")
     assert [r["id"] for r in hf] == [r["id"] for r in served] and len(hf) == 160

@@ -15,6 +15,7 @@ from teachergrid.lengthcontrol import read_difficulty, win_rate_table
 from teachergrid.winrates import joint_fit
 
 DATA = Path(__file__).parent / "data" / "alpaca_eval"
+INTERVALS = ["win_rate_ci_low", "win_rate_ci_high", "lc_win_rate_ci_low", "lc_win_rate_ci_high"]
 
 
 def winrates(*args: str) -> subprocess.CompletedProcess:
@@ -29,10 +30,13 @@ def winrates(*args: str) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def published(tmp_path_factory) -> pd.DataFrame:
     out = tmp_path_factory.mktemp("winrates") / "winrates.csv"
-    done = winrates("--judgments", str(DATA / "judgments.csv"), "--out", str(out))
+    done = winrates(
+        "--judgments", str(DATA / "judgments.csv"), "--out", str(out), "--bootstrap", "0"
+    )
     assert done.returncode == 0, done.stderr
     table = pd.read_csv(out)
-    assert list(table.columns) == ["model", "n", "win_rate", "lc_win_rate"]
+    assert list(table.columns) == ["model", "n", "win_rate", "lc_win_rate", *INTERVALS]
+    assert table[INTERVALS].isna().all().all()  # no rounds, no intervals
     board = pd.read_csv(DATA / "leaderboard.csv")
     return table.merge(board, on="model", suffixes=("", "_official"), validate="1:1")
 
@@ -67,7 +71,8 @@ def test_jsonl_input_gives_the_same_numbers(tmp_path, published):
     for src in (jsonl, csv):
         assert (
             winrates(
-                "--judgments", str(src), "--out", str(tmp_path / f"{src.suffix}.out")
+                *("--judgments", str(src), "--out", str(tmp_path / f"{src.suffix}.out")),
+                *("--bootstrap", "0"),
             ).returncode
             == 0
         )
@@ -209,3 +214,48 @@ def test_the_command_reads_gamed_baselines_in_alpaca_evals_layout(tmp_path):
         f"teachergrid: {bad}: missing column(s) std_delta_len, instruction_difficulty "
         "(AlpacaEval's df_gamed.csv has index, preference, std_delta_len, instruction_difficulty)"
     )
+
+
+def alpaca_eval_annotations(frame: pd.DataFrame, model: str) -> list[dict]:
+    """One model's judgements as AlpacaEval writes them (results/<model>/<annotator>/
+    annotations.json): the reference's answer is output_1, the model's output_2, preference in
+    [1, 2]; answers stand in at their published lengths."""
+    rows = frame[frame["model"] == model]
+    return [
+        {
+            "instruction": f"prompt {r.prompt_id}",
+            "output_1": "r" * int(r.len_reference),
+            "generator_1": "gpt4_1106_preview",
+            "output_2": "m" * int(r.len_model),
+            "generator_2": model,
+            "annotator": "weighted_alpaca_eval_gpt4_turbo",
+            "preference": None if pd.isna(r.preference) else 1 + r.preference,
+        }
+        for r in rows.itertuples()
+    ]
+
+
+def test_alpaca_evals_own_annotation_files_give_the_same_numbers_with_intervals(tmp_path):
+    frame = pd.read_csv(DATA / "judgments.csv")
+    models = ["claude-2", "phi-2"]
+    files = []
+    for model in models:
+        files.append(tmp_path / f"{model}.json")
+        files[-1].write_text(json.dumps(alpaca_eval_annotations(frame, model)))
+    subset = tmp_path / "subset.csv"
+    frame[frame["model"].isin(models)].to_csv(subset, index=False)
+    common = ("--bootstrap", "30", "--seed", "1")
+    for source, out in (([str(subset)], "csv.out"), ([str(f) for f in files], "json.out")):
+        done = winrates("--judgments", *source, "--out", str(tmp_path / out), *common)
+        assert done.returncode == 0, done.stderr
+    from_csv = pd.read_csv(tmp_path / "csv.out")
+    from_annotations = pd.read_csv(tmp_path / "json.out")
+    # the same numbers, to the fit's tolerance (rows reach the optimiser in another order)
+    pd.testing.assert_frame_equal(from_csv, from_annotations, check_exact=False, atol=0.05)
+    table = from_annotations.set_index("model")
+    assert table.loc["phi-2", "n"] == 803  # the two prompts without a verdict are dropped
+    # each estimate inside its interval, and the intervals of a few points' width
+    for value in ("win_rate", "lc_win_rate"):
+        low, high = table[f"{value}_ci_low"], table[f"{value}_ci_high"]
+        assert ((low <= table[value]) & (table[value] <= high)).all()
+        assert ((high - low) > 0.2).all() and ((high - low) < 15).all()

@@ -18,11 +18,18 @@ import pytest
 import yaml
 from helpers import REPO, TINY, job_counts, quick_config, snakemake_cmd, tiny_config
 
+from teachergrid.tiny.judging import check_judge
+
 pytestmark = pytest.mark.workflow
+TINY_EVAL = REPO / "data" / "instructions" / "tiny_eval.jsonl"
 
 
 def snakemake(
-    workdir: Path, *args: str, configfile: Path | None = TINY, expect_success: bool = True
+    workdir: Path,
+    *args: str,
+    configfile: Path | None = TINY,
+    expect_success: bool = True,
+    umask: int = -1,
 ) -> str:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
     proc = subprocess.run(
@@ -32,6 +39,7 @@ def snakemake(
         text=True,
         env=env,
         timeout=1200,
+        umask=umask,
     )
     output = proc.stdout + proc.stderr
     assert (proc.returncode == 0) == expect_success, output[-4000:]
@@ -50,7 +58,8 @@ def project(workdir: Path) -> Path:
 @pytest.fixture(scope="module")
 def grid(tmp_path_factory: pytest.TempPathFactory) -> Path:
     workdir = tmp_path_factory.mktemp("tiny-grid")
-    snakemake(workdir, configfile=project(workdir))
+    # as in a project group's shared folder, whose members write group-writable files
+    snakemake(workdir, configfile=project(workdir), umask=0o002)
     return workdir
 
 
@@ -94,11 +103,19 @@ EVALUATION = [
 
 
 def test_screening_report_has_every_cell_and_consistent_car(grid):
-    screening = pd.read_csv(grid / "results/report/screening.csv", keep_default_na=False)
+    screening = pd.read_csv(
+        grid / "results/tiny-offline-grid/report/screening.csv", keep_default_na=False
+    )
     assert list(screening.columns) == [*SCREENING, "missing"]
-    table = pd.read_csv(grid / "results/report/metrics.csv", keep_default_na=False)
-    assert list(table.columns) == [*SCREENING, *EVALUATION, "missing"]
+    table = pd.read_csv(
+        grid / "results/tiny-offline-grid/report/metrics.csv", keep_default_na=False
+    )
+    assert list(table.columns) == [*SCREENING[:2], "family", "params_b", *SCREENING[2:],
+                                   *EVALUATION, "missing"]  # fmt: skip
     assert table[SCREENING].equals(screening[SCREENING])
+    # the teachers' labels, as configured (the analysis of this table alone needs the sizes)
+    assert (table["params_b"] == table["teacher"].map(SIZES)).all()
+    assert set(table["family"]) == {"Llama", "Qwen", "Gemma", "Phi"}
     assert table["teacher"].nunique() >= 10 and table["base"].nunique() >= 4
     assert len(table) == table["teacher"].nunique() * table["base"].nunique()
     # every cell finished: nothing is missing, every value is there
@@ -107,59 +124,88 @@ def test_screening_report_has_every_cell_and_consistent_car(grid):
     recomputed = table["reward"] / (1 + table["beta"] * table["loss"])
     assert (table["car"] - recomputed).abs().max() < 1e-12
     for base in table["base"].unique():
-        assert (grid / f"results/report/screening/{base}.md").exists()
+        assert (grid / f"results/tiny-offline-grid/report/screening/{base}.md").exists()
 
 
 def test_the_tiny_world_plants_an_effect_that_the_pipeline_recovers(grid):
-    table = pd.read_csv(grid / "results/report/metrics.csv")
+    table = pd.read_csv(grid / "results/tiny-offline-grid/report/metrics.csv")
     # the configured sizes are the models' real parameter counts
     for name, size in SIZES.items():
-        info = json.loads((grid / f"results/tiny/models/{name}/tiny_recipe.json").read_text())
+        info = json.loads(
+            (grid / f"results/tiny-offline-grid/tiny/models/{name}/tiny_recipe.json").read_text()
+        )
         assert info["parameters"] == round(size * 1e9), name
-    # a teacher's correctness comes from its knowledge gaps, not its size: every family's
-    # gap-free (middle-sized) teacher is far more accurate than its gap-0.3 one
+    # Thresholds below hold with margin over seeds 0, 1 and 2 of the world (each a whole study
+    # from nothing, as another machine's rounding makes one: benchmarks/tiny_seeds.py, whose
+    # figures the README states), not only over this machine's run of seed 0.
+    # A teacher's correctness comes from its knowledge gaps, not its size: every family's
+    # gap-free (middle-sized) teacher is far more accurate than its gap-0.3 one (24-44 points)
     accuracy = table.groupby("teacher")["teacher_accuracy"].first()
     for family, gappy in (("llama", "s"), ("qwen", "l"), ("gemma", "l"), ("phi", "s")):
-        assert accuracy[f"{family}-m"] > accuracy[f"{family}-{gappy}"] + 20
-    # students learn: the best cell of every base answers well over 30% exactly, where the
-    # base before fine-tuning (same prompts, same chat template) is near 0
+        assert accuracy[f"{family}-m"] > accuracy[f"{family}-{gappy}"] + 10
+    # students learn: the best cell of every base answers over half the tasks exactly (62-78%),
+    # where the base before fine-tuning (same prompts, same chat template) answers 0-14%
     assert table.groupby("base")["accuracy"].max().min() > 50
-    students = pd.read_csv(grid / "results/report/student_accuracy.csv").set_index("base")
+    students = pd.read_csv(
+        grid / "results/tiny-offline-grid/report/student_accuracy.csv"
+    ).set_index("base")
     assert list(students.index) == list(BASES) and (students["n_cells"] == 12).all()
-    assert (students["untuned_accuracy"] < 15).all()
-    assert (students["min_accuracy"] > students["untuned_accuracy"] + 10).all()
+    assert (students["untuned_accuracy"] < 25).all()
+    assert (students["min_accuracy"] > students["untuned_accuracy"] + 5).all()
     by_base = table.groupby("base")["accuracy"]
     assert students["max_accuracy"].to_dict() == by_base.max().to_dict()
     assert students["median_accuracy"].to_dict() == by_base.median().to_dict()
-    # by construction each base learns best from its own family's gap-free teacher: the
-    # ground truth says so, and so do CAR and the loss; the largest teacher never is
-    best = pd.read_csv(grid / "results/report/best_teachers.csv").set_index("base")
+    # by construction each base learns best from its own family's teachers, most of all the
+    # gap-free one: the ground truth says so (its own family always; the gap-free teacher on
+    # 3 or 4 bases), CAR and the loss put that teacher first for every base; the largest
+    # teacher is never the best
+    best = pd.read_csv(grid / "results/tiny-offline-grid/report/best_teachers.csv").set_index(
+        "base"
+    )
     own = {b: f"{b.removeprefix('base-')}-m" for b in BASES}
-    assert best["accuracy"].to_dict() == own
-    assert best["car_right"].all() and best["loss_right"].all()
+    assert all(best["accuracy"][b].split("-")[0] == own[b].split("-")[0] for b in BASES)
+    assert best["car"].to_dict() == own and best["loss"].to_dict() == own
+    assert best["car_right"].sum() >= 3 and best["loss_right"].sum() >= 3
     assert not best["params_b_right"].any()
     # the judge-based evaluation measures what it claims: AP ranks the cells as their
-    # ground-truth accuracy does
-    check = pd.read_csv(grid / "results/report/ap_accuracy.csv").set_index("base")
-    assert check.loc["all", "n_cells"] == 48 and check.loc["all", "spearman_rho"] >= 0.8
+    # ground-truth accuracy does (Spearman 0.85-0.94 over the three seeds)
+    check = pd.read_csv(grid / "results/tiny-offline-grid/report/ap_accuracy.csv").set_index("base")
+    assert check.loc["all", "n_cells"] == 48 and check.loc["all", "spearman_rho"] >= 0.7
+    # because the judge tells right answers from wrong ones (75-78% of pairs) and its dialect
+    # offsets are small beside that (0.06-0.15 of its right-less-wrong separation): no family's
+    # students are ranked by their dialect. CAR's reward model tells them apart as well
+    # (73-76%); its offsets are larger (0.10-0.31) and CAR's ranking is what it is.
+    judge = check_judge(grid / "results/tiny-offline-grid/tiny/models/judge-rm", TINY_EVAL)
+    assert judge.accuracy["all"] > 65 and judge.relative_spread < 0.35, judge
+    reward = check_judge(grid / "results/tiny-offline-grid/tiny/models/rm-llama", TINY_EVAL)
+    assert reward.accuracy["all"] > 65, reward
     # against the truth, the teachers' correctness (and the reward that measures it) rank
     # the cells better than size does
-    truth = pd.read_csv(grid / "results/report/accuracy_correlations.csv")
+    truth = pd.read_csv(grid / "results/tiny-offline-grid/report/accuracy_correlations.csv")
     average = truth[truth["base"] == "average"].set_index("metric")["spearman_rho"]
     assert average["teacher_accuracy"] > average["params_b"] + 0.3
     assert average["reward"] > average["params_b"]
 
 
 def test_every_job_left_a_log_and_a_benchmark(grid):
-    logs = list((grid / "results/logs").rglob("*.log"))
-    benchmarks = list((grid / "results/benchmarks").rglob("*.tsv"))
+    logs = list((grid / "results/tiny-offline-grid/logs").rglob("*.log"))
+    benchmarks = list((grid / "results/tiny-offline-grid/benchmarks").rglob("*.tsv"))
     assert len(logs) == len(benchmarks) >= 12 * 4 * 3 + 12 * 3 + 19
     assert any("responses" in p.read_text() for p in logs)
 
 
+def test_every_result_honours_the_umask(grid):
+    # run under umask 002: every file and folder the study wrote is the group's to read and
+    # write, as an ordinary `open` or `mkdir` would leave it (atomic writes included)
+    paths = [p for p in (grid / "results/tiny-offline-grid").rglob("*") if not p.is_symlink()]
+    assert len(paths) > 500
+    private = [str(p.relative_to(grid)) for p in paths if p.stat().st_mode & 0o060 != 0o060]
+    assert not private, private[:10]
+
+
 def test_one_cell_reruns_alone_then_with_its_reports(grid):
-    cell = "results/compatibility/base-qwen/qwen-s.json"
-    others = sorted((grid / "results/compatibility").rglob("*.json"))
+    cell = "results/tiny-offline-grid/compatibility/base-qwen/qwen-s.json"
+    others = sorted((grid / "results/tiny-offline-grid/compatibility").rglob("*.json"))
     before = {p: p.stat().st_mtime_ns for p in others}
     assert "Nothing to be done" in in_grid(grid, "-n")
     # asking for one cell's output recomputes exactly that cell
@@ -192,7 +238,11 @@ REPORTS = {"screening_report": 1, "report": 1, "all": 1, "total": 3}
 # (what is edited, the edit, the jobs a dry run then lists)
 EDITS = [
     ("a teacher's size label", lambda c: c["teachers"][0].update(params_b=70.0), REPORTS),
-    ("a teacher's family label", lambda c: c["teachers"][1].update(family="Other"), NOTHING),
+    (
+        "a teacher's family label (metrics.csv's column)",
+        lambda c: c["teachers"][1].update(family="Other"),
+        {"report": 1, "all": 1, "total": 2},
+    ),
     ("a teacher's batch size", lambda c: c["teachers"][2].update(batch_size=7), NOTHING),
     ("compatibility.batch_size", lambda c: c["compatibility"].update(batch_size=5), NOTHING),
     ("generation.shard_size", lambda c: c["generation"].update(shard_size=32), NOTHING),
@@ -219,7 +269,7 @@ EDITS = [
     (
         "finetune.learning_rate",
         lambda c: c["finetune"].update(learning_rate=5e-4),
-        {"finetune": 48, "evaluate": 48, "report": 1, "all": 1, "total": 98},
+        {"finetune": 48, "evaluate": 48, "exports": 1, "report": 1, "all": 1, "total": 99},
     ),
     (
         "a published instruction difficulty for the LC fit",
@@ -252,6 +302,97 @@ def test_an_edit_reruns_exactly_the_jobs_whose_results_it_changes(grid):
     assert seen == {what: expected for what, _, expected in EDITS}
 
 
+def test_a_dry_run_with_a_new_teacher_lists_its_jobs_behind_the_pending_preflight(grid):
+    raw = yaml.safe_load((grid / "configs" / "tiny.yaml").read_text())
+    raw["teachers"].append({"name": "llama-m2", "model": "tiny:llama-m2", "params_b": 0.0002})
+    raw["tiny_world"]["models"]["llama-m2"] = dict(raw["tiny_world"]["models"]["llama-m"])
+    path = grid / "configs" / "plus-one.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    try:
+        out = snakemake(grid, "-n", configfile=path)
+    finally:
+        path.unlink()
+    # the preflight's checks changed: it runs first, and the dry run still shows what follows
+    # it, the new teacher's jobs (one per base where a cell has one) and the reports
+    assert "the preflight runs first" in out
+    assert job_counts(out) == {
+        "tiny_model": 1,
+        "generate": 1,
+        "reward": 1,
+        "reference": 1,
+        "compatibility": 4,
+        "finetune": 4,
+        "evaluate": 4,
+        "exports": 1,
+        **REPORTS,
+        "total": 20,
+    }
+
+
+def test_two_studies_in_one_project_never_touch_each_others_files(grid):
+    """The demo's folder is results/tiny-offline-grid/: a dry run of the paper's study in the
+    same project lists the paper's whole DAG (nothing of the demo's counts as done for it),
+    and a run of another config writes only under its own study's folder."""
+    demo = grid / "results/tiny-offline-grid"
+    before = {p: p.stat().st_mtime_ns for p in demo.rglob("*") if p.is_file()}
+    shutil.copytree(REPO / "data", grid / "data", dirs_exist_ok=True)
+    shutil.copy2(REPO / "config.yaml", grid / "config.yaml")
+    paper = job_counts(snakemake(grid, "-n", configfile=grid / "config.yaml"))
+    assert paper["total"] == 499 and paper["preflight"] == 1 and paper["compatibility"] == 100
+    other = yaml.safe_load((grid / "configs" / "tiny.yaml").read_text())
+    other["study"] = "second-look"
+    path = grid / "configs" / "second-look.yaml"
+    path.write_text(yaml.safe_dump(other))
+    snakemake(grid, "results/second-look/instructions/train.jsonl", configfile=path)
+    assert (grid / "results/second-look/instructions/train.jsonl").exists()
+    assert {p: p.stat().st_mtime_ns for p in demo.rglob("*") if p.is_file()} == before
+    assert sorted(p.name for p in (grid / "results").iterdir()) == [
+        "second-look",
+        "tiny-offline-grid",
+    ]
+    shutil.rmtree(grid / "results/second-look")
+    path.unlink()
+
+
+def test_students_answers_load_in_alpaca_evals_own_reader_and_arena_hards_shape(grid):
+    """The exports hold every student's answers as the official tools read them: AlpacaEval's
+    model_outputs.json through the alpaca-eval package's own loader (its environment,
+    envs/analysis.yaml), Arena-Hard's answer file one question per line, as its loader keys it."""
+    from environments import ENVS, built_env
+
+    from teachergrid.jsonl import read_jsonl
+
+    study = grid / "results/tiny-offline-grid"
+    answers = read_jsonl(study / "eval/base-qwen/gemma-m.answers.jsonl")
+    prompts = read_jsonl(study / "eval/alpaca_eval/reference.jsonl")
+    path = study / "exports/alpaca_eval/base-qwen--gemma-m/model_outputs.json"
+    code = (
+        "import json, sys; from alpaca_eval.utils import load_or_convert_to_dataframe as load; "
+        "frame = load(sys.argv[1]); print(json.dumps(frame.to_dict('records')))"
+    )
+    proc = subprocess.run(
+        [str(built_env(ENVS / "analysis.yaml")), "-c", code, str(path)],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    loaded = json.loads(proc.stdout.strip().splitlines()[-1])
+    given = {a["id"]: a["answer"] for a in answers if "alpaca_eval" in a["benchmarks"]}
+    assert loaded == [
+        {
+            "instruction": p["instruction"],
+            "output": given[p["id"]],
+            "generator": "base-qwen--gemma-m",
+        }
+        for p in prompts
+    ]
+    arena = read_jsonl(study / "exports/arena_hard/model_answer/base-qwen--gemma-m.jsonl")
+    questions = read_jsonl(study / "eval/arena_hard/reference.jsonl")
+    assert sorted(r["question_id"] for r in arena) == sorted(q["id"] for q in questions)
+    assert {r["model_id"] for r in arena} == {"base-qwen--gemma-m"}
+    assert all(r["choices"][0]["turns"][0]["content"] for r in arena)
+    assert len(list((study / "exports/arena_hard/model_answer").glob("*.jsonl"))) == 48
+
+
 def test_the_reports_lc_fit_looks_published_difficulties_up_by_prompt_position(grid, tmp_path):
     """The report's joint fit over the grid's own judgements, given a difficulty per position
     in the benchmark's file: a constant one leaves every LC where it was (each cell's quality
@@ -260,7 +401,7 @@ def test_the_reports_lc_fit_looks_published_difficulties_up_by_prompt_position(g
     from teachergrid.jsonl import read_jsonl
 
     judgments = {
-        f"{b}/{t}": read_jsonl(grid / "results" / "eval" / b / f"{t}.judgments.jsonl")
+        f"{b}/{t}": read_jsonl(grid / "results/tiny-offline-grid/eval" / b / f"{t}.judgments.jsonl")
         for b in BASES
         for t in ("llama-m", "qwen-s", "phi-l")
     }
@@ -295,21 +436,24 @@ def test_a_rerun_from_scratch_gives_byte_identical_results(grid, tmp_path):
     again = tmp_path / "again"
     shutil.copytree(grid, again, symlinks=True)
     ran = snakemake(
-        again, "--forcerun", "results/tiny/models/qwen-s", configfile=again / "configs/tiny.yaml"
+        again,
+        "--forcerun",
+        "results/tiny-offline-grid/tiny/models/qwen-s",
+        configfile=again / "configs/tiny.yaml",
     )
     counts = job_counts(ran)
     assert counts["tiny_model"] == 1 and counts["finetune"] == 4 and counts["report"] == 1
     compared = [
-        "results/tiny/models/qwen-s/model.safetensors",
-        "results/responses/qwen-s.jsonl",
-        "results/rewards/qwen-s/rm-llama.jsonl",
-        *(f"results/compatibility/{b}/qwen-s.jsonl" for b in BASES),
-        *(f"results/eval/{b}/qwen-s.answers.jsonl" for b in BASES),
-        *(f"results/eval/{b}/qwen-s.judgments.jsonl" for b in BASES),
-        "results/report/screening.csv",
-        "results/report/metrics.csv",
-        "results/report/correlations.csv",
-        "results/report/ap_accuracy.csv",
+        "results/tiny-offline-grid/tiny/models/qwen-s/model.safetensors",
+        "results/tiny-offline-grid/responses/qwen-s.jsonl",
+        "results/tiny-offline-grid/rewards/qwen-s/rm-llama.jsonl",
+        *(f"results/tiny-offline-grid/compatibility/{b}/qwen-s.jsonl" for b in BASES),
+        *(f"results/tiny-offline-grid/eval/{b}/qwen-s.answers.jsonl" for b in BASES),
+        *(f"results/tiny-offline-grid/eval/{b}/qwen-s.judgments.jsonl" for b in BASES),
+        "results/tiny-offline-grid/report/screening.csv",
+        "results/tiny-offline-grid/report/metrics.csv",
+        "results/tiny-offline-grid/report/correlations.csv",
+        "results/tiny-offline-grid/report/ap_accuracy.csv",
     ]
     differ = [f for f in compared if (again / f).read_bytes() != (grid / f).read_bytes()]
     assert differ == []
@@ -323,7 +467,7 @@ def test_moving_the_project_reruns_nothing(grid, tmp_path):
 
 
 def test_every_cell_fine_tuned_evaluated_and_correlated(grid):
-    table = pd.read_csv(grid / "results/report/metrics.csv")
+    table = pd.read_csv(grid / "results/tiny-offline-grid/report/metrics.csv")
     assert table[EVALUATION].notna().all().all()
     assert (table["arena_hard_ci_low"] <= table["arena_hard_wr"]).all()
     assert (table["arena_hard_wr"] <= table["arena_hard_ci_high"]).all()
@@ -331,7 +475,11 @@ def test_every_cell_fine_tuned_evaluated_and_correlated(grid):
     counts = [c for c in EVALUATION if c.endswith(("_judged", "_dropped", "_cut"))]
     rates = [c for c in EVALUATION if c not in (*labels, *counts)]
     # every prompt judged (a reward-model judge always gives a verdict); the counts are whole
-    prompts = len(pd.read_json(grid / "results/eval/alpaca_eval/reference.jsonl", lines=True))
+    prompts = len(
+        pd.read_json(
+            grid / "results/tiny-offline-grid/eval/alpaca_eval/reference.jsonl", lines=True
+        )
+    )
     assert (table["alpaca_eval_judged"] == prompts).all() and (
         table["arena_hard_dropped"] == 0
     ).all()
@@ -350,11 +498,11 @@ def test_every_cell_fine_tuned_evaluated_and_correlated(grid):
         for wr, lc in zip(table["alpaca_eval_wr"], table["alpaca_eval_lc"], strict=True)
     ]
     for row in table.itertuples():
-        model = grid / f"results/models/{row.base}/{row.teacher}"
+        model = grid / f"results/tiny-offline-grid/models/{row.base}/{row.teacher}"
         assert (model / "model.safetensors").exists()
         info = json.loads((model / "finetune_config.json").read_text())
         assert info["global_step"] > 0 and info["config"]["learning_rate"] == 1e-3
-    corr = pd.read_csv(grid / "results/report/correlations.csv")
+    corr = pd.read_csv(grid / "results/tiny-offline-grid/report/correlations.csv")
     per_base = corr[corr["base"] != "average"]
     metrics = set(SCREENING[2:]) - {"beta"} | {"params_b"}
     assert set(per_base["metric"]) == metrics
@@ -365,7 +513,7 @@ def test_every_cell_fine_tuned_evaluated_and_correlated(grid):
         low, high = corr[f"{value}_ci_low"], corr[f"{value}_ci_high"]
         assert (low <= high).all() and low.between(-1, 1).all() and high.between(-1, 1).all()
     assert set(corr[corr["base"] == "average"]["metric"]) == metrics
-    paradox = pd.read_csv(grid / "results/report/paradox.csv")
+    paradox = pd.read_csv(grid / "results/tiny-offline-grid/report/paradox.csv")
     assert list(paradox["base"]) == list(table["base"].unique())
     best = table.loc[table.groupby("base")["ap"].idxmax()].set_index("base")["teacher"]
     assert dict(zip(paradox["base"], paradox["best_teacher"], strict=True)) == best.to_dict()
@@ -460,7 +608,7 @@ def test_api_teacher_through_the_workflow_keeps_its_key_out_of_every_file(tmp_pa
     cfg = tiny_config()
     cfg["instructions"]["sample"] = 160
     path = tmp_path / "api.yaml"
-    target = "results/responses/closed.jsonl"
+    target = "results/tiny-offline-grid/responses/closed.jsonl"
     env = {**os.environ, "TG_TEST_KEY": secret}
     with FakeOpenAI(plan, timeout_sleep=0.6) as server:
         cfg["teachers"].append(
@@ -474,14 +622,18 @@ def test_api_teacher_through_the_workflow_keeps_its_key_out_of_every_file(tmp_pa
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
         assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
         rows = [json.loads(line) for line in (tmp_path / target).read_text().splitlines()]
-        instructions = (tmp_path / "results/instructions/train.jsonl").read_text().splitlines()
+        instructions = (
+            (tmp_path / "results/tiny-offline-grid/instructions/train.jsonl")
+            .read_text()
+            .splitlines()
+        )
         assert len(rows) == len(instructions) == 160
         assert sorted(r["id"] for r in rows) == sorted(json.loads(i)["id"] for i in instructions)
         assert all(r["response"] for r in rows)
         assert set(server.answered.values()) == {1}
         assert server.auth == {f"Bearer {secret}"}
         # a job killed half-way through its shards: the answers it had are not bought again
-        shards = tmp_path / "results/responses/closed.shards"
+        shards = tmp_path / "results/tiny-offline-grid/responses/closed.shards"
         for shard in shards.glob("shard-*.jsonl"):
             shard.unlink()
         sent = server.requests
@@ -496,7 +648,9 @@ def test_api_teacher_through_the_workflow_keeps_its_key_out_of_every_file(tmp_pa
         for f in tmp_path.rglob("*")
         if f.is_file() and secret.encode() in f.read_bytes()
     ]
-    assert (tmp_path / ".snakemake/metadata").is_dir() and (tmp_path / "results/logs").is_dir()
+    assert (tmp_path / ".snakemake/metadata").is_dir() and (
+        tmp_path / "results/tiny-offline-grid/logs"
+    ).is_dir()
     assert leaks == []
 
 
@@ -507,7 +661,7 @@ def test_a_broken_teacher_leaves_partial_reports_that_a_rerun_completes(grid, tm
     work = tmp_path / "project"
     shutil.copytree(grid, work, symlinks=True)
     weights = work / "models" / "broken" / "model.safetensors"
-    shutil.copytree(grid / "results/tiny/models/llama-s", weights.parent)
+    shutil.copytree(grid / "results/tiny-offline-grid/tiny/models/llama-s", weights.parent)
     good = weights.read_bytes()
     weights.write_bytes(b"not a safetensors file")
     raw = yaml.safe_load((work / "configs" / "tiny.yaml").read_text())
@@ -521,15 +675,19 @@ def test_a_broken_teacher_leaves_partial_reports_that_a_rerun_completes(grid, tm
     for base in ("base-llama", "base-qwen", "base-gemma", "base-phi"):
         assert (
             f"teachergrid: cell {base}/broken is not in the report: generate did not finish "
-            "(log: results/logs/generate/broken.log)"
+            "(log: results/tiny-offline-grid/logs/generate/broken.log)"
         ) in out
-    assert "partial reports over 48 of 52 cells in results/report/partial/" in out
-    assert "safetensors" in (work / "results/logs/generate/broken.log").read_text()
+    assert "partial reports over 48 of 52 cells in results/tiny-offline-grid/report/partial/" in out
+    assert (
+        "safetensors" in (work / "results/tiny-offline-grid/logs/generate/broken.log").read_text()
+    )
     # the complete run's reports are withdrawn (this run changed what they were built from);
     # the partial ones are where no rule writes, so the next run has the reports to make
-    assert "removed 14 reports of an earlier run from results/report/" in out
-    assert sorted(p.name for p in (work / "results/report").iterdir()) == ["partial"]
-    partial = work / "results/report/partial"
+    assert "removed 14 reports of an earlier run from results/tiny-offline-grid/report/" in out
+    assert sorted(p.name for p in (work / "results/tiny-offline-grid/report").iterdir()) == [
+        "partial"
+    ]
+    partial = work / "results/tiny-offline-grid/report/partial"
     table = pd.read_csv(partial / "metrics.csv")
     assert len(table) == 52
     broken = table[table["teacher"] == "broken"]
@@ -538,7 +696,7 @@ def test_a_broken_teacher_leaves_partial_reports_that_a_rerun_completes(grid, tm
     done = table[table["teacher"] != "broken"].reset_index(drop=True)
     assert done["missing"].isna().all()
     # the finished cells' numbers are those of the complete run
-    before = pd.read_csv(grid / "results/report/metrics.csv")
+    before = pd.read_csv(grid / "results/tiny-offline-grid/report/metrics.csv")
     # (the flag column is read as object where the broken cells' rows are empty)
     pd.testing.assert_frame_equal(
         done.drop(columns="missing"), before.drop(columns="missing"), check_dtype=False
@@ -546,17 +704,20 @@ def test_a_broken_teacher_leaves_partial_reports_that_a_rerun_completes(grid, tm
     corr = pd.read_csv(partial / "correlations.csv")
     assert set(corr[corr["base"] != "average"]["n_teachers"]) == {12}
     ranking = (partial / "screening/base-qwen.md").read_text()
-    assert "- broken: `generate` (log: `results/logs/generate/broken.log`)" in ranking
+    assert (
+        "- broken: `generate` (log: `results/tiny-offline-grid/logs/generate/broken.log`)"
+        in ranking
+    )
     listed = pd.read_csv(partial / "missing.csv")
     assert set(listed["teacher"]) == {"broken"} and set(listed["rule"]) == {"generate"}
 
     weights.write_bytes(good)
     snakemake(work, "--keep-going", configfile=config)
     assert not partial.exists()
-    table = pd.read_csv(work / "results/report/metrics.csv")
+    table = pd.read_csv(work / "results/tiny-offline-grid/report/metrics.csv")
     assert len(table) == 52 and table["missing"].isna().all()
     assert table[table["teacher"] == "broken"][["car", "ap"]].notna().all().all()
-    corr = pd.read_csv(work / "results/report/correlations.csv")
+    corr = pd.read_csv(work / "results/tiny-offline-grid/report/correlations.csv")
     assert set(corr[corr["base"] != "average"]["n_teachers"]) == {13}
 
 
@@ -573,11 +734,14 @@ def test_preflight_failure_stops_the_run_before_any_other_job(tmp_path):
     out = snakemake(tmp_path, configfile=path, expect_success=False)
     assert "teachergrid preflight: phi3-small: transformers" in out
     assert "has no architecture Phi3SmallForCausalLM" in out
-    assert "teachergrid: the preflight did not pass (results/logs/preflight.log)" in out
-    made = sorted(p.relative_to(tmp_path / "results").parts[0] for p in
-                  (tmp_path / "results").rglob("*") if p.is_file())  # fmt: skip
+    assert (
+        "teachergrid: the preflight did not pass (results/tiny-offline-grid/logs/preflight.log)"
+        in out
+    )
+    study = tmp_path / "results/tiny-offline-grid"
+    made = sorted(p.relative_to(study).parts[0] for p in study.rglob("*") if p.is_file())
     assert set(made) <= {"logs", "benchmarks"}, made
-    assert not (tmp_path / "results/preflight.txt").exists()
+    assert not (tmp_path / "results/tiny-offline-grid/preflight.txt").exists()
 
 
 def test_the_users_cluster_command_lists_the_papers_dag(tmp_path):
@@ -596,7 +760,7 @@ def test_the_users_cluster_command_lists_the_papers_dag(tmp_path):
     assert proc.returncode == 0, out[-3000:]
     counts = job_counts(out)
     assert (
-        counts["total"] == 498
+        counts["total"] == 499
         and counts["preflight"] == 1
         and counts["judge_prompts"] == 1
         and counts["alpaca_eval_lc_file"] == 2  # instruction difficulty, gamed baselines
@@ -616,7 +780,7 @@ def test_an_llm_judge_judges_on_the_submitting_host(tmp_path, tiny_llama):
     cfg = quick_config()
     for bench in ("alpaca_eval", "arena_hard"):
         cfg["evaluation"][bench]["prompts"] = {**cfg["instructions"]["eval"], "sample": 6}
-    target = "results/eval/base-qwen/qwen-l.judgments.jsonl"
+    target = "results/tiny-offline-grid/eval/base-qwen/qwen-l.judgments.jsonl"
     with transformers_serve(tiny_llama, tmp_path / "serve.log") as url:
         cfg["evaluation"]["judge"] = {
             "kind": "openai",
@@ -649,7 +813,10 @@ def test_an_llm_judge_judges_on_the_submitting_host(tmp_path, tiny_llama):
     }
     reference = {
         r["id"]: r["answer"]
-        for r in map(json.loads, (tmp_path / "results/eval/alpaca_eval/reference.jsonl").open())
+        for r in map(
+            json.loads,
+            (tmp_path / "results/tiny-offline-grid/eval/alpaca_eval/reference.jsonl").open(),
+        )
     }
     same = {j["id"] for j in alpaca if answers[j["id"]] == reference[j["id"]]}
     # one AlpacaEval request per prompt judged; Arena-Hard both orders, each continued once
@@ -657,8 +824,8 @@ def test_an_llm_judge_judges_on_the_submitting_host(tmp_path, tiny_llama):
     assert requests == (6 - len(same)) + 2 * 2 * 6
     assert all(j["preference"] == (0.5 if j["id"] in same else None) for j in alpaca)
     assert all(j["model_first"] is None and j["baseline_first"] is None for j in arena)
-    log = (tmp_path / "results/logs/judge/base-qwen/qwen-l.log").read_text()
+    log = (tmp_path / "results/tiny-offline-grid/logs/judge/base-qwen/qwen-l.log").read_text()
     asked = 6 - len(same)
     assert not asked or f"alpaca_eval: {asked} of {asked} judge replies had no usable" in log
-    kept = (tmp_path / "results/eval/judge_prompts/arena_hard.txt").read_text()
+    kept = (tmp_path / "results/tiny-offline-grid/eval/judge_prompts/arena_hard.txt").read_text()
     assert "[[A>>B]]" in kept and "{question_1}" in kept

@@ -289,6 +289,10 @@ def _train_causal(
         )
 
 
+# The share of a reward model's training pairs that are ties across dialects (`_train_reward`).
+TIE_SHARE = 0.25
+
+
 def _train_reward(model: Any, recipe: dict[str, Any], tokenizer: Any, seed: int) -> list[float]:
     import torch
     import torch.nn.functional as F
@@ -297,26 +301,42 @@ def _train_reward(model: Any, recipe: dict[str, Any], tokenizer: Any, seed: int)
     gen = tasks.stream(seed)
     batch_size = recipe.get("batch_size", 32)
     dialects = sorted(tasks.DIALECTS)
+    ties = float(recipe.get("tie_share", TIE_SHARE))
 
     def encode(question: str, response: str) -> list[int]:
         return encode_pair(tokenizer, question, response, max_length=128).input_ids
 
     def step_loss(_: int) -> Any:
         # a correct answer against a wrong or malformed one, each in any dialect: the model
-        # learns correctness, and no dialect is preferred
-        chosen, rejected = [], []
+        # learns correctness. A share of the pairs (`tie_share`, default a quarter) are ties
+        # (target 1/2): the same right, or wrong, answer in two dialects. Without them a
+        # dialect's offset is free wherever correctness decides the pair, and a judge that
+        # scores one dialect's wrong answers lower ranks its students below equally accurate
+        # students of other dialects.
+        chosen, rejected, target = [], [], []
         for _ in range(batch_size):
             kind, question, answer, key = next(gen)
-            chosen.append(encode(question, tasks.render(kind, answer, rng.choice(dialects))))
+            one, other = rng.sample(dialects, 2)
+            if rng.random() < ties:
+                value = answer if rng.random() < 0.5 else tasks.wrong_answer(rng, kind, answer, key)
+                chosen.append(encode(question, tasks.render(kind, value, one)))
+                rejected.append(encode(question, tasks.render(kind, value, other)))
+                target.append(0.5)
+                continue
+            chosen.append(encode(question, tasks.render(kind, answer, one)))
+            dialect = rng.choice(dialects)
             if rng.random() < 0.75:
                 bad = tasks.wrong_answer(rng, kind, answer, key)
-                text = tasks.render(kind, bad, rng.choice(dialects))
+                text = tasks.render(kind, bad, dialect)
             else:
-                text = tasks.malformed(rng, kind, answer, rng.choice(dialects))
+                text = tasks.malformed(rng, kind, answer, dialect)
             rejected.append(encode(question, text))
+            target.append(1.0)
         ids, mask = pad_batch(chosen + rejected, tokenizer.pad_token_id)
         scores = model(input_ids=ids, attention_mask=mask).logits[:, 0]
-        return -F.logsigmoid(scores[:batch_size] - scores[batch_size:]).mean()
+        margin = scores[:batch_size] - scores[batch_size:]
+        y = torch.tensor(target)
+        return -(y * F.logsigmoid(margin) + (1 - y) * F.logsigmoid(-margin)).mean()
 
     with torch.random.fork_rng():
         torch.manual_seed(seed)

@@ -29,7 +29,7 @@ def _average(corr: pd.DataFrame, metric: str) -> pd.Series:
 
 
 def figures(report: Path) -> dict[str, Any]:
-    """Every README figure of the study whose reports are in `report` (results/report)."""
+    """Every README figure of the study whose reports are in `report` (results/<study>/report)."""
     report = Path(report)
     out: dict[str, Any] = {}
     ap_acc = pd.read_csv(report / "ap_accuracy.csv").set_index("base")
@@ -45,7 +45,9 @@ def figures(report: Path) -> dict[str, Any]:
     best = pd.read_csv(report / "best_teachers.csv").set_index("base")
     bases = list(best.index)
     own = {b: f"{b.removeprefix('base-')}-m" for b in bases}
-    out["bases_whose_truth_is_own_gap_free"] = int(sum(best["accuracy"][b] == own[b] for b in bases))
+    out["bases_whose_truth_is_own_gap_free"] = int(
+        sum(best["accuracy"][b] == own[b] for b in bases)
+    )
     for name, column in {**COMPARED, "ap": "ap"}.items():
         if f"{column}_right" in best.columns:
             out[f"bases_{name}_finds_best"] = int(best[f"{column}_right"].sum())
@@ -71,6 +73,9 @@ def figures(report: Path) -> dict[str, Any]:
     gap_free = teacher_acc[[t for t in teacher_acc.index if t.endswith("-m")]]
     out["gap_free_teacher_accuracy_min"] = float(gap_free.min())
     out["gap_free_teacher_accuracy_max"] = float(gap_free.max())
+    gappy = teacher_acc.drop(index=gap_free.index)
+    out["gappy_teacher_accuracy_min"] = float(gappy.min())
+    out["gappy_teacher_accuracy_max"] = float(gappy.max())
 
     sens = pd.read_csv(report / "car_sensitivity.csv")
     average = sens[sens["base"] == "average"]

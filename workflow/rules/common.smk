@@ -16,7 +16,7 @@ _paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
 if str(workflow.basedir) not in _paths:
     os.environ.update(PYTHONPATH=os.pathsep.join([str(workflow.basedir), *_paths]))
 
-from teachergrid import layout
+from teachergrid import exports, layout
 from teachergrid.published import dataset_key
 from teachergrid.config import LC_FILES, ConfigError, validate
 from teachergrid.params import Untracked, split_entry
@@ -70,7 +70,9 @@ RESOURCES = {
 }
 for _stage in ("generation", "reward", "compatibility"):
     _take_resources(CFG.get(_stage))
-R = layout.R
+# every output of the study goes under results/<study>/ (teachergrid/layout.py)
+L = layout.Layout(CFG["study"])
+R = L.root
 
 
 wildcard_constraints:
@@ -151,7 +153,7 @@ def local_data(section):
     return [section["source"]] if section.get("local") and "source" in section else []
 
 
-model_dir = layout.model_dir
+model_dir = L.model_dir
 
 
 def model_input(entry):
@@ -261,18 +263,18 @@ NODE_BENCHES = [
 
 
 def screening_outputs():
-    return [layout.SCREENING] + [layout.RANKINGS.format(base=b) for b in BASES]
+    return [L.SCREENING] + [L.RANKINGS.format(base=b) for b in BASES]
 
 
 def report_outputs():
     """The whole study: screening, then (with an evaluation section) the correlations."""
-    outputs = [layout.METRICS] + screening_outputs()[1:]
+    outputs = [L.METRICS] + screening_outputs()[1:]
     if EVAL:
         outputs += [
-            layout.CORRELATIONS,
-            layout.PARADOX,
-            layout.CAR_SENSITIVITY,
-            layout.CAR_TRANSFER,
+            L.CORRELATIONS,
+            L.PARADOX,
+            L.CAR_SENSITIVITY,
+            L.CAR_TRANSFER,
             *accuracy_outputs(),
         ]
     return outputs
@@ -283,10 +285,10 @@ def accuracy_outputs():
     if not answer_inputs():
         return []
     return [
-        layout.AP_ACCURACY,
-        layout.ACCURACY_CORRELATIONS,
-        layout.BEST_TEACHERS,
-        layout.STUDENT_ACCURACY,
+        L.AP_ACCURACY,
+        L.ACCURACY_CORRELATIONS,
+        L.BEST_TEACHERS,
+        L.STUDENT_ACCURACY,
     ]
 
 
@@ -319,10 +321,10 @@ def record_inputs():
     if not EVAL or SCORES:
         return []
     return [
-        *expand(layout.COMPATIBILITY_RECORDS, base=BASES, teacher=TEACHERS),
-        *expand(layout.REFERENCE_RECORDS, teacher=TEACHERS),
-        *expand(layout.REWARDS, teacher=TEACHERS, rm=REWARD_MODELS),
-        *(expand(layout.RESPONSES, teacher=TEACHERS) if ACCURACY else []),
+        *expand(L.COMPATIBILITY_RECORDS, base=BASES, teacher=TEACHERS),
+        *expand(L.REFERENCE_RECORDS, teacher=TEACHERS),
+        *expand(L.REWARDS, teacher=TEACHERS, rm=REWARD_MODELS),
+        *(expand(L.RESPONSES, teacher=TEACHERS) if ACCURACY else []),
         *truth_inputs("screening"),
     ]
 
@@ -331,23 +333,35 @@ def answer_inputs():
     """The fine-tuned cells' answers, which the report checks against the truth."""
     if not (EVAL and truth_inputs("evaluation")):
         return []
-    return [layout.ANSWERS.format(base=b, teacher=t) for b, t in FT_CELLS]
+    return [L.ANSWERS.format(base=b, teacher=t) for b, t in FT_CELLS]
 
 
 def untuned_inputs():
     """Every base's answers before fine-tuning, where the students' answers are checked."""
-    return expand(layout.UNTUNED_ANSWERS, base=BASES) if answer_inputs() else []
+    return expand(L.UNTUNED_ANSWERS, base=BASES) if answer_inputs() else []
 
 
 # The cells that are fine-tuned and evaluated (finetune.cells; every cell by default).
 FT_CELLS = [tuple(c) for c in CFG.get("finetune_cells", [])]
 
 
+def export_outputs():
+    """Every fine-tuned cell's answers in AlpacaEval's and Arena-Hard's own file shapes (none
+    with published scores: nothing is answered)."""
+    if not EVAL or SCORES:
+        return []
+    models = [exports.model_name(b, t) for b, t in FT_CELLS]
+    return [
+        *expand(L.EXPORT_ALPACA_EVAL, model=models),
+        *expand(L.EXPORT_ARENA_HARD, model=models),
+    ]
+
+
 def judgment_inputs():
     """The judgements the report reads: one file per fine-tuned cell."""
     if not EVAL:
         return []
-    return [layout.JUDGMENTS.format(base=b, teacher=t) for b, t in FT_CELLS]
+    return [L.JUDGMENTS.format(base=b, teacher=t) for b, t in FT_CELLS]
 
 
 def lc_files():
@@ -358,7 +372,7 @@ def lc_files():
 
 def lc_file_inputs():
     """The report's copies of AlpacaEval's published files, where configured."""
-    return [layout.LC_FILE.format(lc_file=k) for k in lc_files()]
+    return [L.LC_FILE.format(lc_file=k) for k in lc_files()]
 
 
 def study_report_cfg():
@@ -376,9 +390,14 @@ def study_report_cfg():
     if lc_files():
         analysis["length_control"] = {
             **analysis["length_control"],
-            **{setting[k]: layout.LC_FILE.format(lc_file=k) for k in lc_files()},
+            **{setting[k]: L.LC_FILE.format(lc_file=k) for k in lc_files()},
         }
     cfg = {**screening_report_cfg(), "evaluation": analysis}
+    # metrics.csv labels each cell with its teacher's family (and size)
+    cfg["teachers"] = [
+        {"name": t["name"], "family": t.get("family"), "params_b": t.get("params_b")}
+        for t in CFG["teachers"]
+    ]
     # how each cell's metrics are computed from its records (the bootstrap recomputes them)
     cfg["compat_metrics"] = {b: BASES[b].get("metrics") for b in BASES}
     cfg["reference_metrics"] = REFERENCE.get("metrics")
@@ -400,6 +419,8 @@ def preflight_cfg():
 
     def entry(e):
         extra = {k: e[k] for k in ("backend", "stop") if k in e}
+        if e.get("api"):  # the name of the variable holding the key (never the key)
+            extra["api"] = {"api_key_env": e["api"].get("api_key_env")}
         return {**loading(e), **extra, "path": model_dir(e)}
 
     judge = EVAL.get("judge") or {}
@@ -420,27 +441,61 @@ def preflight_cfg():
     }
 
 
+def preflight_checks():
+    """The preflight's tracked param: a digest of what it checks (`preflight_cfg`), so that a
+    dry run prints one short line where the checks changed rather than the whole list.
+
+    In a dry run where the preflight has passed before and its checks changed (a teacher was
+    added), the digest it passed with is given instead, and a line says that it will run
+    first. Snakemake (9.x) leaves unexamined every job downstream of a pending job whose
+    output they take as ancient() and that already exists (`DAG.update_needrun` masks them,
+    then skips them), so a pending preflight would hide the whole DAG from the dry run; with
+    the old digest the dry run lists the jobs the real run will run after it."""
+    import ast
+    import hashlib
+
+    text = json.dumps(preflight_cfg(), sort_keys=True, default=str)
+    digest = "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+    if not workflow.dryrun or not Path(L.PREFLIGHT).exists():
+        return digest
+    recorded = [
+        ast.literal_eval(value)
+        for value in workflow.persistence.params(L.PREFLIGHT) or []
+        if value.startswith("'sha256:")
+    ]
+    if recorded and digest not in recorded:
+        sys.stderr.write(
+            "teachergrid: the preflight runs first (its checks changed since it last "
+            "passed); the jobs listed follow it\n"
+        )
+        return recorded[0]
+    return digest
+
+
 def partial_reports():
     """After a failed run: the reports an earlier run left withdrawn (they no longer match the
     results, and would make the next run find nothing to do); the reports over the cells that
-    finished under results/report/partial/, where no rule writes; one line per cell that did
+    finished under results/<study>/report/partial/, where no rule writes; one line per cell that did
     not finish, naming the job that stopped it and that job's log."""
     from teachergrid import report as fanin
 
-    if not Path(layout.PREFLIGHT).exists():
+    if not Path(L.PREFLIGHT).exists():
         sys.stderr.write(
-            f"teachergrid: the preflight did not pass ({layout.LOGS['preflight']}): "
+            f"teachergrid: the preflight did not pass ({L.LOGS['preflight']}): "
             "no job ran, no report\n"
         )
         return
-    withdrawn = fanin.withdraw(dict.fromkeys([layout.SCREENING, *report_outputs()]))
+    reports = dict.fromkeys([L.SCREENING, *report_outputs()])
+    withdrawn = fanin.withdraw([str(Path(r).relative_to(R)) for r in reports], Path(R))
     if withdrawn:
         sys.stderr.write(
             f"teachergrid: removed {len(withdrawn)} reports of an earlier run from "
-            f"{layout.REPORT}/: this run changed results they were built from\n"
+            f"{L.REPORT}/: this run changed results they were built from\n"
         )
     try:
-        missing = fanin.build_partial(screening_report_cfg(), study_report_cfg())
+        missing = fanin.build_partial(
+            screening_report_cfg(), study_report_cfg(), Path(R)
+        )
     except Exception as exc:  # the run has failed already: say why no report, briefly
         sys.stderr.write(
             f"teachergrid: no partial report ({type(exc).__name__}: {exc})\n"
@@ -454,8 +509,8 @@ def partial_reports():
     cells = len(BASES) * len(TEACHERS)
     sys.stderr.write(
         f"teachergrid: partial reports over {cells - len(missing)} of {cells} cells in "
-        f"{layout.PARTIAL}/ (missing cells: {layout.PARTIAL_MISSING}); the same command "
-        f"again runs the unfinished jobs, writes the reports to {layout.REPORT}/ and "
+        f"{L.PARTIAL}/ (missing cells: {L.PARTIAL_MISSING}); the same command "
+        f"again runs the unfinished jobs, writes the reports to {L.REPORT}/ and "
         "removes the partial ones\n"
     )
 

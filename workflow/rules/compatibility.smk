@@ -3,13 +3,13 @@
 
 rule compatibility:
     input:
-        responses=layout.RESPONSES,
+        responses=L.RESPONSES,
         model=lambda wc: model_input(BASES[wc.base]),
     output:
-        records=layout.COMPATIBILITY_RECORDS,
-        summary=layout.COMPATIBILITY,
+        records=L.COMPATIBILITY_RECORDS,
+        summary=L.COMPATIBILITY,
     log:
-        layout.LOGS["compatibility"],
+        L.LOGS["compatibility"],
     benchmark:
         f"{R}/benchmarks/compatibility/{{base}}/{{teacher}}.tsv"
     conda:
@@ -27,13 +27,13 @@ rule compatibility:
 
 rule reference:
     input:
-        responses=layout.RESPONSES,
+        responses=L.RESPONSES,
         model=model_input(REFERENCE),
     output:
-        records=layout.REFERENCE_RECORDS,
-        summary=layout.REFERENCE,
+        records=L.REFERENCE_RECORDS,
+        summary=L.REFERENCE,
     log:
-        layout.LOGS["reference"],
+        L.LOGS["reference"],
     benchmark:
         f"{R}/benchmarks/reference/{{teacher}}.tsv"
     conda:

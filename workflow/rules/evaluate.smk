@@ -8,11 +8,11 @@ rule eval_reference:
         model=lambda wc: eval_reference_model_input(wc.bench),
         prompts=lambda wc: local_data(EVAL[wc.bench]["prompts"]),
         answers=lambda wc: local_data(EVAL[wc.bench]["reference"]),
-        preflight=ancient(layout.PREFLIGHT),
+        preflight=ancient(L.PREFLIGHT),
     output:
-        layout.EVAL_REFERENCE,
+        L.EVAL_REFERENCE,
     log:
-        layout.LOGS["eval_reference"],
+        L.LOGS["eval_reference"],
     benchmark:
         f"{R}/benchmarks/eval/{{bench}}_reference.tsv"
     wildcard_constraints:
@@ -52,9 +52,9 @@ rule alpaca_eval_lc_file:
     input:
         lambda wc: local_data(lc_files()[wc.lc_file]),
     output:
-        layout.LC_FILE,
+        L.LC_FILE,
     log:
-        layout.LOGS["alpaca_eval_lc_file"],
+        L.LOGS["alpaca_eval_lc_file"],
     benchmark:
         f"{R}/benchmarks/eval/{{lc_file}}.tsv"
     wildcard_constraints:
@@ -75,9 +75,9 @@ rule alpaca_eval_lc_file:
 # submitting host (where the network is), and kept beside the results.
 rule judge_prompts:
     output:
-        expand(layout.JUDGE_PROMPT, bench=layout.BENCHMARKS),
+        expand(L.JUDGE_PROMPT, bench=layout.BENCHMARKS),
     log:
-        layout.LOGS["judge_prompts"],
+        L.LOGS["judge_prompts"],
     benchmark:
         f"{R}/benchmarks/eval/judge_prompts.tsv"
     localrule: True
@@ -96,15 +96,15 @@ rule judge_prompts:
 # job; an LLM judge behind an API judges in a job of its own (judge) on the submitting host.
 rule evaluate:
     input:
-        model=layout.MODEL,
-        alpaca_eval=layout.EVAL_REFERENCE.format(bench="alpaca_eval"),
-        arena_hard=layout.EVAL_REFERENCE.format(bench="arena_hard"),
+        model=L.MODEL,
+        alpaca_eval=L.EVAL_REFERENCE.format(bench="alpaca_eval"),
+        arena_hard=L.EVAL_REFERENCE.format(bench="arena_hard"),
         judge=[] if JUDGE_ON_HOST else model_input(EVAL.get("judge", {})),
     output:
-        **({} if JUDGE_ON_HOST else {"judgments": layout.JUDGMENTS}),
-        answers=layout.ANSWERS,
+        **({} if JUDGE_ON_HOST else {"judgments": L.JUDGMENTS}),
+        answers=L.ANSWERS,
     log:
-        layout.LOGS["evaluate"],
+        L.LOGS["evaluate"],
     benchmark:
         f"{R}/benchmarks/evaluate/{{base}}/{{teacher}}.tsv"
     conda:
@@ -133,12 +133,12 @@ rule evaluate:
 rule evaluate_untuned:
     input:
         model=lambda wc: model_input(BASES[wc.base]),
-        alpaca_eval=layout.EVAL_REFERENCE.format(bench="alpaca_eval"),
-        arena_hard=layout.EVAL_REFERENCE.format(bench="arena_hard"),
+        alpaca_eval=L.EVAL_REFERENCE.format(bench="alpaca_eval"),
+        arena_hard=L.EVAL_REFERENCE.format(bench="arena_hard"),
     output:
-        answers=layout.UNTUNED_ANSWERS,
+        answers=L.UNTUNED_ANSWERS,
     log:
-        layout.LOGS["evaluate_untuned"],
+        L.LOGS["evaluate_untuned"],
     benchmark:
         f"{R}/benchmarks/evaluate_untuned/{{base}}.tsv"
     conda:
@@ -161,14 +161,14 @@ if JUDGE_ON_HOST:
 
     rule judge:
         input:
-            answers=layout.ANSWERS,
-            alpaca_eval=layout.EVAL_REFERENCE.format(bench="alpaca_eval"),
-            arena_hard=layout.EVAL_REFERENCE.format(bench="arena_hard"),
-            prompts=expand(layout.JUDGE_PROMPT, bench=layout.BENCHMARKS),
+            answers=L.ANSWERS,
+            alpaca_eval=L.EVAL_REFERENCE.format(bench="alpaca_eval"),
+            arena_hard=L.EVAL_REFERENCE.format(bench="arena_hard"),
+            prompts=expand(L.JUDGE_PROMPT, bench=layout.BENCHMARKS),
         output:
-            judgments=layout.JUDGMENTS,
+            judgments=L.JUDGMENTS,
         log:
-            layout.LOGS["judge"],
+            L.LOGS["judge"],
         benchmark:
             f"{R}/benchmarks/judge/{{base}}/{{teacher}}.tsv"
         localrule: True
@@ -183,3 +183,29 @@ if JUDGE_ON_HOST:
             judge_model=None,
         script:
             "../scripts/judge.py"
+
+
+# Every student's answers in the benchmarks' own file shapes (AlpacaEval's model_outputs.json,
+# Arena-Hard's answer files), so that the official tools can be rerun on them: one job over all
+# cells, on the submitting host (a file conversion).
+rule exports:
+    input:
+        answers=lambda wc: [L.ANSWERS.format(base=b, teacher=t) for b, t in FT_CELLS],
+        alpaca_eval=L.EVAL_REFERENCE.format(bench="alpaca_eval"),
+        arena_hard=L.EVAL_REFERENCE.format(bench="arena_hard"),
+    output:
+        export_outputs(),
+    log:
+        L.LOGS["exports"],
+    benchmark:
+        f"{R}/benchmarks/exports.tsv"
+    localrule: True
+    conda:
+        "../../envs/analysis.yaml"
+    threads: cores(SMALL_JOB)
+    resources:
+        **scheduler(SMALL_JOB),
+    params:
+        cells=[list(c) for c in FT_CELLS],
+    script:
+        "../scripts/exports.py"

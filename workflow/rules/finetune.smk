@@ -4,12 +4,12 @@
 
 rule finetune:
     input:
-        responses=layout.RESPONSES,
+        responses=L.RESPONSES,
         model=lambda wc: model_input(BASES[wc.base]),
     output:
-        directory(layout.MODEL),
+        directory(L.MODEL),
     log:
-        layout.LOGS["finetune"],
+        L.LOGS["finetune"],
     benchmark:
         f"{R}/benchmarks/finetune/{{base}}/{{teacher}}.tsv"
     conda:

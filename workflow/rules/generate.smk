@@ -7,9 +7,9 @@ rule generate:
         instructions=f"{R}/instructions/train.jsonl",
         model=lambda wc: model_input(TEACHERS[wc.teacher]),
     output:
-        layout.RESPONSES,
+        L.RESPONSES,
     log:
-        layout.LOGS["generate"],
+        L.LOGS["generate"],
     benchmark:
         f"{R}/benchmarks/generate/{{teacher}}.tsv"
     wildcard_constraints:
@@ -43,9 +43,9 @@ rule published_responses:
         instructions=f"{R}/instructions/train.jsonl",
         data=lambda wc: local_data(TEACHERS[wc.teacher]["dataset"]),
     output:
-        layout.RESPONSES,
+        L.RESPONSES,
     log:
-        layout.LOGS["generate"],
+        L.LOGS["generate"],
     benchmark:
         f"{R}/benchmarks/generate/{{teacher}}.tsv"
     wildcard_constraints:

@@ -6,7 +6,7 @@
 rule instructions:
     input:
         local_data(CFG["instructions"]),
-        preflight=ancient(layout.PREFLIGHT),
+        preflight=ancient(L.PREFLIGHT),
     output:
         f"{R}/instructions/train.jsonl",
     log:

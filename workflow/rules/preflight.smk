@@ -4,13 +4,15 @@
 # time stamp never reruns anything. It is a checkpoint so that Snakemake looks at the DAG
 # again once it has run: when it reruns (a teacher was added), Snakemake holds back every job
 # downstream of it while it is pending, and only a checkpoint makes it take them up again.
+# Snakemake compares a digest of what it checks (`preflight_checks`, which also keeps a dry
+# run from hiding the DAG behind a pending preflight).
 
 
 checkpoint preflight:
     output:
-        layout.PREFLIGHT,
+        L.PREFLIGHT,
     log:
-        layout.LOGS["preflight"],
+        L.LOGS["preflight"],
     benchmark:
         f"{R}/benchmarks/preflight.tsv"
     localrule: True
@@ -20,6 +22,7 @@ checkpoint preflight:
     resources:
         **scheduler(SMALL_JOB),
     params:
-        cfg=preflight_cfg(),
+        checks=lambda wc: preflight_checks(),
+        cfg=Untracked({"models": preflight_cfg()}),
     script:
         "../scripts/preflight.py"

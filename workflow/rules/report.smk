@@ -1,20 +1,20 @@
 # Fan-in: CAR for every (base, teacher) and the rankings (screening); then, from the judgements,
 # the benchmark scores, metrics.csv and the correlations of every metric with measured
 # performance. When a cell fails, the workflow's error handler (common.smk) builds the same
-# reports over the cells that finished under results/report/partial/, which no rule writes;
+# reports over the cells that finished under results/<study>/report/partial/, which no rule writes;
 # the next run that completes the cells writes these rules' outputs and removes that folder.
 
 
 rule screening_report:
     input:
-        rewards=expand(layout.REWARDS, teacher=TEACHERS, rm=REWARD_MODELS),
-        compat=expand(layout.COMPATIBILITY, base=BASES, teacher=TEACHERS),
-        reference=expand(layout.REFERENCE, teacher=TEACHERS),
-        responses=expand(layout.RESPONSES, teacher=TEACHERS) if ACCURACY else [],
+        rewards=expand(L.REWARDS, teacher=TEACHERS, rm=REWARD_MODELS),
+        compat=expand(L.COMPATIBILITY, base=BASES, teacher=TEACHERS),
+        reference=expand(L.REFERENCE, teacher=TEACHERS),
+        responses=expand(L.RESPONSES, teacher=TEACHERS) if ACCURACY else [],
         truth=truth_inputs("screening"),
     output:
-        metrics=layout.SCREENING,
-        rankings=expand(layout.RANKINGS, base=BASES),
+        metrics=L.SCREENING,
+        rankings=expand(L.RANKINGS, base=BASES),
     log:
         f"{R}/logs/screening_report.log",
     benchmark:
@@ -27,6 +27,7 @@ rule screening_report:
         **scheduler(SMALL_JOB),
     params:
         cfg=screening_report_cfg(),
+        root=R,
     script:
         "../scripts/screening_report.py"
 
@@ -40,7 +41,7 @@ rule screening:
 
 rule report:
     input:
-        screening=layout.SCREENING,
+        screening=L.SCREENING,
         judgments=judgment_inputs(),
         answers=answer_inputs(),
         untuned=untuned_inputs(),
@@ -50,13 +51,13 @@ rule report:
         # per-response records: the correlations' bootstrap over instructions reads them
         records=record_inputs(),
     output:
-        metrics=layout.METRICS,
+        metrics=L.METRICS,
         extra=(
             [
-                layout.CORRELATIONS,
-                layout.PARADOX,
-                layout.CAR_SENSITIVITY,
-                layout.CAR_TRANSFER,
+                L.CORRELATIONS,
+                L.PARADOX,
+                L.CAR_SENSITIVITY,
+                L.CAR_TRANSFER,
                 *accuracy_outputs(),
             ]
             if EVAL
@@ -74,5 +75,6 @@ rule report:
         **scheduler(SMALL_JOB),
     params:
         cfg=study_report_cfg(),
+        root=R,
     script:
         "../scripts/report.py"

@@ -3,12 +3,12 @@
 
 rule reward:
     input:
-        responses=layout.RESPONSES,
+        responses=L.RESPONSES,
         model=lambda wc: model_input(REWARD_MODELS[wc.rm]),
     output:
-        layout.REWARDS,
+        L.REWARDS,
     log:
-        layout.LOGS["reward"],
+        L.LOGS["reward"],
     benchmark:
         f"{R}/benchmarks/reward/{{teacher}}/{{rm}}.tsv"
     conda:
@@ -30,9 +30,9 @@ rule published_rewards:
         instructions=f"{R}/instructions/train.jsonl",
         data=lambda wc: local_data(TEACHERS[wc.teacher]["dataset"]),
     output:
-        layout.REWARDS,
+        L.REWARDS,
     log:
-        layout.LOGS["reward"],
+        L.LOGS["reward"],
     benchmark:
         f"{R}/benchmarks/reward/{{teacher}}/{{rm}}.tsv"
     wildcard_constraints:

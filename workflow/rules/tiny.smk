@@ -4,7 +4,7 @@
 # All tokenizers in one job: each trains in about a second, less than a job's start-up.
 rule tiny_tokenizers:
     input:
-        preflight=ancient(layout.PREFLIGHT),
+        preflight=ancient(L.PREFLIGHT),
     output:
         directory(f"{R}/tiny/tokenizers"),
     log:

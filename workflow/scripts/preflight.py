@@ -9,9 +9,11 @@ from teachergrid.jsonl import atomic_open
 
 sm = snakemake  # noqa: F821
 log = start(sm)
-findings = preflight.run(sm.params.cfg, lambda entry: entry["path"])
+findings = preflight.run(sm.params.cfg["models"], lambda entry: entry["path"], in_job_env=True)
 for finding in findings:
     log.info("%s", finding.line())
+log.info("%s", preflight.summary(findings))
+sys.__stderr__.write(f"teachergrid {preflight.summary(findings)}\n")
 problems = preflight.errors(findings)
 if problems:
     for finding in problems:

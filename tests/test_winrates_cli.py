@@ -244,7 +244,7 @@ def test_alpaca_evals_own_annotation_files_give_the_same_numbers_with_intervals(
         files[-1].write_text(json.dumps(alpaca_eval_annotations(frame, model)))
     subset = tmp_path / "subset.csv"
     frame[frame["model"].isin(models)].to_csv(subset, index=False)
-    common = ("--bootstrap", "30", "--seed", "1")
+    common = ("--bootstrap", "20", "--seed", "1")
     for source, out in (([str(subset)], "csv.out"), ([str(f) for f in files], "json.out")):
         done = winrates("--judgments", *source, "--out", str(tmp_path / out), *common)
         assert done.returncode == 0, done.stderr

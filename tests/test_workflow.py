@@ -195,12 +195,20 @@ def test_every_job_left_a_log_and_a_benchmark(grid):
 
 
 def test_every_result_honours_the_umask(grid):
-    # run under umask 002: every file and folder the study wrote is the group's to read and
-    # write, as an ordinary `open` or `mkdir` would leave it (atomic writes included)
+    # run under umask 002, as in a project group's shared folder: every file the study wrote is
+    # the group's to read, and every folder to open, as an ordinary `open` or `mkdir` leaves
+    # them (atomic writes included)
     paths = [p for p in (grid / "results/tiny-offline-grid").rglob("*") if not p.is_symlink()]
     assert len(paths) > 500
-    private = [str(p.relative_to(grid)) for p in paths if p.stat().st_mode & 0o060 != 0o060]
+    wanted = {True: 0o050, False: 0o040}  # folders: read and enter; files: read
+    private = [
+        str(p.relative_to(grid))
+        for p in paths
+        if p.stat().st_mode & wanted[p.is_dir()] != wanted[p.is_dir()]
+    ]
     assert not private, private[:10]
+    # and what the job writes itself is the group's to write too (umask 002: 0664)
+    assert (grid / "results/tiny-offline-grid/report/metrics.csv").stat().st_mode & 0o777 == 0o664
 
 
 def test_one_cell_reruns_alone_then_with_its_reports(grid):
@@ -454,6 +462,8 @@ def test_a_rerun_from_scratch_gives_byte_identical_results(grid, tmp_path):
         "results/tiny-offline-grid/report/metrics.csv",
         "results/tiny-offline-grid/report/correlations.csv",
         "results/tiny-offline-grid/report/ap_accuracy.csv",
+        "results/tiny-offline-grid/exports/alpaca_eval/base-llama--qwen-s/model_outputs.json",
+        "results/tiny-offline-grid/exports/arena_hard/model_answer/base-llama--qwen-s.jsonl",
     ]
     differ = [f for f in compared if (again / f).read_bytes() != (grid / f).read_bytes()]
     assert differ == []

@@ -455,7 +455,7 @@ def preflight_checks():
     import hashlib
 
     text = json.dumps(preflight_cfg(), sort_keys=True, default=str)
-    digest = "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+    digest = f"sha256:{hashlib.sha256(text.encode()).hexdigest()}"
     if not workflow.dryrun or not Path(L.PREFLIGHT).exists():
         return digest
     recorded = [

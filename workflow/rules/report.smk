@@ -27,7 +27,8 @@ rule screening_report:
         **scheduler(SMALL_JOB),
     params:
         cfg=screening_report_cfg(),
-        root=R,
+        # the study's folder, which the report reads the cells' files from
+        root=lambda wc: R,
     script:
         "../scripts/screening_report.py"
 
@@ -75,6 +76,7 @@ rule report:
         **scheduler(SMALL_JOB),
     params:
         cfg=study_report_cfg(),
-        root=R,
+        # the study's folder, which the report reads the cells' files from
+        root=lambda wc: R,
     script:
         "../scripts/report.py"

@@ -251,6 +251,38 @@ def _check_truth_column(path: Path, column: str, where: str) -> None:
             )
 
 
+def _resolve_entry(
+    entry: dict[str, Any],
+    where: str,
+    role: str,
+    gen: dict[str, Any],
+    base_dir: Path,
+    tiny: dict[str, Any],
+    file: str,
+    working_dir: Path | None,
+) -> None:
+    """A model entry's defaults, and where its model (or its published data) comes from."""
+    _fill_model_defaults(entry)
+    if "dataset" in entry and "model" in entry and not gen["published"]:
+        del entry["dataset"]  # generation.published: false regenerates it
+    if "dataset" not in entry:
+        _resolve_model(entry, where, role, base_dir, tiny, file, working_dir)
+        return
+    # a published teacher: no model to resolve
+    from .published import PublishedDataError, score_keys
+
+    published = entry["dataset"]
+    published.setdefault("revision", None)
+    published.setdefault("split", "train")
+    published.setdefault("instruction_column", "instruction")
+    _resolve_source(published, base_dir, f"{where}.dataset", file, working_dir)
+    try:  # the scores a local file publishes are known before any job
+        published["scores"] = score_keys(published)
+    except PublishedDataError as exc:
+        raise ConfigError(f"{file}: {where}.dataset: {exc}") from None
+    entry["backend"] = "dataset"
+
+
 def _check_benchmark_file(section: dict[str, Any], where: str, file: str) -> None:
     """A local benchmark file exists and parses, and every record has the configured fields,
     text where the field is a prompt or an answer (errors name the record)."""
@@ -450,29 +482,19 @@ def validate(
     gen.setdefault("shard_size", 1000)
     gen.setdefault("published", True)
 
+    # every model entry is resolved on its own: the problems of all of them are reported
+    # together (a study moved to another cluster has several model paths to fix at once)
+    model_problems: list[str] = []
     for section, role in (("teachers", "teacher"), ("bases", "base"), ("reward_models", "reward")):
         _check_names(cfg[section], section, file)
         for i, entry in enumerate(cfg[section]):
-            _fill_model_defaults(entry)
-            if "dataset" in entry and "model" in entry and not gen["published"]:
-                del entry["dataset"]  # generation.published: false regenerates it
-            if "dataset" in entry:  # a published teacher: no model to resolve
-                published = entry["dataset"]
-                published.setdefault("revision", None)
-                published.setdefault("split", "train")
-                published.setdefault("instruction_column", "instruction")
-                where = _entry(section, i, entry)
-                _resolve_source(published, base_dir, f"{where}.dataset", file, working_dir)
-                from .published import PublishedDataError, score_keys
-
-                try:  # the scores a local file publishes are known before any job
-                    published["scores"] = score_keys(published)
-                except PublishedDataError as exc:
-                    raise ConfigError(f"{file}: {where}.dataset: {exc}") from None
-                entry["backend"] = "dataset"
-                continue
-            where = _entry(section, i, entry)
-            _resolve_model(entry, where, role, base_dir, tiny, file, working_dir)
+            try:
+                _resolve_entry(entry, _entry(section, i, entry), role, gen, base_dir, tiny, file,
+                               working_dir)  # fmt: skip
+            except ConfigError as exc:
+                model_problems.append(str(exc))
+    if model_problems:
+        raise ConfigError("\n".join(model_problems))
 
     for i, teacher in enumerate(cfg["teachers"]):
         where = _entry("teachers", i, teacher)

@@ -337,7 +337,7 @@ def run(cfg: dict[str, Any], model_dir: Any, in_job_env: bool = False) -> list[F
             )
             for name in vllm_teachers
         ] + run({**cfg, "teachers": [t for t in cfg["teachers"] if t["backend"] != "vllm"]},
-                model_dir)  # fmt: skip
+                model_dir, in_job_env)  # fmt: skip
     jobs: list[tuple[dict[str, Any], str, str]] = []
     for teacher in cfg["teachers"]:
         # an API teacher loads nothing here; a published one is read, not loaded
@@ -353,7 +353,49 @@ def run(cfg: dict[str, Any], model_dir: Any, in_job_env: bool = False) -> list[F
     for entry, role, backend in jobs:
         recipe = tiny.get(entry["tiny"]) if entry.get("tiny") else None
         findings += check_model(entry, model_dir(entry), role, backend, recipe, vllm)
-    return findings + check_api_keys(cfg)
+    return findings + check_evaluation_engine(cfg, model_dir, in_job_env) + check_api_keys(cfg)
+
+
+def check_evaluation_engine(
+    cfg: dict[str, Any], model_dir: Any, in_job_env: bool = False
+) -> list[Finding]:
+    """With `evaluation.backend: vllm`, every base's students answer the benchmarks in vLLM: the
+    base's architecture must be one vLLM's registry loads (the fine-tuned model keeps it)."""
+    evaluation = cfg.get("evaluation") or {}
+    if evaluation.get("backend") != "vllm" or evaluation.get("scores"):
+        return []
+    tiny = (cfg.get("tiny_world") or {}).get("models", {})
+    vllm = vllm_architectures()
+    out = []
+    for base in cfg["bases"]:
+        where = f"{base['name']} (evaluation.backend vllm)"
+        if vllm is None:
+            level = "error" if in_job_env else "note"
+            fix = ": run with --sdm conda, or set evaluation.backend: hf" if in_job_env else ""
+            out.append(Finding(level, where, f"vLLM is not installed here{fix}"))
+            continue
+        if base.get("tiny"):
+            archs = [TINY_ARCHITECTURES[(tiny[base["tiny"]]["architecture"], False)]]
+        else:
+            try:
+                archs = _architectures(Source(base, model_dir(base)).json("config.json") or {})
+            except LookupError as exc:
+                out.append(Finding("note", where, str(exc)))
+                continue
+        supported, version = vllm
+        missing = [a for a in archs if a not in supported]
+        if missing:
+            out.append(
+                Finding(
+                    "error",
+                    where,
+                    f"vLLM {version} cannot load architecture {', '.join(missing)}, which its "
+                    "fine-tuned students keep: set evaluation.backend: hf",
+                )
+            )
+        else:
+            out.append(Finding("ok", where, f"its students answer in vLLM {version}"))
+    return out
 
 
 def check_api_keys(cfg: dict[str, Any]) -> list[Finding]:

@@ -285,6 +285,20 @@ def test_every_mistake_of_a_config_is_reported_at_once_with_the_entry_and_a_gues
     ]
 
 
+def test_every_model_entry_that_cannot_be_found_is_named_at_once(tmp_path):
+    cfg = tiny_config()
+    cfg["bases"][1]["model"] = "./checkpoints/none"
+    cfg["teachers"][0]["model"] = "tiny:nope"
+    path = tmp_path / "study.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    lines = str(info.value).splitlines()
+    assert len(lines) == 2, lines
+    assert "teachers[0] (llama-s).model: 'tiny:nope' is not defined" in lines[0]
+    assert "bases[1] (base-qwen).model: local model path './checkpoints/none'" in lines[1]
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [

@@ -157,6 +157,25 @@ def test_an_api_key_the_config_names_must_be_set_and_is_never_shown(tmp_path, ca
     assert "0 problem(s)" in out.out
 
 
+def test_students_answering_in_vllm_need_vllm_where_their_jobs_run():
+    from helpers import tiny_config
+
+    from teachergrid.preflight import check_evaluation_engine
+
+    cfg = tiny_config()
+    assert check_evaluation_engine(cfg, lambda e: e["model"]) == []  # hf: nothing to check
+    cfg["evaluation"]["backend"] = "vllm"
+    # this venv has no vLLM: by hand a note, in the workflow's preflight job an error per base
+    by_hand = check_evaluation_engine(cfg, lambda e: e["model"])
+    in_job = check_evaluation_engine(cfg, lambda e: e["model"], in_job_env=True)
+    assert [f.level for f in by_hand] == ["note"] * 4
+    assert [f.level for f in in_job] == ["error"] * 4
+    assert in_job[0].line() == (
+        "error: base-llama (evaluation.backend vllm): vLLM is not installed here: run with "
+        "--sdm conda, or set evaluation.backend: hf"
+    )
+
+
 def write(path: Path, cfg: dict) -> Path:
     import yaml
 

@@ -431,7 +431,12 @@ def preflight_cfg():
         "bases": [entry(b) for b in CFG["bases"]],
         "reward_models": [entry(r) for r in CFG["reward_models"]],
         "reference_model": entry(REFERENCE),
-        "evaluation": {"judge": entry(judge) if "model" in judge else judge},
+        "evaluation": {
+            "judge": entry(judge) if "model" in judge else judge,
+            # the engine the students answer in (evaluate jobs), and whether any job does
+            "backend": EVAL.get("backend"),
+            "scores": bool(SCORES),
+        },
         "tiny_world": {
             "models": {
                 name: {"architecture": recipe["architecture"]}

@@ -106,7 +106,8 @@ def _winrates(args: argparse.Namespace) -> int:
     with atomic_open(args.out) as handle:
         table[columns].to_csv(handle, index=False)
     print(table[columns].round(2).to_string(index=False))
-    print(f"wrote {args.out} ({args.mode} mode; 95% intervals from {rounds} rounds)")
+    intervals_note = f"; 95% intervals from {rounds} rounds" if rounds else ""
+    print(f"wrote {args.out} ({args.mode} mode{intervals_note})")
     return 0
 
 

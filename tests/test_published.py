@@ -120,7 +120,10 @@ def test_config_knows_which_scores_a_local_file_publishes(tmp_path):
     raw = yaml.safe_load(published_config(tmp_path).read_text())
     raw["teachers"][0]["dataset"]["column"] = "gemma-2-27b-it"
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump(raw))
-    with pytest.raises(ConfigError, match=r"teachers\[0\]\.dataset: .*no column 'gemma-2-27b-it'"):
+    name = raw["teachers"][0]["name"]
+    with pytest.raises(
+        ConfigError, match=rf"teachers\[0\] \({name}\)\.dataset: .*no column 'gemma-2-27b-it'"
+    ):
         load_config(tmp_path / "bad.yaml")
 
 

@@ -6,6 +6,8 @@ import re
 import sys
 from pathlib import Path
 
+from snakemake.io import IOFile
+
 # Jobs import the package from this checkout, whatever environment they run in (a conda
 # environment of envs/, a container, the submitting shell's venv): the code that runs is the
 # code of the workflow that planned the job.
@@ -461,11 +463,12 @@ def preflight_checks():
 
     text = json.dumps(preflight_cfg(), sort_keys=True, default=str)
     digest = f"sha256:{hashlib.sha256(text.encode()).hexdigest()}"
-    if not workflow.dryrun or not Path(L.PREFLIGHT).exists():
+    output = IOFile(L.PREFLIGHT)  # (Snakemake's records are keyed by its file objects)
+    if not workflow.dryrun or not Path(output).exists():
         return digest
     recorded = [
         ast.literal_eval(value)
-        for value in workflow.persistence.params(L.PREFLIGHT) or []
+        for value in workflow.persistence.params(output) or []
         if value.startswith("'sha256:")
     ]
     if recorded and digest not in recorded:

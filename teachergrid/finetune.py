@@ -166,7 +166,7 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
     from trl import SFTConfig, SFTTrainer
 
     from .chat import load_tokenizer
-    from .jsonl import read_jsonl, write_json
+    from .jsonl import as_umask_allows, read_jsonl, write_json
     from .modeling import load_causal_lm, set_threads, torch_dtype
 
     set_threads(spec.get("threads"))
@@ -235,6 +235,7 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
         }
         write_json(tmp / "finetune_config.json", info)
         write_json(tmp / "train_log.json", trainer.state.log_history)
+        as_umask_allows(tmp)
         shutil.rmtree(out, ignore_errors=True)
         tmp.rename(out)
         if not spec.get("keep_checkpoints", False):

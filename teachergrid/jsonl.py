@@ -31,6 +31,16 @@ def current_umask() -> int:
     return mask
 
 
+def as_umask_allows(folder: str | os.PathLike[str]) -> None:
+    """Give every file under `folder` the permissions an ordinary `open` would (0666 less the
+    umask): a library that saves through a private temporary file (safetensors' weights are
+    0600) must not leave a model a project group cannot read."""
+    mode = 0o666 & ~current_umask()
+    for path in Path(folder).rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            os.chmod(path, mode)
+
+
 @contextmanager
 def atomic_open(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[Any]]:
     """Open a temporary file next to `path`; rename it to `path` only if the block succeeds."""

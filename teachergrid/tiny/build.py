@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..chat import encode_pair
+from ..jsonl import as_umask_allows
 from ..scoring import pad_batch
 from . import tasks
 
@@ -379,6 +380,7 @@ def build_model(
         "losses": losses,
     }
     (tmp / "tiny_recipe.json").write_text(json.dumps(info, indent=1))
+    as_umask_allows(tmp)
     if out_dir.exists():
         import shutil
 

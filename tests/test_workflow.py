@@ -351,7 +351,9 @@ def test_two_studies_in_one_project_never_touch_each_others_files(grid):
     other["study"] = "second-look"
     path = grid / "configs" / "second-look.yaml"
     path.write_text(yaml.safe_dump(other))
-    snakemake(grid, "results/second-look/instructions/train.jsonl", configfile=path)
+    # (the target before --configfile, which takes every word after it)
+    target = "results/second-look/instructions/train.jsonl"
+    snakemake(grid, target, "--configfile", str(path), configfile=None)
     assert (grid / "results/second-look/instructions/train.jsonl").exists()
     assert {p: p.stat().st_mtime_ns for p in demo.rglob("*") if p.is_file()} == before
     assert sorted(p.name for p in (grid / "results").iterdir()) == [

@@ -343,10 +343,22 @@ def test_two_studies_in_one_project_never_touch_each_others_files(grid):
     and a run of another config writes only under its own study's folder."""
     demo = grid / "results/tiny-offline-grid"
     before = {p: p.stat().st_mtime_ns for p in demo.rglob("*") if p.is_file()}
-    shutil.copytree(REPO / "data", grid / "data", dirs_exist_ok=True)
-    shutil.copy2(REPO / "config.yaml", grid / "config.yaml")
-    paper = job_counts(snakemake(grid, "-n", configfile=grid / "config.yaml"))
-    assert paper["total"] == 499 and paper["preflight"] == 1 and paper["compatibility"] == 100
+    # the paper's study (config.yaml, offline): its whole DAG
+    out = snakemake(grid, "-n", configfile=None)
+    paper = job_counts(out)
+    assert paper["total"] == 499 and paper["preflight"] == 1
+    # the 19 open teachers' responses and scores are the published Generator Zoo's; GPT-4 (an
+    # API teacher) and the published benchmark answers are fetched on the host
+    assert paper["published_responses"] == 19 and paper["generate_api"] == 1
+    assert "generate" not in paper
+    assert paper["published_rewards"] == 57 and paper["reward"] == 3
+    assert paper["eval_reference_host"] == 2 and "eval_reference" not in paper
+    assert paper["compatibility"] == 100 and paper["reference"] == 20
+    # GPT-4 is fine-tuned on one base (finetune.cells), the open teachers on all five
+    assert paper["finetune"] == 96 and paper["evaluate"] == 96 and paper["exports"] == 1
+    # GPU resources reach the jobs (tensor-parallel sizes: test_jobs_ask_the_scheduler_...)
+    assert re.search(r"rule finetune:(?:\n\s+[^\n]*)*?\n\s+resources: [^\n]*gpu=4", out)
+    assert re.search(r"rule evaluate:(?:\n\s+[^\n]*)*?\n\s+resources: [^\n]*gpu=1", out)
     other = yaml.safe_load((grid / "configs" / "tiny.yaml").read_text())
     other["study"] = "second-look"
     path = grid / "configs" / "second-look.yaml"
@@ -529,25 +541,6 @@ def test_every_cell_fine_tuned_evaluated_and_correlated(grid):
     assert list(paradox["base"]) == list(table["base"].unique())
     best = table.loc[table.groupby("base")["ap"].idxmax()].set_index("base")["teacher"]
     assert dict(zip(paradox["base"], paradox["best_teacher"], strict=True)) == best.to_dict()
-
-
-def test_paper_config_builds_the_whole_dag_offline(tmp_path):
-    out = snakemake(tmp_path, "-n", configfile=None)
-    counts = job_counts(out)
-    # the 19 open teachers' responses and scores are the published Generator Zoo's; GPT-4 (an
-    # API teacher) and the published benchmark answers are fetched on the host
-    assert counts["published_responses"] == 19 and counts["generate_api"] == 1
-    assert "generate" not in counts
-    assert counts["published_rewards"] == 57 and counts["reward"] == 3
-    assert counts["eval_reference_host"] == 2 and "eval_reference" not in counts
-    assert counts["compatibility"] == 100
-    assert counts["reference"] == 20
-    # GPT-4 is fine-tuned on one base (finetune.cells), the open teachers on all five
-    assert counts["finetune"] == 96
-    assert counts["evaluate"] == 96
-    # GPU resources reach the jobs (tensor-parallel sizes: test_jobs_ask_the_scheduler_...)
-    assert re.search(r"rule finetune:(?:\n\s+[^\n]*)*?\n\s+resources: [^\n]*gpu=4", out)
-    assert re.search(r"rule evaluate:(?:\n\s+[^\n]*)*?\n\s+resources: [^\n]*gpu=1", out)
 
 
 def test_the_papers_table4_from_published_scores_needs_no_fine_tuning(tmp_path):

@@ -324,20 +324,12 @@ def run(cfg: dict[str, Any], model_dir: Any, in_job_env: bool = False) -> list[F
     otherwise). There a vLLM teacher without vLLM is a problem, not a note: its job would
     fail the same way."""
     tiny = (cfg.get("tiny_world") or {}).get("models", {})
-    vllm_teachers = [t["name"] for t in cfg["teachers"] if t["backend"] == "vllm"]
-    vllm = vllm_architectures() if vllm_teachers else None
-    if vllm_teachers and vllm is None and in_job_env:
-        return [
-            Finding(
-                "error",
-                name,
-                "backend vllm, but vLLM is not installed where its job runs: run with --sdm "
-                "conda (envs/generation.yaml holds vLLM), install vllm in this environment, "
-                "or serve it with backend hf",
-            )
-            for name in vllm_teachers
-        ] + run({**cfg, "teachers": [t for t in cfg["teachers"] if t["backend"] != "vllm"]},
-                model_dir, in_job_env)  # fmt: skip
+    evaluation = cfg.get("evaluation") or {}
+    # vLLM's registry, read once (importing vLLM takes seconds) where anything runs in it
+    in_vllm = any(t["backend"] == "vllm" for t in cfg["teachers"]) or (
+        evaluation.get("backend") == "vllm" and not evaluation.get("scores")
+    )
+    vllm = vllm_architectures() if in_vllm else None
     jobs: list[tuple[dict[str, Any], str, str]] = []
     for teacher in cfg["teachers"]:
         # an API teacher loads nothing here; a published one is read, not loaded
@@ -351,21 +343,36 @@ def run(cfg: dict[str, Any], model_dir: Any, in_job_env: bool = False) -> list[F
         jobs.append((judge, "reward", "hf"))
     findings: list[Finding] = []
     for entry, role, backend in jobs:
+        if backend == "vllm" and vllm is None and in_job_env:
+            findings.append(
+                Finding(
+                    "error",
+                    entry["name"],
+                    "backend vllm, but vLLM is not installed where its job runs: run with --sdm "
+                    "conda (envs/generation.yaml holds vLLM), install vllm in this environment, "
+                    "or serve it with backend hf",
+                )
+            )
+            continue
         recipe = tiny.get(entry["tiny"]) if entry.get("tiny") else None
         findings += check_model(entry, model_dir(entry), role, backend, recipe, vllm)
-    return findings + check_evaluation_engine(cfg, model_dir, in_job_env) + check_api_keys(cfg)
+    findings += check_evaluation_engine(cfg, model_dir, vllm, in_job_env)
+    return findings + check_api_keys(cfg)
 
 
 def check_evaluation_engine(
-    cfg: dict[str, Any], model_dir: Any, in_job_env: bool = False
+    cfg: dict[str, Any],
+    model_dir: Any,
+    vllm: tuple[set[str], str] | None,
+    in_job_env: bool = False,
 ) -> list[Finding]:
     """With `evaluation.backend: vllm`, every base's students answer the benchmarks in vLLM: the
-    base's architecture must be one vLLM's registry loads (the fine-tuned model keeps it)."""
+    base's architecture must be one vLLM's registry (`vllm`, None where it is not installed)
+    loads; the fine-tuned model keeps it."""
     evaluation = cfg.get("evaluation") or {}
     if evaluation.get("backend") != "vllm" or evaluation.get("scores"):
         return []
     tiny = (cfg.get("tiny_world") or {}).get("models", {})
-    vllm = vllm_architectures()
     out = []
     for base in cfg["bases"]:
         where = f"{base['name']} (evaluation.backend vllm)"

@@ -163,11 +163,11 @@ def test_students_answering_in_vllm_need_vllm_where_their_jobs_run():
     from teachergrid.preflight import check_evaluation_engine
 
     cfg = tiny_config()
-    assert check_evaluation_engine(cfg, lambda e: e["model"]) == []  # hf: nothing to check
+    assert check_evaluation_engine(cfg, lambda e: e["model"], None) == []  # hf: nothing to check
     cfg["evaluation"]["backend"] = "vllm"
-    # this venv has no vLLM: by hand a note, in the workflow's preflight job an error per base
-    by_hand = check_evaluation_engine(cfg, lambda e: e["model"])
-    in_job = check_evaluation_engine(cfg, lambda e: e["model"], in_job_env=True)
+    # no vLLM (vllm=None): by hand a note, in the workflow's preflight job an error per base
+    by_hand = check_evaluation_engine(cfg, lambda e: e["model"], None)
+    in_job = check_evaluation_engine(cfg, lambda e: e["model"], None, in_job_env=True)
     assert [f.level for f in by_hand] == ["note"] * 4
     assert [f.level for f in in_job] == ["error"] * 4
     assert in_job[0].line() == (

@@ -192,22 +192,40 @@ def _check_names(items: list[dict[str, Any]], section: str, file: str) -> None:
         seen[name] = i
 
 
-def check_instruction_file(path: Path, column: str) -> int:
-    """Check a local instruction file line by line; return the number of records.
+def check_instruction_file(
+    path: Path, column: str, answers: str | None = None, answers_key: str = "accuracy.column"
+) -> int:
+    """Check a local instruction file line by line; return the number of records. With
+    `answers` (the ground truth's column, `accuracy.column`, named in messages as
+    `answers_key`), every record must also carry its exact answer there, in the same pass.
 
     A malformed line is reported with its number so the user can fix the file in an editor.
     """
     path = path.absolute()  # messages name the file wherever the jobs' working directory is
     if not path.exists():
         raise ConfigError(f"{path}: instruction file does not exist")
+
+    def no_answer(number: int, columns: list[str]) -> ConfigError:
+        return ConfigError(
+            f"{answers_key}: {path}: record {number} has no answer in column {answers!r} "
+            f"(columns: {', '.join(columns)})"
+        )
+
     if path.suffix == ".parquet":
         import pyarrow.parquet as pq
 
         names = pq.read_schema(path).names
         if column not in names:
             raise ConfigError(f"{path}: no column {column!r} (columns: {', '.join(names)})")
+        if answers is not None:
+            if answers not in names:
+                raise no_answer(1, names)
+            values = pq.read_table(path, columns=[answers]).column(answers)
+            if values.null_count:
+                raise no_answer(values.is_null().to_pylist().index(True) + 1, names)
         return pq.read_metadata(path).num_rows
     count = 0
+    unanswered: ConfigError | None = None
     with path.open("rb") as handle:
         for lineno, raw in enumerate(handle, start=1):
             try:
@@ -229,26 +247,13 @@ def check_instruction_file(path: Path, column: str) -> int:
             if not isinstance(value, str) or not value.strip():
                 raise ConfigError(f"{path}:{lineno}: missing or empty string field {column!r}")
             count += 1
+            if answers is not None and unanswered is None and record.get(answers) is None:
+                unanswered = no_answer(count, list(record))  # after the file's own problems
     if count == 0:
         raise ConfigError(f"{path}: no instructions in file")
+    if unanswered is not None:
+        raise unanswered
     return count
-
-
-def _check_truth_column(path: Path, column: str, where: str) -> None:
-    """The file whose exact answers check a split carries them in every record, in any format
-    the instructions are read from (JSON lines, a JSON list, parquet)."""
-    from .datafiles import DataFileError, read_file_records
-
-    try:
-        records = read_file_records(path)
-    except (DataFileError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{where}: {path}: cannot be read ({exc})") from None
-    for number, record in enumerate(records, 1):
-        if record.get(column) is None:
-            raise ConfigError(
-                f"{where}: {path}: record {number} has no answer in column {column!r} "
-                f"(columns: {', '.join(record)})"
-            )
 
 
 def _resolve_entry(
@@ -435,6 +440,13 @@ def validate(
             if not Path(tiny["corpus"]).exists():
                 raise ConfigError(f"{file}: tiny_world.corpus: {tiny['corpus']} does not exist")
 
+    # with ground truth, the instruction files carry each task's exact answer: checked in the
+    # same pass as the instructions themselves
+    acc = cfg.get("accuracy")
+    if acc is not None:
+        acc.setdefault("checker", "exact")
+        acc.setdefault("column", "answer")
+    answers = {"answers": acc["column"], "answers_key": f"{file}: accuracy.column"} if acc else {}
     inst = cfg["instructions"]
     inst.setdefault("column", "instruction")
     inst.setdefault("split", "train")
@@ -442,7 +454,7 @@ def validate(
     inst.setdefault("seed", 42)
     _resolve_source(inst, base_dir, "instructions", file, working_dir)
     if inst["local"]:
-        check_instruction_file(Path(inst["source"]), inst["column"])
+        check_instruction_file(Path(inst["source"]), inst["column"], **answers)
     if "eval" in inst:
         ev = inst["eval"]
         ev.setdefault("column", inst["column"])
@@ -451,12 +463,9 @@ def validate(
         ev.setdefault("seed", inst["seed"])
         _resolve_source(ev, base_dir, "instructions.eval", file, working_dir)
         if ev["local"]:
-            check_instruction_file(Path(ev["source"]), ev["column"])
+            check_instruction_file(Path(ev["source"]), ev["column"], **answers)
 
-    if "accuracy" in cfg:
-        acc = cfg["accuracy"]
-        acc.setdefault("checker", "exact")
-        acc.setdefault("column", "answer")
+    if acc is not None:
         for where, section in (("instructions", inst), ("instructions.eval", inst.get("eval"))):
             if section is not None and not section["local"]:
                 raise ConfigError(
@@ -464,9 +473,6 @@ def validate(
                 )
         acc["screening"] = inst["source"]
         acc["evaluation"] = inst["eval"]["source"] if "eval" in inst else None
-        for source in (acc["screening"], acc["evaluation"]):
-            if source is not None:
-                _check_truth_column(Path(source), acc["column"], f"{file}: accuracy.column")
 
     decodings = cfg.setdefault("decodings", {})
     decodings.setdefault("greedy", {})

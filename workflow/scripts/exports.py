@@ -5,7 +5,7 @@ import json
 
 from teachergrid import exports
 from teachergrid.jobs import start
-from teachergrid.jsonl import atomic_open, read_jsonl
+from teachergrid.jsonl import atomic_open, read_jsonl, write_jsonl
 
 sm = snakemake  # noqa: F821
 log = start(sm)
@@ -20,8 +20,8 @@ for (base, teacher), answers_file in zip(cells, sm.input.answers, strict=True):
         records = exports.alpaca_eval_outputs(answers, prompts["alpaca_eval"], name)
         json.dump(records, handle, indent=2, ensure_ascii=False)
         handle.write("\n")
-    with atomic_open(arena[(base, teacher)]) as handle:
-        for record in exports.arena_hard_answers(answers, prompts["arena_hard"], name):
-            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    write_jsonl(
+        arena[(base, teacher)], exports.arena_hard_answers(answers, prompts["arena_hard"], name)
+    )
     log.info("%s: %d AlpacaEval and %d Arena-Hard answers", name, len(records),
              len(prompts["arena_hard"]))  # fmt: skip

@@ -131,7 +131,7 @@ def old_response_losses(model: Any, pairs: list[Any], pad_id: int, batch_size: i
     import torch
     import torch.nn.functional as F
 
-    from teachergrid.scoring import length_sorted_batches, pad_batch
+    from teachergrid.core.logprobs import length_sorted_batches, pad_batch
 
     dev = next(model.parameters()).device
     with torch.inference_mode():
@@ -170,8 +170,8 @@ def main() -> int:
     import torch
     import transformers
 
-    from teachergrid.chat import encode_pair, load_tokenizer
-    from teachergrid.jsonl import write_jsonl
+    from teachergrid.core.chat import encode_pair, load_tokenizer
+    from teachergrid.core.jsonl import write_jsonl
     from teachergrid.tiny.build import build_tokenizer
 
     def environment() -> dict[str, Any]:
@@ -219,7 +219,7 @@ def main() -> int:
 
     def scoring(batch_size: int) -> Callable[[], dict[str, Any]]:
         def go() -> dict[str, Any]:
-            from teachergrid.compatibility import per_response
+            from teachergrid.screening.compatibility import per_response
 
             reset_peak()
             t0 = time.time()
@@ -246,8 +246,8 @@ def main() -> int:
         return {"max_abs_loss_diff_bs8_vs_bs32": round(diff, 5)}
 
     def memory_old_vs_new() -> dict[str, Any]:
-        from teachergrid.modeling import load_causal_lm
-        from teachergrid.scoring import response_losses
+        from teachergrid.core.logprobs import response_losses
+        from teachergrid.core.modeling import load_causal_lm
 
         model = load_causal_lm(str(model_dir), entry)
         pairs = [encode_pair(tokenizer, r["instruction"], r["response"], max_length=2048)
@@ -275,7 +275,7 @@ def main() -> int:
 
     def finetune(method: str, **variant: Any) -> Callable[[], dict[str, Any]]:
         def go() -> dict[str, Any]:
-            from teachergrid.finetune import run
+            from teachergrid.training.finetune import run
 
             reset_peak()
             out = work / f"ft-{method}"
@@ -348,8 +348,8 @@ def main() -> int:
     rec.section("finetune_lora", finetune("lora"), 60)
 
     def generation() -> dict[str, Any]:
-        from teachergrid.backends.base import Decoding
-        from teachergrid.backends.hf import HFBackend
+        from teachergrid.screening.backends.base import Decoding
+        from teachergrid.screening.backends.hf import HFBackend
 
         reset_peak()
         backend = HFBackend(
@@ -379,7 +379,7 @@ def main() -> int:
     rec.section("generate_hf_bs32", generation, 40)
 
     def big_scoring() -> dict[str, Any]:
-        from teachergrid.scoring import response_losses
+        from teachergrid.core.logprobs import response_losses
 
         reset_peak()
         t0 = time.time()

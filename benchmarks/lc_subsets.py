@@ -23,8 +23,8 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from teachergrid.lengthcontrol import joint_table  # noqa: E402
-from teachergrid.winrates import joint_fit  # noqa: E402
+from teachergrid.evaluation.lengthcontrol import joint_table  # noqa: E402
+from teachergrid.evaluation.winrates import joint_fit  # noqa: E402
 
 DATA = REPO / "tests" / "data" / "alpaca_eval"
 

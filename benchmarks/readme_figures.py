@@ -34,7 +34,7 @@ sys.path.insert(0, str(REPO))
 from tiny_judge import TASKS, describe  # noqa: E402
 from tiny_seeds import STUDY, collect, summary_lines  # noqa: E402
 
-from teachergrid.lengthcontrol import joint_table  # noqa: E402
+from teachergrid.evaluation.lengthcontrol import joint_table  # noqa: E402
 from teachergrid.tiny.judging import check_judge  # noqa: E402
 
 ALPACA_EVAL = REPO / "tests" / "data" / "alpaca_eval"

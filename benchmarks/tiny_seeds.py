@@ -33,7 +33,7 @@ sys.path.insert(0, str(REPO))
 
 from tiny_grid import tree_rss_mb  # noqa: E402
 
-from teachergrid.layout import study_root  # noqa: E402
+from teachergrid.support.layout import study_root  # noqa: E402
 from teachergrid.tiny.figures import figures  # noqa: E402
 
 # the demo's study folder, where each seed's run writes (results/<study>/)

@@ -18,10 +18,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import __version__
-from .config import ConfigError, load_config, unpinned
-from .lengthcontrol import MODES
-from .winrates import DIFFICULTY_L2, LENGTH_L2
+from teachergrid import __version__
+from teachergrid.config import ConfigError, load_config, unpinned
+from teachergrid.evaluation.lengthcontrol import MODES
+from teachergrid.evaluation.winrates import DIFFICULTY_L2, LENGTH_L2
 
 
 def _check_config(args: argparse.Namespace) -> int:
@@ -39,8 +39,8 @@ def _check_config(args: argparse.Namespace) -> int:
 
 
 def _preflight(args: argparse.Namespace) -> int:
-    from .layout import Layout
-    from .preflight import errors, run, summary
+    from teachergrid.support.layout import Layout
+    from teachergrid.support.preflight import errors, run, summary
 
     cfg = load_config(args.config)
     findings = run(cfg, Layout(cfg["study"]).model_dir)
@@ -59,7 +59,7 @@ def _preflight(args: argparse.Namespace) -> int:
 def _analyze(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .analysis import analyze
+    from teachergrid.analysis.correlations import analyze
 
     screening = Path(args.screening) if args.screening else None
     corr, para = analyze(Path(args.scores), Path(args.out), screening)
@@ -77,8 +77,8 @@ def _winrates(args: argparse.Namespace) -> int:
 
     import pandas as pd
 
-    from .jsonl import atomic_open
-    from .lengthcontrol import (
+    from teachergrid.core.jsonl import atomic_open
+    from teachergrid.evaluation.lengthcontrol import (
         INTERVAL_COLUMNS,
         OUTPUT_COLUMNS,
         bootstrap_intervals,
@@ -112,7 +112,7 @@ def _winrates(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    from .worker import run
+    from teachergrid.support.worker import run
 
     command = args.command_line[1:] if args.command_line[:1] == ["--"] else args.command_line
     if not command:

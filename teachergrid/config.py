@@ -20,10 +20,10 @@ import yaml
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
-from .chat import NAMED_TEMPLATES
-from .judges import OFFICIAL_PROMPTS
-from .resources import DEFAULT_RESOURCES, complete
-from .winrates import DIFFICULTY_L2, LENGTH_L2
+from teachergrid.core.chat import NAMED_TEMPLATES
+from teachergrid.evaluation.judges import OFFICIAL_PROMPTS
+from teachergrid.evaluation.winrates import DIFFICULTY_L2, LENGTH_L2
+from teachergrid.support.resources import DEFAULT_RESOURCES, complete
 
 TINY_PREFIX = "tiny:"
 # How the compatibility metrics are defined (README, "Definitions that matter for the numbers").
@@ -274,7 +274,7 @@ def _resolve_entry(
         _resolve_model(entry, where, role, base_dir, tiny, file, working_dir)
         return
     # a published teacher: no model to resolve
-    from .published import PublishedDataError, score_keys
+    from teachergrid.screening.published import PublishedDataError, score_keys
 
     published = entry["dataset"]
     published.setdefault("revision", None)
@@ -291,8 +291,8 @@ def _resolve_entry(
 def _check_benchmark_file(section: dict[str, Any], where: str, file: str) -> None:
     """A local benchmark file exists and parses, and every record has the configured fields,
     text where the field is a prompt or an answer (errors name the record)."""
-    from .benchmarks import BenchmarkDataError, field
-    from .datafiles import DataFileError, read_file_records
+    from teachergrid.core.datafiles import DataFileError, read_file_records
+    from teachergrid.evaluation.benchmark_data import BenchmarkDataError, field
 
     path = Path(section["source"]).absolute()
     try:
@@ -603,7 +603,7 @@ def _normalize_training(
     cfg: dict[str, Any], base_dir: Path, tiny: dict[str, Any], file: str, working_dir: Path | None
 ) -> None:
     """Fine-tuning and evaluation: defaults, references to teachers, the judge model."""
-    from .finetune import accumulation_steps, settings
+    from teachergrid.training.finetune import accumulation_steps, settings
 
     ft = cfg.get("finetune") or {}
     resources = _resources(cfg, "finetune", None, file, "finetune")
@@ -775,7 +775,7 @@ def _published_scores(
     absent = [c for c in SCORE_FILE_COLUMNS if c not in table.columns]
     if absent:
         raise ConfigError(f"{file}: evaluation.scores: {path}: no column {', '.join(absent)}")
-    from .analysis import same_teacher
+    from teachergrid.analysis.correlations import same_teacher
 
     bases = {b["name"] for b in cfg["bases"]}
     teachers = [t["name"] for t in cfg["teachers"]]
@@ -825,7 +825,7 @@ def _resolve_lc_files(
     """`evaluation.length_control.instruction_difficulty` and `.gamed_baselines`: AlpacaEval's
     published files, each a local CSV (read now, so a bad one stops the run before any job) or
     one file of a hub data set (fetched by rule alpaca_eval_lc_file)."""
-    from .lengthcontrol import read_difficulty, read_gamed
+    from teachergrid.evaluation.lengthcontrol import read_difficulty, read_gamed
 
     for key, published in LC_FILES.items():
         spec = lc.get(key)

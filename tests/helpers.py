@@ -122,7 +122,7 @@ def transformers_serve(model: Path, log: Path) -> Iterator[str]:
     `model` on CPU on a free loopback port; yields its /v1 base URL."""
     import shutil
 
-    from teachergrid.finetune import free_port
+    from teachergrid.training.finetune import free_port
 
     serve = shutil.which("transformers", path=str(Path(sys.executable).parent))
     assert serve, "the transformers CLI (transformers[serving]) is part of requirements.txt"

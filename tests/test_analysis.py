@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from teachergrid.analysis import analyze, correlations, direction, paradox
+from teachergrid.analysis.correlations import analyze, correlations, direction, paradox
 from teachergrid.cli import main
 
 TABLE6 = Path(__file__).resolve().parents[1] / "data" / "paper" / "table6.csv"
@@ -114,7 +114,7 @@ def test_cli_analyze(tmp_path, capsys):
 
 
 def test_car_sensitivity_and_its_leave_one_base_out_choice():
-    from teachergrid.analysis import DEFAULT_BETAS, car_sensitivity, leave_one_base_out
+    from teachergrid.analysis.correlations import DEFAULT_BETAS, car_sensitivity, leave_one_base_out
 
     # rm1 prefers t1 > t2 > t3, rm2 the reverse; every base's AP agrees with rm2, and the
     # loss (3, 2, 1) only sharpens rm2's order as beta grows
@@ -156,8 +156,8 @@ def test_car_sensitivity_and_its_leave_one_base_out_choice():
 def test_car_sensitivity_refuses_a_non_positive_reward_as_car_does():
     """A reward model whose mean reward is negative for a teacher would see that teacher's CAR
     *raised* by a larger loss: the sweep stops with car()'s error, naming teacher and model."""
-    from teachergrid.analysis import car_sensitivity
-    from teachergrid.metrics import MetricError
+    from teachergrid.analysis.correlations import car_sensitivity
+    from teachergrid.screening.metrics import MetricError
 
     rows = [
         {"base": "b1", "teacher": t, "r1": r, "loss": 1.0, "ap": ap}
@@ -168,7 +168,7 @@ def test_car_sensitivity_refuses_a_non_positive_reward_as_car_does():
 
 
 def test_ap_against_accuracy_and_the_teachers_each_metric_puts_first():
-    from teachergrid.analysis import ap_accuracy, best_teachers
+    from teachergrid.analysis.correlations import ap_accuracy, best_teachers
 
     table = pd.concat([toy(), toy().assign(base="c")], ignore_index=True)
     # accuracy: the truth; on base b it agrees with AP except for one swap (t3 above t4)
@@ -187,7 +187,7 @@ def test_ap_against_accuracy_and_the_teachers_each_metric_puts_first():
 
 
 def test_student_accuracy_sets_each_base_beside_its_untuned_self():
-    from teachergrid.analysis import student_accuracy
+    from teachergrid.analysis.correlations import student_accuracy
 
     table = pd.concat([toy(), toy().assign(base="c")], ignore_index=True)
     table["accuracy"] = [10.0, 20.0, 40.0, 30.0, 1.0, 2.0, 3.0, 4.0]

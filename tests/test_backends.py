@@ -7,8 +7,8 @@ from types import SimpleNamespace
 import pytest
 from fake_openai import FakeOpenAI
 
-from teachergrid.backends import openai_api, vllm
-from teachergrid.backends.base import Decoding
+from teachergrid.screening.backends import openai_api, vllm
+from teachergrid.screening.backends.base import Decoding
 
 
 def test_vllm_engine_and_sampling_arguments():

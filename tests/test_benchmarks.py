@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from teachergrid.benchmarks import BenchmarkDataError, benchmark_rows, field
 from teachergrid.config import ConfigError, load_config
+from teachergrid.evaluation.benchmark_data import BenchmarkDataError, benchmark_rows, field
 
 DATA = Path(__file__).parent / "data" / "benchmarks"
 ALPACA = DATA / "alpaca_eval" / "alpaca_eval_gpt4_baseline.sample.json"

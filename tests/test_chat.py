@@ -2,7 +2,7 @@
 
 import pytest
 
-from teachergrid.chat import (
+from teachergrid.core.chat import (
     DEFAULT_CHAT_TEMPLATE,
     TemplateError,
     encode_pair,
@@ -97,7 +97,7 @@ def test_a_base_without_a_template_takes_its_familys_beginning_with_bos(tokenize
     """`chat_template: llama3` on a Llama-style tokenizer whose own template is replaced: the
     prompt is Llama 3's turn markup after the tokenizer's BOS, the response ends with the turn's
     end, and IFD's unconditioned context begins with the same BOS."""
-    from teachergrid.chat import NAMED_TEMPLATES, start_token_id, template_name
+    from teachergrid.core.chat import NAMED_TEMPLATES, start_token_id, template_name
 
     tok = load_tokenizer(str(tokenizer_dirs["llama3"]), "llama3")
     assert tok.chat_template == NAMED_TEMPLATES["llama3"]
@@ -125,7 +125,7 @@ def test_a_tokenizer_with_a_familys_chat_tokens_but_no_template_gets_that_family
     and fine-tuned on the llama3 template (BOS first), not on the default."""
     from transformers import AutoTokenizer
 
-    from teachergrid.chat import NAMED_TEMPLATES, family_template, template_name
+    from teachergrid.core.chat import NAMED_TEMPLATES, family_template, template_name
 
     bare = AutoTokenizer.from_pretrained(str(tokenizer_dirs["llama3"]))
     bare.chat_template = None

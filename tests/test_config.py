@@ -200,7 +200,7 @@ def test_check_config_lists_the_hub_references_without_a_revision(capsys):
 
 
 def test_memory_grows_with_the_attempt_up_to_the_cap():
-    from teachergrid.resources import complete, memory_mb
+    from teachergrid.support.resources import complete, memory_mb
 
     default_cap = complete({"mem_mb": 1000}, "x")
     assert [memory_mb(default_cap, a) for a in (1, 2, 3, 4)] == [1000, 2000, 2000, 2000]

@@ -22,19 +22,19 @@ pytestmark = pytest.mark.envs
 IMPORTS = {
     "analysis.yaml": [
         "teachergrid.config",
-        "teachergrid.instructions",
-        "teachergrid.report",
-        "teachergrid.analysis",
-        "teachergrid.evaluate",
-        "teachergrid.lengthcontrol",
-        "teachergrid.judges",
-        "teachergrid.jobs",
+        "teachergrid.screening.instructions",
+        "teachergrid.analysis.report",
+        "teachergrid.analysis.correlations",
+        "teachergrid.evaluation.judging",
+        "teachergrid.evaluation.lengthcontrol",
+        "teachergrid.evaluation.judges",
+        "teachergrid.support.jobs",
         "scipy.stats",
     ],
     "training.yaml": [
-        "teachergrid.finetune",
+        "teachergrid.training.finetune",
         "teachergrid.tiny.build",
-        "teachergrid.modeling",
+        "teachergrid.core.modeling",
         "trl",
         "peft",
         "accelerate",
@@ -122,7 +122,7 @@ def test_paper_comparable_mode_runs_alpaca_evals_own_fit(tmp_path):
     two answers' lengths swapped."""
     import pandas as pd
 
-    from teachergrid.winrates import joint_fit
+    from teachergrid.evaluation.winrates import joint_fit
 
     data = ENVS.parent / "tests" / "data" / "alpaca_eval"
     frame = pd.read_csv(data / "judgments.csv")

@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from teachergrid.evaluate import judge_cell, model_goes_second, score_cells
+from teachergrid.evaluation.judging import judge_cell, model_goes_second, score_cells
 
 
 class KeywordJudge:

@@ -10,15 +10,15 @@ import time
 
 import pytest
 
-from teachergrid.chat import encode_pair, load_tokenizer
-from teachergrid.finetune import (
+from teachergrid.core.chat import encode_pair, load_tokenizer
+from teachergrid.tiny.tasks import render, unique_tasks
+from teachergrid.training.finetune import (
     accumulation_steps,
     build_dataset,
     last_checkpoint,
     settings,
     sft_config_kwargs,
 )
-from teachergrid.tiny.tasks import render, unique_tasks
 
 
 def answered(task):
@@ -94,7 +94,7 @@ def test_killed_job_resumes_from_its_checkpoint(tiny_llama, tmp_path):
     }
     spec_path = tmp_path / "spec.json"
     spec_path.write_text(json.dumps(spec))
-    cmd = [sys.executable, "-m", "teachergrid.finetune", str(spec_path)]
+    cmd = [sys.executable, "-m", "teachergrid.training.finetune", str(spec_path)]
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     log = (tmp_path / "first.log").open("w")
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
@@ -129,7 +129,7 @@ def test_killed_job_resumes_from_its_checkpoint(tiny_llama, tmp_path):
 
 def train_ten_steps(tiny_llama, tmp_path, method: str, lr: float) -> dict:
     """Ten constant-rate steps on a bf16-served base, through `finetune.run`."""
-    from teachergrid.finetune import run
+    from teachergrid.training.finetune import run
 
     responses = gold_responses(tmp_path / "responses.jsonl")
     return run(

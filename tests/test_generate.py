@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from teachergrid import generate
-from teachergrid.backends.base import Decoding, make_backend, truncate_at_stop
+from teachergrid.screening import generate
+from teachergrid.screening.backends.base import Decoding, make_backend, truncate_at_stop
 
 
 class CountingBackend:

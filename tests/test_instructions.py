@@ -6,7 +6,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from teachergrid.instructions import prepare, sample_instructions
+from teachergrid.screening.instructions import prepare, sample_instructions
 from teachergrid.tiny.tasks import stable_id
 
 

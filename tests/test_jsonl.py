@@ -7,7 +7,7 @@ import stat
 
 import pytest
 
-from teachergrid.jsonl import atomic_open, current_umask, read_jsonl, write_jsonl
+from teachergrid.core.jsonl import atomic_open, current_umask, read_jsonl, write_jsonl
 
 
 @pytest.mark.parametrize(("umask", "mode"), [(0o002, 0o664), (0o022, 0o644), (0o077, 0o600)])

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from helpers import transformers_serve
 
-from teachergrid.evaluate import judge_cell, score_cells
-from teachergrid.judges import make_judge
+from teachergrid.evaluation.judges import make_judge
+from teachergrid.evaluation.judging import judge_cell, score_cells
 
 
 @pytest.fixture(scope="module")

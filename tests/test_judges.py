@@ -6,7 +6,7 @@ import math
 import pytest
 from fake_openai import FakeOpenAI
 
-from teachergrid import judges
+from teachergrid.evaluation import judges
 
 
 def test_alpaca_eval_preference_from_logprobs_by_hand():

@@ -4,7 +4,7 @@ the encoding it reads; without the package, the mode says how to get it."""
 import pandas as pd
 import pytest
 
-from teachergrid.lengthcontrol import method, package_annotations, win_rate_table
+from teachergrid.evaluation.lengthcontrol import method, package_annotations, win_rate_table
 
 
 def frame():
@@ -97,7 +97,7 @@ def test_gamed_baselines_are_read_in_alpaca_evals_sign(tmp_path):
     gamed baselines, read in the file's own sign convention, say so, and the LC comes out
     well below the raw rate, near the truth. Read with the opposite sign they say the judge
     dislikes length, and the LC lands above the raw rate, far from the truth."""
-    from teachergrid.lengthcontrol import joint_table
+    from teachergrid.evaluation.lengthcontrol import joint_table
 
     phi = 1.5
     for seed in range(3):

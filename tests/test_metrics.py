@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-from teachergrid import metrics
-from teachergrid.metrics import MetricError
+from teachergrid.screening import metrics
+from teachergrid.screening.metrics import MetricError
 
 
 def test_token_mean_loss_and_dataset_loss_average_per_response_first():

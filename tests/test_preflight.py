@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from teachergrid.cli import main
-from teachergrid.preflight import check_model, errors
+from teachergrid.support.preflight import check_model, errors
 
 
 def model_folder(root: Path, architecture: str, tokenizer: Path | None = None, **config) -> Path:
@@ -160,7 +160,7 @@ def test_an_api_key_the_config_names_must_be_set_and_is_never_shown(tmp_path, ca
 def test_students_answering_in_vllm_need_vllm_where_their_jobs_run():
     from helpers import tiny_config
 
-    from teachergrid.preflight import check_evaluation_engine
+    from teachergrid.support.preflight import check_evaluation_engine
 
     cfg = tiny_config()
     assert check_evaluation_engine(cfg, lambda e: e["model"], None) == []  # hf: nothing to check

@@ -14,7 +14,7 @@ import yaml
 from helpers import quick_config
 
 from teachergrid.config import ConfigError, load_config
-from teachergrid.published import (
+from teachergrid.screening.published import (
     PublishedDataError,
     dataset_key,
     published_responses,

@@ -28,9 +28,9 @@ import pytest
 import yaml
 from helpers import RESCORE_PLAN, job_counts, report_files, small_config, snakemake_cmd
 
-from teachergrid.finetune import last_checkpoint
-from teachergrid.generate import shard_path
-from teachergrid.layout import Layout
+from teachergrid.screening.generate import shard_path
+from teachergrid.support.layout import Layout
+from teachergrid.training.finetune import last_checkpoint
 
 # every path of the small grid's study (results/tiny-offline-grid/)
 layout = Layout("tiny-offline-grid")

@@ -6,8 +6,8 @@ import math
 import pytest
 import torch
 
-from teachergrid.chat import EncodedPair
-from teachergrid.scoring import length_sorted_batches, response_losses
+from teachergrid.core.chat import EncodedPair
+from teachergrid.core.logprobs import length_sorted_batches, response_losses
 
 
 class CopyModel(torch.nn.Module):
@@ -51,8 +51,8 @@ def test_length_sorted_batches_cover_every_index_once():
 
 
 def test_batched_equals_one_at_a_time_on_a_real_model(tiny_llama):
-    from teachergrid.chat import encode_pair, load_tokenizer
-    from teachergrid.modeling import load_causal_lm
+    from teachergrid.core.chat import encode_pair, load_tokenizer
+    from teachergrid.core.modeling import load_causal_lm
 
     tok = load_tokenizer(str(tiny_llama))
     model = load_causal_lm(str(tiny_llama), {"dtype": "float32"})
@@ -80,8 +80,8 @@ def test_compatibility_options_change_what_is_scored(tiny_llama):
     """On a real tiny model: without the end-of-turn markup fewer tokens are scored; the
     header context of IFD changes only the unconditional loss; the summary follows the
     configured averages."""
-    from teachergrid.compatibility import per_response, summarize
-    from teachergrid.metrics import average_loss
+    from teachergrid.screening.compatibility import per_response, summarize
+    from teachergrid.screening.metrics import average_loss
 
     rows = [
         {"id": "a", "instruction": "What is 2 + 3?", "response": "Answer: 5"},

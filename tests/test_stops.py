@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from teachergrid.backends.base import Decoding
-from teachergrid.backends.hf import HFBackend
-from teachergrid.backends.vllm import sampling_kwargs
-from teachergrid.chat import stops, turn_end
+from teachergrid.core.chat import stops, turn_end
+from teachergrid.screening.backends.base import Decoding
+from teachergrid.screening.backends.hf import HFBackend
+from teachergrid.screening.backends.vllm import sampling_kwargs
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from teachergrid.accuracy import accuracy, load_truth
+from teachergrid.evaluation.accuracy import accuracy, load_truth
 from teachergrid.tiny import tasks
 
 REPO_DATA = __import__("pathlib").Path(__file__).resolve().parents[1] / "data" / "instructions"

@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from teachergrid.judges import parse_verdict
-from teachergrid.winrates import (
+from teachergrid.evaluation.judges import parse_verdict
+from teachergrid.evaluation.winrates import (
     Gamed,
     average_performance,
     battle_bootstrap_interval,

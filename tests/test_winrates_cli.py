@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from teachergrid.lengthcontrol import read_difficulty, win_rate_table
-from teachergrid.winrates import joint_fit
+from teachergrid.evaluation.lengthcontrol import read_difficulty, win_rate_table
+from teachergrid.evaluation.winrates import joint_fit
 
 DATA = Path(__file__).parent / "data" / "alpaca_eval"
 INTERVALS = ["win_rate_ci_low", "win_rate_ci_high", "lc_win_rate_ci_low", "lc_win_rate_ci_high"]

@@ -23,7 +23,7 @@ rule fails:
 
 JOB = """
 import json, os, sys
-from teachergrid.jobs import start
+from teachergrid.support.jobs import start
 
 log = start(snakemake)
 log.info("job %s running", snakemake.rule)

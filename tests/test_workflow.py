@@ -382,7 +382,7 @@ def test_students_answers_load_in_alpaca_evals_own_reader_and_arena_hards_shape(
     envs/analysis.yaml), Arena-Hard's answer file one question per line, as its loader keys it."""
     from environments import ENVS, built_env
 
-    from teachergrid.jsonl import read_jsonl
+    from teachergrid.core.jsonl import read_jsonl
 
     study = grid / "results/tiny-offline-grid"
     answers = read_jsonl(study / "eval/base-qwen/gemma-m.answers.jsonl")
@@ -419,8 +419,8 @@ def test_the_reports_lc_fit_looks_published_difficulties_up_by_prompt_position(g
     """The report's joint fit over the grid's own judgements, given a difficulty per position
     in the benchmark's file: a constant one leaves every LC where it was (each cell's quality
     absorbs it, to the fit's tolerance), and one short of a prompt is refused."""
-    from teachergrid.evaluate import alpaca_eval_table
-    from teachergrid.jsonl import read_jsonl
+    from teachergrid.core.jsonl import read_jsonl
+    from teachergrid.evaluation.judging import alpaca_eval_table
 
     judgments = {
         f"{b}/{t}": read_jsonl(grid / "results/tiny-offline-grid/eval" / b / f"{t}.judgments.jsonl")
@@ -515,7 +515,7 @@ def test_every_cell_fine_tuned_evaluated_and_correlated(grid):
     flagged = table["alpaca_eval_lc_extreme"].astype(bool)
     ap = (table["alpaca_eval_lc"] + table["arena_hard_wr"]) / 2
     assert ((table["ap"] - ap).abs() < 1e-9).all()
-    from teachergrid.winrates import is_extreme_change
+    from teachergrid.evaluation.winrates import is_extreme_change
 
     assert list(flagged) == [
         is_extreme_change(wr, lc)

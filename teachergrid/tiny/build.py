@@ -16,10 +16,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from ..chat import encode_pair
-from ..jsonl import as_umask_allows
-from ..scoring import pad_batch
-from . import tasks
+from teachergrid.core.chat import encode_pair
+from teachergrid.core.jsonl import as_umask_allows
+from teachergrid.core.logprobs import pad_batch
+from teachergrid.tiny import tasks
 
 log = logging.getLogger(__name__)
 

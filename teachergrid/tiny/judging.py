@@ -16,7 +16,7 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import tasks
+from teachergrid.tiny import tasks
 
 
 @dataclass
@@ -54,8 +54,8 @@ def check_judge(model_dir: str | Path, tasks_file: str | Path, seed: int = 0) ->
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from ..chat import encode_pair
-    from ..scoring import pad_batch
+    from teachergrid.core.chat import encode_pair
+    from teachergrid.core.logprobs import pad_batch
 
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
     model = AutoModelForSequenceClassification.from_pretrained(str(model_dir)).eval()

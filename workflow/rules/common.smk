@@ -18,11 +18,12 @@ _paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
 if str(workflow.basedir) not in _paths:
     os.environ.update(PYTHONPATH=os.pathsep.join([str(workflow.basedir), *_paths]))
 
-from teachergrid import exports, layout
-from teachergrid.published import dataset_key
+from teachergrid.evaluation import exports
+from teachergrid.support import layout
+from teachergrid.screening.published import dataset_key
 from teachergrid.config import LC_FILES, ConfigError, validate
-from teachergrid.params import Untracked, split_entry
-from teachergrid.resources import DEFAULT_RESOURCES, complete, memory_mb
+from teachergrid.support.params import Untracked, split_entry
+from teachergrid.support.resources import DEFAULT_RESOURCES, complete, memory_mb
 
 
 def _config_file():
@@ -72,7 +73,7 @@ RESOURCES = {
 }
 for _stage in ("generation", "reward", "compatibility"):
     _take_resources(CFG.get(_stage))
-# every output of the study goes under results/<study>/ (teachergrid/layout.py)
+# every output of the study goes under results/<study>/ (teachergrid/support/layout.py)
 L = layout.Layout(CFG["study"])
 R = L.root
 
@@ -85,7 +86,7 @@ wildcard_constraints:
 
 
 def tracked(entry, *untracked_keys):
-    """The part of a job's settings that can change its result (teachergrid/params.py)."""
+    """The part of a job's settings that can change its result (teachergrid/support/params.py)."""
     return split_entry(entry, untracked_keys)[0]
 
 
@@ -229,7 +230,7 @@ def alternatives(names):
 # LLM judge's prompts (the evaluation jobs' judging needs the student on a GPU, so it runs
 # there). Everything else goes to the cluster.
 API_TEACHERS = [n for n, t in TEACHERS.items() if t.get("backend") == "openai"]
-# Published teachers (teachergrid/published.py): responses, and the scores of the reward
+# Published teachers (teachergrid/screening/published.py): responses, and the scores of the reward
 # models the data set names, are read from the data set on the host; nothing is generated.
 DATASET_TEACHERS = [n for n, t in TEACHERS.items() if t.get("backend") == "dataset"]
 JUDGE_ON_HOST = (EVAL.get("judge") or {}).get("kind") == "openai"
@@ -485,7 +486,7 @@ def partial_reports():
     results, and would make the next run find nothing to do); the reports over the cells that
     finished under results/<study>/report/partial/, where no rule writes; one line per cell that did
     not finish, naming the job that stopped it and that job's log."""
-    from teachergrid import report as fanin
+    from teachergrid.analysis import report as fanin
 
     if not Path(L.PREFLIGHT).exists():
         sys.stderr.write(

@@ -4,8 +4,8 @@ alpaca_eval_lc_file)."""
 
 from pathlib import Path
 
-from teachergrid.jobs import start
-from teachergrid.lengthcontrol import fetch_published
+from teachergrid.evaluation.lengthcontrol import fetch_published
+from teachergrid.support.jobs import start
 
 sm = snakemake  # noqa: F821
 log = start(sm)

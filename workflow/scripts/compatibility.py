@@ -1,10 +1,10 @@
 """Loss, PPL and IFD of one scoring model on one teacher's responses (rules compatibility,
 reference)."""
 
-from teachergrid import compatibility
-from teachergrid.jobs import start
-from teachergrid.jsonl import read_jsonl, write_json, write_jsonl
-from teachergrid.params import join
+from teachergrid.core.jsonl import read_jsonl, write_json, write_jsonl
+from teachergrid.screening import compatibility
+from teachergrid.support.jobs import start
+from teachergrid.support.params import join
 
 sm = snakemake  # noqa: F821
 log = start(sm)

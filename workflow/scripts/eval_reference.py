@@ -4,11 +4,11 @@ Under a __main__ guard: vLLM spawns its engine in a process that imports this sc
 
 from pathlib import Path
 
-from teachergrid.backends.base import Decoding, make_backend
-from teachergrid.benchmarks import benchmark_rows
-from teachergrid.jobs import start
-from teachergrid.jsonl import write_jsonl
-from teachergrid.params import join
+from teachergrid.core.jsonl import write_jsonl
+from teachergrid.evaluation.benchmark_data import benchmark_rows
+from teachergrid.screening.backends.base import Decoding, make_backend
+from teachergrid.support.jobs import start
+from teachergrid.support.params import join
 
 
 def main(sm) -> None:

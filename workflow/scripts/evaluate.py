@@ -6,11 +6,11 @@ spawns its engine in a process that imports this script again."""
 
 from pathlib import Path
 
-from teachergrid.backends.base import Decoding, make_backend
-from teachergrid.evaluate import judge_answers
-from teachergrid.jobs import start
-from teachergrid.jsonl import read_jsonl, write_jsonl
-from teachergrid.params import join
+from teachergrid.core.jsonl import read_jsonl, write_jsonl
+from teachergrid.evaluation.judging import judge_answers
+from teachergrid.screening.backends.base import Decoding, make_backend
+from teachergrid.support.jobs import start
+from teachergrid.support.params import join
 
 
 def main(sm) -> None:

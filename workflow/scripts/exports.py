@@ -1,11 +1,11 @@
 """Every fine-tuned cell's answers in AlpacaEval's and Arena-Hard's own file shapes (rule
-exports; teachergrid/exports.py)."""
+exports; teachergrid/evaluation/exports.py)."""
 
 import json
 
-from teachergrid import exports
-from teachergrid.jobs import start
-from teachergrid.jsonl import atomic_open, read_jsonl, write_jsonl
+from teachergrid.core.jsonl import atomic_open, read_jsonl, write_jsonl
+from teachergrid.evaluation import exports
+from teachergrid.support.jobs import start
 
 sm = snakemake  # noqa: F821
 log = start(sm)

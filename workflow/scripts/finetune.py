@@ -5,10 +5,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from teachergrid import finetune
-from teachergrid.jobs import start
-from teachergrid.jsonl import write_json
-from teachergrid.params import join
+from teachergrid.core.jsonl import write_json
+from teachergrid.support.jobs import start
+from teachergrid.support.params import join
+from teachergrid.training import finetune
 
 sm = snakemake  # noqa: F821
 log = start(sm)
@@ -40,7 +40,7 @@ if gpus > 1:
         "--main_process_port",
         str(finetune.free_port()),
         "-m",
-        "teachergrid.finetune",
+        "teachergrid.training.finetune",
         str(ckpt / "spec.json"),
     ]
     log.info("launching: %s", " ".join(cmd))

@@ -5,11 +5,11 @@ imports this script again, and must not run the job a second time."""
 
 from pathlib import Path
 
-from teachergrid import generate
-from teachergrid.backends.base import Decoding, make_backend
-from teachergrid.jobs import start
-from teachergrid.jsonl import read_jsonl
-from teachergrid.params import join
+from teachergrid.core.jsonl import read_jsonl
+from teachergrid.screening import generate
+from teachergrid.screening.backends.base import Decoding, make_backend
+from teachergrid.support.jobs import start
+from teachergrid.support.params import join
 
 
 def main(sm) -> None:

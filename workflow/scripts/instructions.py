@@ -1,10 +1,10 @@
 """Load and sample the instruction set (rule instructions)."""
 
-from teachergrid.instructions import prepare
-from teachergrid.jsonl import write_jsonl
+from teachergrid.core.jsonl import write_jsonl
+from teachergrid.screening.instructions import prepare
 
 sm = snakemake  # noqa: F821
-from teachergrid.jobs import start  # noqa: E402
+from teachergrid.support.jobs import start  # noqa: E402
 
 log = start(sm)
 rows = prepare(sm.params.source)

@@ -3,10 +3,10 @@ host, where the network is)."""
 
 from pathlib import Path
 
-from teachergrid.evaluate import judge_answers
-from teachergrid.jobs import start
-from teachergrid.jsonl import read_jsonl, write_jsonl
-from teachergrid.params import join
+from teachergrid.core.jsonl import read_jsonl, write_jsonl
+from teachergrid.evaluation.judging import judge_answers
+from teachergrid.support.jobs import start
+from teachergrid.support.params import join
 
 sm = snakemake  # noqa: F821
 log = start(sm)

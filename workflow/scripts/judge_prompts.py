@@ -3,8 +3,8 @@ submitting host (rule judge_prompts)."""
 
 from pathlib import Path
 
-from teachergrid.jobs import start
-from teachergrid.judges import fetch_prompt
+from teachergrid.evaluation.judges import fetch_prompt
+from teachergrid.support.jobs import start
 
 sm = snakemake  # noqa: F821
 log = start(sm)

@@ -3,9 +3,9 @@ console, one line each, as well as to the log; the output lists every check's re
 
 import sys
 
-from teachergrid import preflight
-from teachergrid.jobs import start
-from teachergrid.jsonl import atomic_open
+from teachergrid.core.jsonl import atomic_open
+from teachergrid.support import preflight
+from teachergrid.support.jobs import start
 
 sm = snakemake  # noqa: F821
 log = start(sm)

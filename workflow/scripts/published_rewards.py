@@ -1,8 +1,8 @@
 """A published teacher's reward scores, read from its data set (rule published_rewards)."""
 
-from teachergrid.jobs import start
-from teachergrid.jsonl import read_jsonl, write_jsonl
-from teachergrid.published import published_rewards
+from teachergrid.core.jsonl import read_jsonl, write_jsonl
+from teachergrid.screening.published import published_rewards
+from teachergrid.support.jobs import start
 
 sm = snakemake  # noqa: F821
 log = start(sm)

@@ -3,8 +3,8 @@ report)."""
 
 from pathlib import Path
 
-from teachergrid import report
-from teachergrid.jobs import start
+from teachergrid.analysis import report
+from teachergrid.support.jobs import start
 
 sm = snakemake  # noqa: F821
 log = start(sm)

@@ -1,9 +1,9 @@
 """Score one teacher's responses with one reward model (rule reward)."""
 
-from teachergrid import reward
-from teachergrid.jobs import start
-from teachergrid.jsonl import read_jsonl, write_jsonl
-from teachergrid.params import join
+from teachergrid.core.jsonl import read_jsonl, write_jsonl
+from teachergrid.screening import reward
+from teachergrid.support.jobs import start
+from teachergrid.support.params import join
 
 sm = snakemake  # noqa: F821
 log = start(sm)

@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from teachergrid.jobs import start
-from teachergrid.modeling import set_threads
+from teachergrid.core.modeling import set_threads
+from teachergrid.support.jobs import start
 from teachergrid.tiny.build import build_model
 
 sm = snakemake  # noqa: F821

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from teachergrid.jobs import start
+from teachergrid.support.jobs import start
 from teachergrid.tiny.build import build_tokenizer
 
 sm = snakemake  # noqa: F821

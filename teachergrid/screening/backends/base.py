@@ -1,0 +1,79 @@
+"""The one interface every generation backend implements.
+
+A backend turns instructions into `n` responses each, applying the teacher's own chat
+template. Stages above it (sharding, resuming, evaluation answers) never know which engine ran.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class Decoding:
+    temperature: float = 0.0
+    top_p: float = 1.0
+    n: int = 1
+    max_new_tokens: int = 1024
+    seed: int = 0
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature == 0.0
+
+    @classmethod
+    def from_config(cls, setting: dict[str, Any]) -> Decoding:
+        return cls(**{k: setting[k] for k in cls.__dataclass_fields__ if k in setting})
+
+
+class Backend(Protocol):
+    # Why each response of the last `generate` call ended, in the same shape: `length` (cut at
+    # `max_new_tokens`), `stop` (an end of turn, EOS or stop string), or the engine's own word.
+    last_finish: list[list[str]]
+
+    def generate(self, instructions: Sequence[str]) -> list[list[str]]:
+        """Return, for each instruction, `decoding.n` response texts."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def truncate_at_stop(text: str, stops: Sequence[str]) -> str:
+    """Cut a response at the first stop string (engines may return text past it)."""
+    cut = len(text)
+    for stop in stops:
+        if stop:
+            at = text.find(stop)
+            if at != -1:
+                cut = min(cut, at)
+    return text[:cut]
+
+
+def make_backend(
+    teacher: dict[str, Any],
+    model_path: str,
+    decoding: Decoding,
+    threads: int | None = None,
+    cache_path: Path | None = None,
+) -> Backend:
+    """Build the backend a teacher's config names (engines are imported lazily).
+
+    `cache_path`: where an API backend keeps the answers it has paid for (ignored by engines
+    that run locally)."""
+    kind = teacher.get("backend", "hf")
+    if kind == "hf":
+        from teachergrid.screening.backends.hf import HFBackend
+
+        return HFBackend(model_path, teacher, decoding, threads=threads)
+    if kind == "vllm":
+        from teachergrid.screening.backends.vllm import VLLMBackend
+
+        return VLLMBackend(model_path, teacher, decoding)
+    if kind == "openai":
+        from teachergrid.screening.backends.openai_api import OpenAIBackend
+
+        return OpenAIBackend(teacher, decoding, cache_path=cache_path)
+    raise ValueError(f"unknown backend {kind!r}")

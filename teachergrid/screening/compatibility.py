@@ -1,0 +1,79 @@
+"""Compatibility of a teacher's responses with a scoring model (a base, or the reference LM).
+
+For every response: the loss given the instruction (the base's own chat template, the split of
+`chat.encode_pair`), the loss of the same tokens with no instruction (for IFD), and the length
+of the response text in the scoring model's tokens. The model is loaded once per job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from tqdm import tqdm
+
+from teachergrid.core.chat import encode_pair, encode_unconditional, load_tokenizer
+from teachergrid.core.logprobs import response_losses
+from teachergrid.core.modeling import load_causal_lm, set_threads
+from teachergrid.screening.metrics import compatibility_summary
+
+
+def per_response(
+    model_path: str,
+    entry: dict[str, Any],
+    rows: Sequence[dict[str, Any]],
+    threads: int | None = None,
+) -> list[dict[str, Any]]:
+    set_threads(threads)
+    tokenizer = load_tokenizer(
+        model_path,
+        entry.get("chat_template"),
+        revision=entry.get("revision"),
+        trust_remote_code=entry.get("trust_remote_code", False),
+    )
+    model = load_causal_lm(model_path, entry)
+    max_length = int(entry.get("max_length", 4096))
+    batch_size = int(entry.get("batch_size", 8))
+    options = entry.get("metrics") or {}
+    pairs = [
+        encode_pair(
+            tokenizer,
+            r["instruction"],
+            r["response"],
+            max_length=max_length,
+            turn_end=bool(options.get("score_turn_end", True)),
+        )
+        for r in rows
+    ]
+    bare = [encode_unconditional(p, tokenizer, options.get("ifd_context", "start")) for p in pairs]
+    with tqdm(total=2 * len(rows), desc=f"loss {entry['name']}") as bar:
+        cond = response_losses(
+            model, pairs, pad_id=tokenizer.pad_token_id, batch_size=batch_size, progress=bar.update
+        )
+        uncond = response_losses(
+            model, bare, pad_id=tokenizer.pad_token_id, batch_size=batch_size, progress=bar.update
+        )
+    return [
+        {
+            "id": r["id"],
+            "sample": r.get("sample", 0),
+            "loss": c,
+            "loss_unconditional": u,
+            "length": len(tokenizer(r["response"], add_special_tokens=False)["input_ids"]),
+            "n_tokens": len(p.response_ids),
+        }
+        for r, c, u, p in zip(rows, cond, uncond, pairs, strict=True)
+    ]
+
+
+def summarize(
+    records: Sequence[dict[str, Any]], options: dict[str, Any] | None = None
+) -> dict[str, float]:
+    """The cell's summary under the configured metric definitions (`compatibility.metrics`)."""
+    return compatibility_summary(
+        [r["loss"] for r in records],
+        [r["loss_unconditional"] for r in records],
+        [r["length"] for r in records],
+        [r["n_tokens"] for r in records] if all("n_tokens" in r for r in records) else None,
+        options,
+    )

@@ -59,7 +59,7 @@ def _preflight(args: argparse.Namespace) -> int:
 def _analyze(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from teachergrid.analysis.correlations import analyze
+    from teachergrid.analysis.published_scores import analyze
 
     screening = Path(args.screening) if args.screening else None
     corr, para = analyze(Path(args.scores), Path(args.out), screening)

@@ -775,7 +775,7 @@ def _published_scores(
     absent = [c for c in SCORE_FILE_COLUMNS if c not in table.columns]
     if absent:
         raise ConfigError(f"{file}: evaluation.scores: {path}: no column {', '.join(absent)}")
-    from teachergrid.analysis.correlations import same_teacher
+    from teachergrid.analysis.published_scores import same_teacher
 
     bases = {b["name"] for b in cfg["bases"]}
     teachers = [t["name"] for t in cfg["teachers"]]

@@ -6,7 +6,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from teachergrid.analysis.correlations import analyze, correlations, direction, paradox
+from teachergrid.analysis.correlations import correlations, direction, paradox
+from teachergrid.analysis.published_scores import analyze
 from teachergrid.cli import main
 
 TABLE6 = Path(__file__).resolve().parents[1] / "data" / "paper" / "table6.csv"
@@ -114,7 +115,7 @@ def test_cli_analyze(tmp_path, capsys):
 
 
 def test_car_sensitivity_and_its_leave_one_base_out_choice():
-    from teachergrid.analysis.correlations import DEFAULT_BETAS, car_sensitivity, leave_one_base_out
+    from teachergrid.analysis.sensitivity import DEFAULT_BETAS, car_sensitivity, leave_one_base_out
 
     # rm1 prefers t1 > t2 > t3, rm2 the reverse; every base's AP agrees with rm2, and the
     # loss (3, 2, 1) only sharpens rm2's order as beta grows
@@ -156,7 +157,7 @@ def test_car_sensitivity_and_its_leave_one_base_out_choice():
 def test_car_sensitivity_refuses_a_non_positive_reward_as_car_does():
     """A reward model whose mean reward is negative for a teacher would see that teacher's CAR
     *raised* by a larger loss: the sweep stops with car()'s error, naming teacher and model."""
-    from teachergrid.analysis.correlations import car_sensitivity
+    from teachergrid.analysis.sensitivity import car_sensitivity
     from teachergrid.screening.metrics import MetricError
 
     rows = [

@@ -5,7 +5,8 @@ import math
 
 import pytest
 
-from teachergrid.evaluation.judging import judge_cell, model_goes_second, score_cells
+from teachergrid.evaluation.judging import judge_cell, model_goes_second
+from teachergrid.evaluation.scores import score_cells
 
 
 class KeywordJudge:

@@ -5,7 +5,8 @@ import json
 import pytest
 
 from teachergrid.screening import generate
-from teachergrid.screening.backends.base import Decoding, make_backend, truncate_at_stop
+from teachergrid.screening.backends.base import Decoding, truncate_at_stop
+from teachergrid.screening.backends.factory import make_backend
 
 
 class CountingBackend:

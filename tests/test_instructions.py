@@ -6,8 +6,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from teachergrid.core.datafiles import stable_id
 from teachergrid.screening.instructions import prepare, sample_instructions
-from teachergrid.tiny.tasks import stable_id
 
 
 def test_sample_is_seeded_and_ids_are_content_hashes():

@@ -12,7 +12,8 @@ import pytest
 from helpers import transformers_serve
 
 from teachergrid.evaluation.judges import make_judge
-from teachergrid.evaluation.judging import judge_cell, score_cells
+from teachergrid.evaluation.judging import judge_cell
+from teachergrid.evaluation.scores import score_cells
 
 
 @pytest.fixture(scope="module")

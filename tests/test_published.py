@@ -14,6 +14,7 @@ import yaml
 from helpers import quick_config
 
 from teachergrid.config import ConfigError, load_config
+from teachergrid.core.datafiles import stable_id
 from teachergrid.screening.published import (
     PublishedDataError,
     dataset_key,
@@ -21,7 +22,6 @@ from teachergrid.screening.published import (
     published_rewards,
     score_keys,
 )
-from teachergrid.tiny.tasks import stable_id
 
 RMS = ("ArmoRM-Llama3-8B-v0.1", "Skywork-Reward-Llama-3.1-8B", "Skywork-Reward-Gemma-2-27B")
 

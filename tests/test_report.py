@@ -6,7 +6,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from teachergrid.analysis.report import build_screening, ranking_markdown, screening_table
+from teachergrid.analysis.report import build_screening
+from teachergrid.analysis.tables import ranking_markdown, screening_table
 from teachergrid.core.jsonl import write_json, write_jsonl
 from teachergrid.screening.metrics import MetricError
 from teachergrid.support import layout
@@ -121,7 +122,7 @@ def test_non_positive_reward_is_an_error_unless_mapped():
 
 
 def test_a_cell_left_out_of_fine_tuning_is_complete_after_screening(tmp_path):
-    from teachergrid.analysis.report import missing_cells
+    from teachergrid.analysis.tables import missing_cells
 
     write_cells(tmp_path, cfg())
     only_small = {**cfg(), "finetuned": [["b1", "small"]]}
@@ -142,7 +143,8 @@ def test_partial_reports_of_a_grid_where_no_cell_finished(tmp_path):
     """The error handler's reports after a run in which nothing finished: every report under
     results/<study>/report/partial/ with its columns, each cell listed as missing, and not one
     file at a report rule's output path (Snakemake would take it for the study's result)."""
-    from teachergrid.analysis.report import SCREENING_COLUMNS, build_partial
+    from teachergrid.analysis.report import build_partial
+    from teachergrid.analysis.tables import SCREENING_COLUMNS
 
     missing = build_partial(cfg(), study_cfg(), tmp_path)
     assert {k: s.rule for k, s in missing.items()} == {

@@ -420,7 +420,7 @@ def test_the_reports_lc_fit_looks_published_difficulties_up_by_prompt_position(g
     in the benchmark's file: a constant one leaves every LC where it was (each cell's quality
     absorbs it, to the fit's tolerance), and one short of a prompt is refused."""
     from teachergrid.core.jsonl import read_jsonl
-    from teachergrid.evaluation.judging import alpaca_eval_table
+    from teachergrid.evaluation.scores import alpaca_eval_table
 
     judgments = {
         f"{b}/{t}": read_jsonl(grid / "results/tiny-offline-grid/eval" / b / f"{t}.judgments.jsonl")

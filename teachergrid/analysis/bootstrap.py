@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from teachergrid.analysis.report import (
+from teachergrid.analysis.tables import (
     MISSING,
     cell_correct,
     names,
@@ -73,7 +73,7 @@ class CellData:
 
     def table(self, screening_ids: Sequence[str], eval_ids: Sequence[str]) -> pd.DataFrame:
         """The cells' metrics, AP and accuracy over these instructions (ids may repeat)."""
-        from teachergrid.evaluation.judging import score_cells
+        from teachergrid.evaluation.scores import score_cells
 
         cfg = self.cfg
         options = cfg.get("compat_metrics") or {}

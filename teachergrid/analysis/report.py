@@ -23,47 +23,34 @@ from __future__ import annotations
 import logging
 import shutil
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pandas as pd
 
-from teachergrid.core.jsonl import atomic_open, read_json, read_jsonl
-from teachergrid.evaluation.accuracy import checked_files, percent
-from teachergrid.evaluation.judging import COUNT_COLUMNS
-from teachergrid.evaluation.winrates import average_performance
-from teachergrid.screening.metrics import MetricError, car, map_rewards, mean
+from teachergrid.analysis import bootstrap, correlations, sensitivity
+from teachergrid.analysis.published_scores import published_scores
+from teachergrid.analysis.tables import (
+    MISSING,
+    MISSING_CELL_COLUMNS,
+    _percents,
+    _read_screening_inputs,
+    cell_correct,
+    missing_cells,
+    names,
+    ranking_markdown,
+    read_screening,
+    screening_table,
+    teacher_correct,
+    untuned_accuracy,
+)
+from teachergrid.core.jsonl import atomic_open, read_jsonl
+from teachergrid.evaluation.scores import EVAL_SCORE_COLUMNS
+from teachergrid.screening.metrics import map_rewards, mean
 from teachergrid.support import layout
 
-K = TypeVar("K")
 log = logging.getLogger(__name__)
-
-SCREENING_COLUMNS = [
-    "beta",
-    "reward",
-    "loss",
-    "ppl_self",
-    "ifd_self",
-    "ppl_ref",
-    "ifd_ref",
-    "length",
-    "car",
-]
-EVAL_SCORE_COLUMNS = [
-    "alpaca_eval_wr",
-    "alpaca_eval_lc",
-    "alpaca_eval_lc_extreme",
-    "alpaca_eval_lc_method",
-    "arena_hard_wr",
-    "arena_hard_ci_low",
-    "arena_hard_ci_high",
-    "ap",
-    *COUNT_COLUMNS,
-]
-MISSING = "missing"
-# the columns of the partial reports' list of missing cells
-MISSING_CELL_COLUMNS = ["base", "teacher", "rule", "output", "log"]
 
 
 def _destination(root: Path, into: Path | None) -> Callable[[str], Path]:
@@ -72,190 +59,6 @@ def _destination(root: Path, into: Path | None) -> Callable[[str], Path]:
     if into is None:
         return lambda pattern: root / pattern
     return lambda pattern: into / Path(pattern).relative_to(layout.REPORT)
-
-
-def names(items: Sequence[Any]) -> list[str]:
-    """The names of config entries (mappings with a `name`) or of plain names."""
-    return [i["name"] if isinstance(i, Mapping) else str(i) for i in items]
-
-
-def missing_cells(
-    report_cfg: dict[str, Any], root: Path, evaluation: bool
-) -> dict[tuple[str, str], layout.Step]:
-    """(base, teacher) -> the first unfinished job, for every cell that is not complete. A
-    cell that is not fine-tuned (`finetuned`: the fine-tuned cells, when not all are) is
-    complete after its screening jobs."""
-    rms = names(report_cfg["reward_models"])
-    finetuned = report_cfg.get("finetuned")
-    out = {}
-    for base in names(report_cfg["bases"]):
-        for teacher in names(report_cfg["teachers"]):
-            tuned = evaluation and (finetuned is None or [base, teacher] in finetuned)
-            step = layout.first_unfinished(
-                root, base, teacher, rms, tuned, report_cfg.get("judge_rule", "evaluate")
-            )
-            if step is not None:
-                out[(base, teacher)] = step
-    return out
-
-
-def screening_table(
-    cfg: dict[str, Any],
-    rewards: Mapping[tuple[str, str], Sequence[float]],
-    compat: Mapping[tuple[str, str], dict[str, float]],
-    reference: Mapping[str, dict[str, float]],
-    missing: Mapping[tuple[str, str], str] | None = None,
-    teacher_accuracy: Mapping[str, float] | None = None,
-) -> pd.DataFrame:
-    """screening.csv's rows, one per (base, teacher).
-
-    rewards: (teacher, reward model) -> per-response rewards;
-    compat: (base, teacher) -> summary of the base's losses on the teacher's responses;
-    reference: teacher -> summary of the reference model's losses;
-    missing: (base, teacher) -> the unfinished job of a cell without data (its row is empty);
-    teacher_accuracy: teacher -> percent of its responses that give the exact answer (where the
-    instructions carry answers; the column is absent otherwise).
-    """
-    missing = missing or {}
-    beta = float(cfg["car"]["beta"])
-    car_rm = cfg["car"]["reward_model"]
-    mapping = cfg["car"]["reward_mapping"]
-    rm_names = names(cfg["reward_models"])
-    rows = []
-    for b in names(cfg["bases"]):
-        for t in names(cfg["teachers"]):
-            row: dict[str, Any] = {"base": b, "teacher": t}
-            if (b, t) in missing:
-                row[MISSING] = missing[(b, t)]
-                rows.append(row)
-                continue
-            for rm in rm_names:
-                row[f"reward_{rm}"] = mean(rewards[(t, rm)])
-            reward = mean(map_rewards(rewards[(t, car_rm)], mapping))
-            summary = compat[(b, t)]
-            try:
-                score = car(reward, summary["loss"], beta)
-            except MetricError as exc:
-                raise MetricError(f"teacher {t}, reward model {car_rm}: {exc}") from None
-            row.update(
-                beta=beta,
-                reward=reward,
-                loss=summary["loss"],
-                ppl_self=summary["ppl"],
-                ifd_self=summary["ifd"],
-                ppl_ref=reference[t]["ppl"],
-                ifd_ref=reference[t]["ifd"],
-                length=summary["length"],
-                car=score,
-                missing="",
-            )
-            if teacher_accuracy is not None:
-                row["teacher_accuracy"] = teacher_accuracy[t]
-            rows.append(row)
-    columns = [
-        "base",
-        "teacher",
-        *(f"reward_{rm}" for rm in rm_names),
-        *SCREENING_COLUMNS,
-        *(["teacher_accuracy"] if teacher_accuracy is not None else []),
-        MISSING,
-    ]
-    return pd.DataFrame(rows, columns=columns)
-
-
-def ranking_markdown(
-    table: pd.DataFrame, base: str, cfg: dict[str, Any], logs: Mapping[str, str] | None = None
-) -> str:
-    """Teachers for one base, best CAR first; then the teachers not scored yet."""
-    sub = table[(table["base"] == base) & (table[MISSING].fillna("") == "")]
-    sub = sub.sort_values("car", ascending=False)
-    params = {t["name"]: t.get("params_b") for t in cfg["teachers"]}
-    lines = [
-        f"# Teachers for {base}, ranked by CAR",
-        "",
-        f"CAR = reward / (1 + beta * loss), beta = {cfg['car']['beta']}, reward model "
-        f"`{cfg['car']['reward_model']}` (mapping: {cfg['car']['reward_mapping']['kind']}).",
-        "",
-        "| rank | teacher | params (B) | reward | loss | ppl_self | ifd_self | length | CAR |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for rank, row in enumerate(sub.itertuples(index=False), start=1):
-        p = params.get(row.teacher)
-        lines.append(
-            f"| {rank} | {row.teacher} | {'' if p is None else f'{p:g}'} | {row.reward:.4f} "
-            f"| {row.loss:.4f} | {row.ppl_self:.3f} | {row.ifd_self:.4f} | {row.length:.1f} "
-            f"| {row.car:.4f} |"
-        )
-    absent = table[(table["base"] == base) & (table[MISSING].fillna("") != "")]
-    if len(absent):
-        lines += ["", "Not ranked (a job of the cell has not finished):", ""]
-        for row in absent.itertuples(index=False):
-            where = (logs or {}).get(row.teacher)
-            lines.append(
-                f"- {row.teacher}: `{getattr(row, MISSING)}`"
-                + (f" (log: `{where}`)" if where else "")
-            )
-    return "\n".join(lines) + "\n"
-
-
-def _read_screening_inputs(
-    cfg: dict[str, Any], root: Path, missing: Mapping[tuple[str, str], layout.Step]
-) -> tuple[dict, dict, dict]:
-    bases, teachers, rms = (names(cfg[k]) for k in ("bases", "teachers", "reward_models"))
-    done = {(b, t) for b in bases for t in teachers if (b, t) not in missing}
-    done_teachers = {t for _, t in done}
-    rewards = {
-        (t, rm): [r["reward"] for r in read_jsonl(root / layout.REWARDS.format(teacher=t, rm=rm))]
-        for t in done_teachers
-        for rm in rms
-    }
-    compat = {
-        (b, t): read_json(root / layout.COMPATIBILITY.format(base=b, teacher=t)) for b, t in done
-    }
-    reference = {t: read_json(root / layout.REFERENCE.format(teacher=t)) for t in done_teachers}
-    return rewards, compat, reference
-
-
-def teacher_correct(
-    cfg: dict[str, Any], root: Path, teachers: Iterable[str]
-) -> dict[str, dict[str, bool]] | None:
-    """Whether each teacher response on the screening split gives the exact answer, by id;
-    None where the instructions carry no answers (no `accuracy` in the config)."""
-    acc = cfg.get("accuracy")
-    if not acc:
-        return None
-    files = {t: root / layout.RESPONSES.format(teacher=t) for t in sorted(teachers)}
-    return checked_files(Path(acc["screening"]), acc["column"], acc["checker"], files, "response")
-
-
-def cell_correct(
-    cfg: dict[str, Any], root: Path, cells: Sequence[tuple[str, str]]
-) -> dict[tuple[str, str], dict[str, bool]] | None:
-    """Whether each fine-tuned cell's answer on the evaluation split is exact, by prompt id;
-    None where the evaluation prompts carry no answers."""
-    if not (cfg.get("accuracy") or {}).get("evaluation"):
-        return None
-    files = {(b, t): root / layout.ANSWERS.format(base=b, teacher=t) for b, t in cells}
-    return _answers_correct(cfg, root, files)
-
-
-def _answers_correct(
-    cfg: dict[str, Any], root: Path, files: Mapping[K, Path]
-) -> dict[K, dict[str, bool]]:
-    acc = cfg["accuracy"]
-    return checked_files(Path(acc["evaluation"]), acc["column"], acc["checker"], files, "answer")
-
-
-def untuned_accuracy(cfg: dict[str, Any], root: Path) -> dict[str, float]:
-    """Each base's accuracy on the evaluation split before fine-tuning (rule evaluate_untuned),
-    for the bases whose answers exist (a failed job leaves its base out)."""
-    files = {b: root / layout.UNTUNED_ANSWERS.format(base=b) for b in names(cfg["bases"])}
-    found = {b: path for b, path in files.items() if path.exists()}
-    return {b: percent(flags) for b, flags in _answers_correct(cfg, root, found).items()}
-
-
-def _percents(correct: Mapping[Any, Mapping[str, bool]] | None) -> dict[Any, float] | None:
-    return None if correct is None else {k: percent(v) for k, v in correct.items()}
 
 
 def build_screening(cfg: dict[str, Any], root: Path, into: Path | None = None) -> pd.DataFrame:
@@ -287,7 +90,7 @@ def evaluation_scores(
     """Every listed cell's benchmark scores, fitted from the judgements of all of them together
     (the length-controlled win rate is a joint fit). An LC that AlpacaEval's own rule calls an
     extreme change from the raw win rate is flagged in `alpaca_eval_lc_extreme` and logged."""
-    from teachergrid.evaluation.judging import score_cells
+    from teachergrid.evaluation.scores import score_cells
 
     judgments = {
         f"{b}/{t}": read_jsonl(root / layout.JUDGMENTS.format(base=b, teacher=t)) for b, t in cells
@@ -295,27 +98,6 @@ def evaluation_scores(
     scores = score_cells(judgments, cfg["evaluation"])
     rows = [{"base": b, "teacher": t, **scores[f"{b}/{t}"]} for b, t in cells]
     return pd.DataFrame(rows, columns=["base", "teacher", *EVAL_SCORE_COLUMNS])
-
-
-def published_scores(path: Path, cells: Sequence[tuple[str, str]]) -> pd.DataFrame:
-    """`evaluation.scores`: the listed cells' benchmark scores from a published table (teachers
-    by name or hub id, `analysis.join_scores`), in the columns the judged scores have; AP from
-    its LC and Arena-Hard win rate. A cell the table does not score has none."""
-    from teachergrid.analysis.correlations import join_scores
-
-    frame = pd.DataFrame(list(cells), columns=["base", "teacher"])
-    joined = join_scores(frame, pd.read_csv(path))
-    out = frame.merge(joined, on=["base", "teacher"], how="left")
-    for column in EVAL_SCORE_COLUMNS:
-        if column not in out.columns:
-            out[column] = float("nan")
-    out["alpaca_eval_lc_extreme"] = False
-    out["alpaca_eval_lc_method"] = f"published ({path.name})"
-    out["ap"] = [
-        average_performance(lc, ah)
-        for lc, ah in zip(out["alpaca_eval_lc"], out["arena_hard_wr"], strict=True)
-    ]
-    return out[["base", "teacher", *EVAL_SCORE_COLUMNS]]
 
 
 def _with_intervals(
@@ -330,20 +112,18 @@ def _with_intervals(
     """Bootstrap intervals over instructions for every coefficient of `tables`: `ap` (the
     correlations with AP), and where the truth is known `accuracy` (with accuracy) and
     `ap_accuracy` (AP against accuracy)."""
-    from teachergrid.analysis import bootstrap
-    from teachergrid.analysis import correlations as analysis
 
     data = bootstrap.CellData(cfg, root, list(zip(done["base"], done["teacher"], strict=True)))
 
     def statistics(replicate: pd.DataFrame) -> pd.DataFrame:
         sized = replicate.assign(params_b=replicate["teacher"].map(sizes))
         # coefficients only: the intervals need no p-values
-        parts = [analysis.correlations(sized, metrics, p_values=False).assign(target="ap")]
+        parts = [correlations.correlations(sized, metrics, p_values=False).assign(target="ap")]
         if "accuracy" in tables:
-            by_truth = analysis.correlations(sized, metrics, "accuracy", p_values=False)
+            by_truth = correlations.correlations(sized, metrics, "accuracy", p_values=False)
             parts.append(by_truth.assign(target="accuracy"))
             parts.append(
-                analysis.ap_accuracy(replicate, p_values=False).assign(
+                correlations.ap_accuracy(replicate, p_values=False).assign(
                     metric="ap", target="ap_accuracy"
                 )
             )
@@ -363,25 +143,10 @@ def _with_intervals(
     return out
 
 
-def read_screening(path: Path, finished_only: bool = False) -> pd.DataFrame:
-    """screening.csv as build_screening wrote it, less its `missing` column (and with
-    `finished_only`, less the cells it names as missing). Every metric column is numeric,
-    also where no cell has a value yet (a partial report)."""
-    table = pd.read_csv(path, keep_default_na=False, na_values=[""])
-    if finished_only:
-        table = table[table[MISSING].isna()].reset_index(drop=True)
-    table = table.drop(columns=[MISSING])
-    for column in table.columns.drop(["base", "teacher"]):
-        if not pd.api.types.is_numeric_dtype(table[column]):
-            table[column] = pd.to_numeric(table[column]).astype("float64")
-    return table
-
-
 def build_study(cfg: dict[str, Any], root: Path, into: Path | None = None) -> pd.DataFrame:
     """metrics.csv (screening and benchmark scores per cell); with an evaluation section also
     correlations.csv and paradox.csv, over the complete cells. Reads screening.csv from, and
     writes to, the rules' paths or, with `into`, that folder."""
-    from teachergrid.analysis import correlations as analysis
 
     dest = _destination(root, into)
     screening = read_screening(dest(layout.SCREENING))
@@ -428,13 +193,13 @@ def build_study(cfg: dict[str, Any], root: Path, into: Path | None = None) -> pd
         done = done[~done["teacher"].isin(cfg.get("exclude_from_correlations") or [])]
         sizes = {t["name"]: t.get("params_b") for t in cfg["teachers"]}
         sized = done.assign(params_b=done["teacher"].map(sizes))
-        metrics = [*analysis.metric_columns(done), "params_b"]
-        corr = analysis.with_paper(analysis.correlations(sized, metrics))
-        para = analysis.paradox(sized)
+        metrics = [*correlations.metric_columns(done), "params_b"]
+        corr = correlations.with_paper(correlations.correlations(sized, metrics))
+        para = correlations.paradox(sized)
         tables = {"ap": corr}
         if "accuracy" in done.columns:
-            tables["accuracy"] = analysis.correlations(sized, metrics, "accuracy")
-            tables["ap_accuracy"] = analysis.ap_accuracy(done)
+            tables["accuracy"] = correlations.correlations(sized, metrics, "accuracy")
+            tables["ap_accuracy"] = correlations.ap_accuracy(done)
         # (published scores have no judgements to redraw: no intervals)
         rounds = 0 if published else int(cfg["evaluation"].get("bootstrap", 100))
         if rounds > 0 and len(done):
@@ -450,11 +215,11 @@ def build_study(cfg: dict[str, Any], root: Path, into: Path | None = None) -> pd
             ):
                 with atomic_open(dest(path)) as handle:
                     tables[name].to_csv(handle, index=False)
-            best = analysis.best_teachers(sized, metrics)
+            best = correlations.best_teachers(sized, metrics)
             with atomic_open(dest(layout.BEST_TEACHERS)) as handle:
                 best.to_csv(handle, index=False)
             checked = table[(table[MISSING] == "") & table["accuracy"].notna()]
-            students = analysis.student_accuracy(checked, untuned_accuracy(cfg, root))
+            students = correlations.student_accuracy(checked, untuned_accuracy(cfg, root))
             with atomic_open(dest(layout.STUDENT_ACCURACY)) as handle:
                 students.to_csv(handle, index=False)
             log.info("students' accuracy:\n%s", students.to_string(index=False))
@@ -485,14 +250,14 @@ def build_study(cfg: dict[str, Any], root: Path, into: Path | None = None) -> pd
                 for rm in rms
             }
         )
-        betas = cfg["car"].get("betas") or analysis.DEFAULT_BETAS
+        betas = cfg["car"].get("betas") or sensitivity.DEFAULT_BETAS
         columns = {rm: f"car_reward_{rm}" for rm in rms}
         targets = ["ap", *(["accuracy"] if "accuracy" in scored.columns else [])]
         sens = pd.concat(
-            [analysis.car_sensitivity(scored, columns, betas, target) for target in targets],
+            [sensitivity.car_sensitivity(scored, columns, betas, target) for target in targets],
             ignore_index=True,
         )
-        transfer = analysis.leave_one_base_out(sens)
+        transfer = sensitivity.leave_one_base_out(sens)
         with atomic_open(dest(layout.CAR_SENSITIVITY)) as handle:
             sens.to_csv(handle, index=False)
         with atomic_open(dest(layout.CAR_TRANSFER)) as handle:

@@ -10,6 +10,7 @@ loading scripts). `revision` pins the hub commit either way.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -93,3 +94,7 @@ def read_rows(
         _absent(spec["source"], columns, data.column_names)
         data = data.select_columns(columns)
     return data.to_list(), spec["source"]
+
+
+def stable_id(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]

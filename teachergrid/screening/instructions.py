@@ -10,8 +10,7 @@ from typing import Any
 import numpy as np
 
 from teachergrid.config import check_instruction_file
-from teachergrid.core.datafiles import read_rows
-from teachergrid.tiny.tasks import stable_id
+from teachergrid.core.datafiles import read_rows, stable_id
 
 log = logging.getLogger(__name__)
 

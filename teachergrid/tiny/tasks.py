@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from teachergrid.core.datafiles import stable_id
+
 COUNTRIES = {
     "France": "Paris",
     "Spain": "Madrid",
@@ -384,10 +386,6 @@ def stream(seed: int) -> Iterator[Generated]:
     rng = random.Random(seed)
     while True:
         yield sample_task(rng)
-
-
-def stable_id(text: str) -> str:
-    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]
 
 
 # ---- teachers' knowledge gaps --------------------------------------------------------------

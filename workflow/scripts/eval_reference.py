@@ -6,7 +6,8 @@ from pathlib import Path
 
 from teachergrid.core.jsonl import write_jsonl
 from teachergrid.evaluation.benchmark_data import benchmark_rows
-from teachergrid.screening.backends.base import Decoding, make_backend
+from teachergrid.screening.backends.base import Decoding
+from teachergrid.screening.backends.factory import make_backend
 from teachergrid.support.jobs import start
 from teachergrid.support.params import join
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from teachergrid.core.jsonl import read_jsonl
 from teachergrid.screening import generate
-from teachergrid.screening.backends.base import Decoding, make_backend
+from teachergrid.screening.backends.base import Decoding
+from teachergrid.screening.backends.factory import make_backend
 from teachergrid.support.jobs import start
 from teachergrid.support.params import join
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Protocol
 
 
@@ -50,30 +49,3 @@ def truncate_at_stop(text: str, stops: Sequence[str]) -> str:
             if at != -1:
                 cut = min(cut, at)
     return text[:cut]
-
-
-def make_backend(
-    teacher: dict[str, Any],
-    model_path: str,
-    decoding: Decoding,
-    threads: int | None = None,
-    cache_path: Path | None = None,
-) -> Backend:
-    """Build the backend a teacher's config names (engines are imported lazily).
-
-    `cache_path`: where an API backend keeps the answers it has paid for (ignored by engines
-    that run locally)."""
-    kind = teacher.get("backend", "hf")
-    if kind == "hf":
-        from teachergrid.screening.backends.hf import HFBackend
-
-        return HFBackend(model_path, teacher, decoding, threads=threads)
-    if kind == "vllm":
-        from teachergrid.screening.backends.vllm import VLLMBackend
-
-        return VLLMBackend(model_path, teacher, decoding)
-    if kind == "openai":
-        from teachergrid.screening.backends.openai_api import OpenAIBackend
-
-        return OpenAIBackend(teacher, decoding, cache_path=cache_path)
-    raise ValueError(f"unknown backend {kind!r}")

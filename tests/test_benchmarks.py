@@ -13,7 +13,8 @@ import pytest
 import yaml
 
 from teachergrid.config import ConfigError, load_config
-from teachergrid.evaluation.benchmark_data import BenchmarkDataError, benchmark_rows, field
+from teachergrid.core.datafiles import DataFileError, field
+from teachergrid.evaluation.benchmark_data import BenchmarkDataError, benchmark_rows
 
 DATA = Path(__file__).parent / "data" / "benchmarks"
 ALPACA = DATA / "alpaca_eval" / "alpaca_eval_gpt4_baseline.sample.json"
@@ -29,7 +30,7 @@ def test_field_paths_walk_keys_and_positions():
     record = {"messages": [{"content": "q"}, {"content": {"answer": "a"}}]}
     assert field(record, "messages.-1.content.answer") == "a"
     assert field(record, "messages.0.content") == "q"
-    with pytest.raises(BenchmarkDataError, match=r"no field 'messages\.2\.content'"):
+    with pytest.raises(DataFileError, match=r"no field 'messages\.2\.content'"):
         field(record, "messages.2.content")
 
 

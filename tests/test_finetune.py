@@ -10,13 +10,12 @@ import time
 
 import pytest
 
+from teachergrid.config import accumulation_steps, section
 from teachergrid.core.chat import encode_pair, load_tokenizer
 from teachergrid.tiny.tasks import render, unique_tasks
 from teachergrid.training.finetune import (
-    accumulation_steps,
     build_dataset,
     last_checkpoint,
-    settings,
     sft_config_kwargs,
 )
 
@@ -37,15 +36,17 @@ def test_completion_mask_is_the_compatibility_split(tiny_llama):
 
 
 def test_accumulation_keeps_the_effective_batch():
-    cfg = settings({"per_device_batch_size": 1, "effective_batch_size": 32})
+    cfg = section("finetune", {"per_device_batch_size": 1, "effective_batch_size": 32})
     assert accumulation_steps(cfg, world_size=4) == 8  # the paper: 4 GPUs x 1 x 8
     assert accumulation_steps(cfg, world_size=1) == 32
     with pytest.raises(ValueError, match="not a multiple"):
-        accumulation_steps(settings({"per_device_batch_size": 3, "effective_batch_size": 32}), 1)
+        accumulation_steps(
+            section("finetune", {"per_device_batch_size": 3, "effective_batch_size": 32}), 1
+        )
 
 
 def test_trainer_arguments_follow_the_device(tmp_path):
-    cfg = settings({"effective_batch_size": 8, "per_device_batch_size": 2})
+    cfg = section("finetune", {"effective_batch_size": 8, "per_device_batch_size": 2})
     gpu = sft_config_kwargs(cfg, tmp_path, world_size=2, cuda=True)
     cpu = sft_config_kwargs(cfg, tmp_path, world_size=1, cuda=False)
     # the default optimizer is AdamW, fused on GPUs; bf16 only where a GPU has it
@@ -53,7 +54,7 @@ def test_trainer_arguments_follow_the_device(tmp_path):
     assert (cpu["optim"], cpu["bf16"], cpu["use_cpu"]) == ("adamw_torch", False, True)
     assert (gpu["gradient_accumulation_steps"], cpu["gradient_accumulation_steps"]) == (2, 4)
     assert gpu["activation_checkpointing"] is True
-    named = settings({"optimizer": "adafactor"})
+    named = section("finetune", {"optimizer": "adafactor"})
     assert sft_config_kwargs(named, tmp_path, world_size=1, cuda=True)["optim"] == "adafactor"
 
 
@@ -79,18 +80,21 @@ def test_killed_job_resumes_from_its_checkpoint(tiny_llama, tmp_path):
         "output": str(tmp_path / "model"),
         "checkpoints": str(tmp_path / "ckpt"),
         "threads": 1,
-        "finetune": {
-            "learning_rate": 1e-3,
-            "max_steps": 400,
-            "per_device_batch_size": 8,
-            "effective_batch_size": 8,
-            "warmup_steps": 2,
-            "max_length": 128,
-            "bf16": False,
-            "gradient_checkpointing": False,
-            "save_steps": 10,
-            "seed": 0,
-        },
+        "finetune": section(
+            "finetune",
+            {
+                "learning_rate": 1e-3,
+                "max_steps": 400,
+                "per_device_batch_size": 8,
+                "effective_batch_size": 8,
+                "warmup_steps": 2,
+                "max_length": 128,
+                "bf16": False,
+                "gradient_checkpointing": False,
+                "save_steps": 10,
+                "seed": 0,
+            },
+        ),
     }
     spec_path = tmp_path / "spec.json"
     spec_path.write_text(json.dumps(spec))
@@ -141,21 +145,24 @@ def train_ten_steps(tiny_llama, tmp_path, method: str, lr: float) -> dict:
             "output": str(tmp_path / method),
             "checkpoints": str(tmp_path / f"ckpt-{method}"),
             "threads": 1,
-            "finetune": {
-                "method": method,
-                "learning_rate": lr,
-                "max_steps": 10,
-                "per_device_batch_size": 8,
-                "effective_batch_size": 8,
-                "warmup_steps": 0,
-                "lr_scheduler": "constant",
-                "max_length": 128,
-                "bf16": False,
-                "gradient_checkpointing": False,
-                "save_steps": 100,
-                "seed": 0,
-                "lora": {"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": "all-linear"},
-            },
+            "finetune": section(
+                "finetune",
+                {
+                    "method": method,
+                    "learning_rate": lr,
+                    "max_steps": 10,
+                    "per_device_batch_size": 8,
+                    "effective_batch_size": 8,
+                    "warmup_steps": 0,
+                    "lr_scheduler": "constant",
+                    "max_length": 128,
+                    "bf16": False,
+                    "gradient_checkpointing": False,
+                    "save_steps": 100,
+                    "seed": 0,
+                    "lora": {"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": "all-linear"},
+                },
+            ),
         }
     )
 
@@ -209,7 +216,7 @@ def first_step_loss(model_dir, rows, tmp_path, **config):
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
     strategy = config.pop("packing_strategy", None)
     n = len(rows)
-    cfg = settings({"learning_rate": 0.0, "max_steps": 1, "per_device_batch_size": n,
+    cfg = section("finetune", {"learning_rate": 0.0, "max_steps": 1, "per_device_batch_size": n,
                     "effective_batch_size": n, "warmup_steps": 0, "max_length": 512,
                     "save_steps": 100, "bf16": False, "gradient_checkpointing": False,
                     **config})  # fmt: skip

@@ -15,13 +15,8 @@ from helpers import quick_config
 
 from teachergrid.config import ConfigError, load_config
 from teachergrid.core.datafiles import stable_id
-from teachergrid.screening.published import (
-    PublishedDataError,
-    dataset_key,
-    published_responses,
-    published_rewards,
-    score_keys,
-)
+from teachergrid.core.published_format import PublishedDataError, dataset_key, score_keys
+from teachergrid.screening.published import published_responses, published_rewards
 
 RMS = ("ArmoRM-Llama3-8B-v0.1", "Skywork-Reward-Llama-3.1-8B", "Skywork-Reward-Gemma-2-27B")
 

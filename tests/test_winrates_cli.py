@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from teachergrid.evaluation.lengthcontrol import read_difficulty, win_rate_table
+from teachergrid.core.alpaca_eval_files import read_difficulty
+from teachergrid.evaluation.lengthcontrol import win_rate_table
 from teachergrid.evaluation.winrates import joint_fit
 
 DATA = Path(__file__).parent / "data" / "alpaca_eval"

@@ -12,16 +12,11 @@ import pandas as pd
 
 from teachergrid.analysis.correlations import correlations, paradox, with_ap, with_paper
 from teachergrid.analysis.sensitivity import car_sensitivity, leave_one_base_out
+from teachergrid.core.published_format import same_teacher
 from teachergrid.evaluation.scores import EVAL_SCORE_COLUMNS
 from teachergrid.evaluation.winrates import average_performance
 
 SCORE_COLUMNS = ["alpaca_eval_wr", "alpaca_eval_lc", "arena_hard_wr", "params_b", "family"]
-
-
-def same_teacher(name: str, other: str) -> bool:
-    """Whether two tables name the same teacher: the same name, or a hub id whose last part is
-    the other's name (`meta-llama/Llama-3.1-8B-Instruct` and `Llama-3.1-8B-Instruct`)."""
-    return name == other or name.rsplit("/", 1)[-1] == other.rsplit("/", 1)[-1]
 
 
 def join_scores(screening: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:

@@ -98,3 +98,17 @@ def read_rows(
 
 def stable_id(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]
+
+
+def field(record: Any, path: str, where: str = "") -> Any:
+    """The value at a dotted field path (`messages.-1.content.answer`)."""
+    value = record
+    for part in path.split("."):
+        try:
+            value = value[int(part)] if isinstance(value, list) else value[part]
+        except (KeyError, IndexError, ValueError, TypeError):
+            raise DataFileError(
+                f"{where}no field {path!r} (stopped at {part!r}; record keys: "
+                f"{', '.join(record) if isinstance(record, dict) else type(record).__name__})"
+            ) from None
+    return value

@@ -25,26 +25,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from teachergrid.core.datafiles import DataFileError, read_rows
+from teachergrid.core.datafiles import DataFileError, field, read_rows
 from teachergrid.screening.instructions import sample_instructions
 
 
 class BenchmarkDataError(DataFileError):
     pass
-
-
-def field(record: Any, path: str, where: str = "") -> Any:
-    """The value at a dotted field path (`messages.-1.content.answer`)."""
-    value = record
-    for part in path.split("."):
-        try:
-            value = value[int(part)] if isinstance(value, list) else value[part]
-        except (KeyError, IndexError, ValueError, TypeError):
-            raise BenchmarkDataError(
-                f"{where}no field {path!r} (stopped at {part!r}; record keys: "
-                f"{', '.join(record) if isinstance(record, dict) else type(record).__name__})"
-            ) from None
-    return value
 
 
 def _texts(records: list[dict[str, Any]], path: str, name: str) -> list[str]:

@@ -46,10 +46,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from teachergrid.config import default_of
+
 log = logging.getLogger(__name__)
 
-DIFFICULTY_L2 = 0.03
-LENGTH_L2 = 1000.0
+# the joint fit's penalties where no config sets them (`teachergrid winrates`): the schema's
+DIFFICULTY_L2 = float(default_of("evaluation", "length_control", "difficulty_l2"))
+LENGTH_L2 = float(default_of("evaluation", "length_control", "length_l2"))
 
 
 def win_rate(prefs: Sequence[float], weights: Sequence[float] | None = None) -> float:

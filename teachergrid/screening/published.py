@@ -15,45 +15,10 @@ hash of it), so the sample must come from the same data set's `instruction` colu
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from teachergrid.core.datafiles import DataFileError, read_rows
-
-CONTENT = "content"
-
-
-class PublishedDataError(DataFileError):
-    pass
-
-
-def dataset_key(reward_model: dict[str, Any]) -> str | None:
-    """A reward model's name in published data: `dataset_key`, else the last part of its hub
-    id (`Skywork/Skywork-Reward-Gemma-2-27B` -> `Skywork-Reward-Gemma-2-27B`); None when the
-    config says `dataset_key: null` (always compute its scores)."""
-    if "dataset_key" in reward_model:
-        key = reward_model["dataset_key"]
-        return None if key is None else str(key)
-    return str(reward_model["model"]).rstrip("/").split("/")[-1]
-
-
-def score_keys(spec: dict[str, Any]) -> list[str] | None:
-    """The reward scores a published column holds (a local parquet's struct fields), or None
-    when that is only known by reading the data (hub sources, JSON lines)."""
-    if not spec.get("local") or Path(spec["source"]).suffix != ".parquet":
-        return None
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    schema = pq.read_schema(spec["source"])
-    if spec["column"] not in schema.names:
-        raise PublishedDataError(
-            f"{spec['source']}: no column {spec['column']!r} (columns: {', '.join(schema.names)})"
-        )
-    kind = schema.field(spec["column"]).type
-    if pa.types.is_struct(kind):
-        return [kind.field(i).name for i in range(kind.num_fields) if kind.field(i).name != CONTENT]
-    return []
+from teachergrid.core.datafiles import read_rows
+from teachergrid.core.published_format import CONTENT, PublishedDataError
 
 
 def response_text(value: Any, where: str) -> str:

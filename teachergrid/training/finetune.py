@@ -22,46 +22,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from teachergrid.config import accumulation_steps
+
 log = logging.getLogger(__name__)
-
-TRAIN_DEFAULTS: dict[str, Any] = {
-    "method": "full",
-    "learning_rate": 2e-5,
-    "epochs": 2,
-    "max_steps": None,
-    "per_device_batch_size": 1,
-    "effective_batch_size": 32,
-    "lr_scheduler": "cosine",
-    "warmup_steps": 100,
-    "weight_decay": 0.0,
-    "max_length": 4096,
-    "packing": False,
-    "optimizer": "auto",
-    "bf16": True,
-    "gradient_checkpointing": True,
-    "save_steps": 500,
-    "seed": 42,
-    "lora": {"r": 16, "alpha": 32, "dropout": 0.05, "target_modules": "all-linear"},
-}
-
-
-def settings(cfg: dict[str, Any] | None) -> dict[str, Any]:
-    merged = {**TRAIN_DEFAULTS, **(cfg or {})}
-    merged["lora"] = {**TRAIN_DEFAULTS["lora"], **(cfg or {}).get("lora", {})}
-    merged.pop("resources", None)
-    return merged
-
-
-def accumulation_steps(cfg: dict[str, Any], world_size: int) -> int:
-    """Gradient accumulation that keeps the effective batch size whatever the GPU count."""
-    per_step = int(cfg["per_device_batch_size"]) * max(1, world_size)
-    steps = int(cfg["effective_batch_size"]) // per_step
-    if steps < 1 or steps * per_step != int(cfg["effective_batch_size"]):
-        raise ValueError(
-            f"{cfg['effective_batch_size']} is not a multiple of per_device_batch_size x GPUs "
-            f"= {cfg['per_device_batch_size']} x {max(1, world_size)}"
-        )
-    return steps
 
 
 def free_port() -> int:
@@ -171,7 +134,7 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
     from teachergrid.core.modeling import load_causal_lm, set_threads, torch_dtype
 
     set_threads(spec.get("threads"))
-    cfg = settings(spec.get("finetune"))
+    cfg = spec["finetune"]  # the validated section: every key set
     base = spec["base"]
     out = Path(spec["output"])
     ckpt_dir = Path(spec["checkpoints"])

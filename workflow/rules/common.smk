@@ -20,7 +20,7 @@ if str(workflow.basedir) not in _paths:
 
 from teachergrid.evaluation import exports
 from teachergrid.support import layout
-from teachergrid.screening.published import dataset_key
+from teachergrid.core.published_format import dataset_key
 from teachergrid.config import LC_FILES, ConfigError, validate
 from teachergrid.support.params import Untracked, split_entry
 from teachergrid.support.resources import DEFAULT_RESOURCES, complete, memory_mb

@@ -25,10 +25,11 @@ include: "workflow/rules/compatibility.smk"
 include: "workflow/rules/finetune.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/onerror.smk"
 
 
 rule all:
     default_target: True
     input:
-        report_outputs(),
+        P.report_outputs(),
         export_outputs(),

@@ -2,6 +2,7 @@
 
 examples:
   teachergrid check-config FILE               validate a study config without Snakemake
+  teachergrid config-reference                every config key with its default (docs/config.md)
   teachergrid preflight FILE                  can every model of the study load as configured?
   teachergrid analyze --scores F --out DIR    correlations and paradox summary of a per-cell
     [--screening SCREENING_CSV]               table; with a screening.csv, its metrics against
@@ -111,6 +112,13 @@ def _winrates(args: argparse.Namespace) -> int:
     return 0
 
 
+def _config_reference(args: argparse.Namespace) -> int:
+    from teachergrid.config.reference import markdown
+
+    sys.stdout.write(markdown())
+    return 0
+
+
 def _worker(args: argparse.Namespace) -> int:
     from teachergrid.support.worker import run
 
@@ -148,6 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
     check = command("check-config", "validate a study configuration file")
     check.add_argument("config", help="the study's YAML config (config.yaml, configs/tiny.yaml)")
     check.set_defaults(func=_check_config)
+    ref = command("config-reference", "print every config key, its default and its meaning")
+    ref.set_defaults(func=_config_reference)
     pre = command("preflight", "check that every model loads as configured")
     pre.add_argument("config", help="the study's YAML config")
     pre.set_defaults(func=_preflight)

@@ -5,7 +5,7 @@
 
 rule eval_reference:
     input:
-        model=lambda wc: eval_reference_model_input(wc.bench),
+        model=lambda wc: model_input(P.reference_teacher(wc.bench) or {}),
         prompts=lambda wc: local_data(EVAL[wc.bench]["prompts"]),
         answers=lambda wc: local_data(EVAL[wc.bench]["reference"]),
         preflight=ancient(L.PREFLIGHT),
@@ -27,14 +27,10 @@ rule eval_reference:
         spec=lambda wc: {
             k: v for k, v in EVAL[wc.bench].items() if k != "max_new_tokens"
         },
-        teacher=lambda wc: (
-            tracked(eval_reference_teacher(wc.bench))
-            if eval_reference_teacher(wc.bench)
-            else None
-        ),
-        ops=lambda wc: untracked(eval_reference_teacher(wc.bench) or {}),
-        model=lambda wc: eval_reference_model(wc.bench),
-        decoding=lambda wc: eval_reference_decoding(wc.bench),
+        teacher=lambda wc: tracked(P.reference_teacher(wc.bench) or {}) or None,
+        ops=lambda wc: untracked(P.reference_teacher(wc.bench) or {}),
+        model=lambda wc: P.reference_model_dir(wc.bench),
+        decoding=lambda wc: P.reference_decoding(wc.bench),
     script:
         "../scripts/eval_reference.py"
 
@@ -50,7 +46,7 @@ use rule eval_reference as eval_reference_host with:
 # from the hub on the submitting host, or local files; checked and kept beside the results.
 rule alpaca_eval_lc_file:
     input:
-        lambda wc: local_data(lc_files()[wc.lc_file]),
+        lambda wc: local_data(P.lc_files()[wc.lc_file]),
     output:
         L.LC_FILE,
     log:
@@ -66,7 +62,7 @@ rule alpaca_eval_lc_file:
     resources:
         **scheduler(SMALL_JOB),
     params:
-        spec=lambda wc: lc_files()[wc.lc_file],
+        spec=lambda wc: P.lc_files()[wc.lc_file],
     script:
         "../scripts/alpaca_eval_lc_file.py"
 
@@ -75,7 +71,7 @@ rule alpaca_eval_lc_file:
 # submitting host (where the network is), and kept beside the results.
 rule judge_prompts:
     output:
-        expand(L.JUDGE_PROMPT, bench=layout.BENCHMARKS),
+        expand(L.JUDGE_PROMPT, bench=BENCHMARKS),
     log:
         L.LOGS["judge_prompts"],
     benchmark:
@@ -87,7 +83,7 @@ rule judge_prompts:
     resources:
         **scheduler(SMALL_JOB),
     params:
-        sources=EVAL.get("judge", {}).get("prompts", {}),
+        sources=P.judge.get("prompts"),
     script:
         "../scripts/judge_prompts.py"
 
@@ -99,7 +95,7 @@ rule evaluate:
         model=L.MODEL,
         alpaca_eval=L.EVAL_REFERENCE.format(bench="alpaca_eval"),
         arena_hard=L.EVAL_REFERENCE.format(bench="arena_hard"),
-        judge=[] if JUDGE_ON_HOST else model_input(EVAL.get("judge", {})),
+        judge=[] if JUDGE_ON_HOST else model_input(P.judge),
     output:
         **({} if JUDGE_ON_HOST else {"judgments": L.JUDGMENTS}),
         answers=L.ANSWERS,
@@ -114,15 +110,13 @@ rule evaluate:
         **scheduler(RESOURCES["evaluation"] or SMALL_JOB),
     params:
         base=lambda wc: tracked(loading(BASES[wc.base])),
-        evaluation=tracked(evaluation_job_settings(), *EVALUATION_UNTRACKED),
-        evaluation_ops=untracked(evaluation_job_settings(), *EVALUATION_UNTRACKED),
-        decoding=CFG["decodings"].get(EVAL.get("decoding", "greedy")),
-        max_new_tokens=answer_limits(),
-        judge=None if JUDGE_ON_HOST else tracked(EVAL.get("judge", {})),
-        judge_ops=None if JUDGE_ON_HOST else untracked(EVAL.get("judge", {})),
-        judge_model=lambda wc: (
-            model_dir(EVAL["judge"]) if "model" in EVAL.get("judge", {}) else None
-        ),
+        evaluation=tracked(P.evaluation_job_settings(), *EVALUATION_UNTRACKED),
+        evaluation_ops=untracked(P.evaluation_job_settings(), *EVALUATION_UNTRACKED),
+        decoding=P.answer_decoding,
+        max_new_tokens=P.answer_limits(),
+        judge=None if JUDGE_ON_HOST else tracked(P.judge),
+        judge_ops=None if JUDGE_ON_HOST else untracked(P.judge),
+        judge_model=lambda wc: model_dir(P.judge) if "model" in P.judge else None,
     script:
         "../scripts/evaluate.py"
 
@@ -148,13 +142,13 @@ rule evaluate_untuned:
         **scheduler(RESOURCES["evaluation"] or SMALL_JOB),
     params:
         base=lambda wc: tracked(loading(BASES[wc.base])),
-        evaluation=tracked(evaluation_job_settings(), *EVALUATION_UNTRACKED),
-        evaluation_ops=untracked(evaluation_job_settings(), *EVALUATION_UNTRACKED),
-        decoding=CFG["decodings"].get(EVAL.get("decoding", "greedy")),
-        max_new_tokens=answer_limits(),
+        evaluation=tracked(P.evaluation_job_settings(), *EVALUATION_UNTRACKED),
+        evaluation_ops=untracked(P.evaluation_job_settings(), *EVALUATION_UNTRACKED),
+        decoding=P.answer_decoding,
+        max_new_tokens=P.answer_limits(),
         model=lambda wc: model_dir(BASES[wc.base]),
     script:
-        "../scripts/evaluate.py"
+        "../scripts/evaluate_untuned.py"
 
 
 if JUDGE_ON_HOST:
@@ -164,7 +158,7 @@ if JUDGE_ON_HOST:
             answers=L.ANSWERS,
             alpaca_eval=L.EVAL_REFERENCE.format(bench="alpaca_eval"),
             arena_hard=L.EVAL_REFERENCE.format(bench="arena_hard"),
-            prompts=expand(L.JUDGE_PROMPT, bench=layout.BENCHMARKS),
+            prompts=expand(L.JUDGE_PROMPT, bench=BENCHMARKS),
         output:
             judgments=L.JUDGMENTS,
         log:
@@ -178,8 +172,8 @@ if JUDGE_ON_HOST:
         resources:
             **scheduler(SMALL_JOB),
         params:
-            judge=tracked(EVAL.get("judge", {})),
-            judge_ops=untracked(EVAL.get("judge", {})),
+            judge=tracked(P.judge),
+            judge_ops=untracked(P.judge),
             judge_model=None,
         script:
             "../scripts/judge.py"

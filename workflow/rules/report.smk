@@ -1,6 +1,6 @@
 # Fan-in: CAR for every (base, teacher) and the rankings (screening); then, from the judgements,
 # the benchmark scores, metrics.csv and the correlations of every metric with measured
-# performance. When a cell fails, the workflow's error handler (common.smk) builds the same
+# performance. When a cell fails, the workflow's error handler (onerror.smk) builds the same
 # reports over the cells that finished under results/<study>/report/partial/, which no rule writes;
 # the next run that completes the cells writes these rules' outputs and removes that folder.
 
@@ -26,7 +26,7 @@ rule screening_report:
     resources:
         **scheduler(SMALL_JOB),
     params:
-        cfg=screening_report_cfg(),
+        cfg=P.screening_report_cfg(),
         # the study's folder, which the report reads the cells' files from
         root=lambda wc: R,
     script:
@@ -36,7 +36,7 @@ rule screening_report:
 # `snakemake screening`: the first half of the study only (no fine-tuning).
 rule screening:
     input:
-        screening_outputs(),
+        P.screening_outputs(),
     localrule: True
 
 
@@ -53,17 +53,7 @@ rule report:
         records=record_inputs(),
     output:
         metrics=L.METRICS,
-        extra=(
-            [
-                L.CORRELATIONS,
-                L.PARADOX,
-                L.CAR_SENSITIVITY,
-                L.CAR_TRANSFER,
-                *accuracy_outputs(),
-            ]
-            if EVAL
-            else []
-        ),
+        extra=P.study_report_extras(),
     log:
         f"{R}/logs/report.log",
     benchmark:
@@ -75,7 +65,7 @@ rule report:
     resources:
         **scheduler(SMALL_JOB),
     params:
-        cfg=study_report_cfg(),
+        cfg=P.study_report_cfg(),
         # the study's folder, which the report reads the cells' files from
         root=lambda wc: R,
     script:

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import snakemake_cmd, with_absolute_sources
+from helpers import TINY, snakemake_cmd, with_absolute_sources
 
 from teachergrid.config import ConfigError, load_config, validate
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture()
@@ -273,3 +273,35 @@ def test_finetune_cells_filter_which_cells_are_fine_tuned(tiny_raw, tmp_path):
     path.write_text(yaml.safe_dump(raw))
     with pytest.raises(ConfigError, match=r"finetune\.cells\.qwen-l: 'base-mistral' is not"):
         load_config(path)
+
+
+def test_the_config_reference_is_the_schema(capsys):
+    """docs/config.md is printed from the schema (`teachergrid config-reference`): a key, a
+    default or a description changed in one and not the other fails here."""
+    from teachergrid.cli import main
+
+    assert main(["config-reference"]) == 0
+    printed = capsys.readouterr().out
+    assert printed == (REPO / "docs" / "config.md").read_text(), (
+        "docs/config.md is stale: teachergrid config-reference > docs/config.md"
+    )
+    # every default the validator fills is in the reference, e.g. the fine-tuning rate
+    assert "| `finetune.learning_rate` | number | `2e-05` |" in printed
+
+
+def test_every_default_lives_in_the_schema():
+    """A minimal study validates into a config where the keys downstream code reads are set,
+    each to its schema default (no module re-defaults them)."""
+    from teachergrid.config import default_of, section
+
+    cfg = load_config(TINY)
+    assert cfg["finetune"]["lora"]["r"] == default_of("finetune", "lora", "r") == 16
+    assert section("finetune")["learning_rate"] == 2e-5
+    assert cfg["compatibility"]["metrics"] == {
+        "score_turn_end": True,
+        "ifd_context": "start",
+        "ppl": "mean_exp",
+        "loss_average": "response",
+    }
+    # a default that is another key's value: the evaluation prompts' seed is the instructions'
+    assert cfg["instructions"]["eval"]["seed"] == cfg["instructions"]["seed"]

@@ -16,7 +16,7 @@ from teachergrid.config import ConfigError, load_config
 from teachergrid.core.datafiles import DataFileError, field
 from teachergrid.evaluation.benchmark_data import BenchmarkDataError, benchmark_rows
 
-DATA = Path(__file__).parent / "data" / "benchmarks"
+DATA = Path(__file__).parents[1] / "data" / "benchmarks"
 ALPACA = DATA / "alpaca_eval" / "alpaca_eval_gpt4_baseline.sample.json"
 QUESTIONS = DATA / "arena_hard_v0.1" / "question.sample.jsonl"
 BASELINE = DATA / "arena_hard_v0.1" / "gpt-4-0314.sample.jsonl"

@@ -63,6 +63,14 @@ def grid(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return workdir
 
 
+def copy_of(grid: Path, tmp_path: Path) -> Path:
+    """A test that reruns jobs or writes files works on its own copy of the finished grid
+    (the shared one stays as the first run left it, whatever order the tests run in)."""
+    work = tmp_path / "grid"
+    shutil.copytree(grid, work, symlinks=True)
+    return work
+
+
 def in_grid(grid: Path, *args: str, **kwargs) -> str:
     """Snakemake on the finished grid with its own config."""
     return snakemake(grid, *args, configfile=grid / "configs" / "tiny.yaml", **kwargs)
@@ -211,7 +219,8 @@ def test_every_result_honours_the_umask(grid):
     assert (grid / "results/tiny-offline-grid/report/metrics.csv").stat().st_mode & 0o777 == 0o664
 
 
-def test_one_cell_reruns_alone_then_with_its_reports(grid):
+def test_one_cell_reruns_alone_then_with_its_reports(grid, tmp_path):
+    grid = copy_of(grid, tmp_path)
     cell = "results/tiny-offline-grid/compatibility/base-qwen/qwen-s.json"
     others = sorted((grid / "results/tiny-offline-grid/compatibility").rglob("*.json"))
     before = {p: p.stat().st_mtime_ns for p in others}
@@ -289,7 +298,8 @@ EDITS = [
 ]
 
 
-def test_an_edit_reruns_exactly_the_jobs_whose_results_it_changes(grid):
+def test_an_edit_reruns_exactly_the_jobs_whose_results_it_changes(grid, tmp_path):
+    grid = copy_of(grid, tmp_path)
     raw = yaml.safe_load((grid / "configs" / "tiny.yaml").read_text())
     raw["evaluation"].setdefault("length_control", {})
     rows = "".join(f"{i},0\n" for i in range(200))
@@ -310,7 +320,8 @@ def test_an_edit_reruns_exactly_the_jobs_whose_results_it_changes(grid):
     assert seen == {what: expected for what, _, expected in EDITS}
 
 
-def test_a_dry_run_with_a_new_teacher_lists_its_jobs_behind_the_pending_preflight(grid):
+def test_a_dry_run_with_a_new_teacher_lists_its_jobs_behind_the_pending_preflight(grid, tmp_path):
+    grid = copy_of(grid, tmp_path)
     raw = yaml.safe_load((grid / "configs" / "tiny.yaml").read_text())
     raw["teachers"].append({"name": "llama-m2", "model": "tiny:llama-m2", "params_b": 0.0002})
     raw["tiny_world"]["models"]["llama-m2"] = dict(raw["tiny_world"]["models"]["llama-m"])
@@ -337,10 +348,11 @@ def test_a_dry_run_with_a_new_teacher_lists_its_jobs_behind_the_pending_prefligh
     }
 
 
-def test_two_studies_in_one_project_never_touch_each_others_files(grid):
+def test_two_studies_in_one_project_never_touch_each_others_files(grid, tmp_path):
     """The demo's folder is results/tiny-offline-grid/: a dry run of the paper's study in the
     same project lists the paper's whole DAG (nothing of the demo's counts as done for it),
     and a run of another config writes only under its own study's folder."""
+    grid = copy_of(grid, tmp_path)
     demo = grid / "results/tiny-offline-grid"
     before = {p: p.stat().st_mtime_ns for p in demo.rglob("*") if p.is_file()}
     # the paper's study (config.yaml, offline): its whole DAG
@@ -372,8 +384,6 @@ def test_two_studies_in_one_project_never_touch_each_others_files(grid):
         "second-look",
         "tiny-offline-grid",
     ]
-    shutil.rmtree(grid / "results/second-look")
-    path.unlink()
 
 
 def test_students_answers_load_in_alpaca_evals_own_reader_and_arena_hards_shape(grid):

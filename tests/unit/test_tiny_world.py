@@ -9,7 +9,7 @@ import pytest
 from teachergrid.evaluation.accuracy import accuracy, load_truth
 from teachergrid.tiny import tasks
 
-REPO_DATA = __import__("pathlib").Path(__file__).resolve().parents[1] / "data" / "instructions"
+REPO_DATA = __import__("pathlib").Path(__file__).resolve().parents[2] / "data" / "instructions"
 
 
 def test_each_dialect_writes_numbers_lists_and_frames_its_own_way():

@@ -28,7 +28,14 @@ def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentP
 
 def test_every_command_and_argument_has_help():
     commands = _subparsers(cli.build_parser())
-    assert set(commands) == {"check-config", "preflight", "analyze", "winrates", "worker"}
+    assert set(commands) == {
+        "check-config",
+        "config-reference",
+        "preflight",
+        "analyze",
+        "winrates",
+        "worker",
+    }
     for name, parser in commands.items():
         assert parser.description, name
         for action in parser._actions:
@@ -42,6 +49,6 @@ def test_the_top_level_help_lists_each_command_on_its_own_line():
         text=True,
         check=True,
     ).stdout
-    for name in ("check-config", "preflight", "analyze", "winrates", "worker"):
+    for name in ("check-config", "config-reference", "preflight", "analyze", "winrates", "worker"):
         assert any(line.strip().startswith(name) for line in out.splitlines()), name
         assert f"teachergrid {name}" in out

@@ -10,7 +10,7 @@ from teachergrid.analysis.correlations import correlations, direction, paradox
 from teachergrid.analysis.published_scores import analyze
 from teachergrid.cli import main
 
-TABLE6 = Path(__file__).resolve().parents[1] / "data" / "paper" / "table6.csv"
+TABLE6 = Path(__file__).resolve().parents[2] / "data" / "paper" / "table6.csv"
 
 
 def toy() -> pd.DataFrame:

@@ -15,7 +15,7 @@ from teachergrid.core.alpaca_eval_files import read_difficulty
 from teachergrid.evaluation.lengthcontrol import win_rate_table
 from teachergrid.evaluation.winrates import joint_fit
 
-DATA = Path(__file__).parent / "data" / "alpaca_eval"
+DATA = Path(__file__).parents[1] / "data" / "alpaca_eval"
 INTERVALS = ["win_rate_ci_low", "win_rate_ci_high", "lc_win_rate_ci_low", "lc_win_rate_ci_high"]
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parents[1] / "teachergrid"
+PACKAGE = Path(__file__).resolve().parents[2] / "teachergrid"
 # lowest first: a module may import from its own room or from the rooms below it
 ROOMS = ["core", "support", "config", "screening", "training", "evaluation", "analysis", "top"]
 MAX_LINES = 400

@@ -170,6 +170,7 @@ def main() -> int:
     import torch
     import transformers
 
+    from teachergrid.config import fill_defaults, section
     from teachergrid.core.chat import encode_pair, load_tokenizer
     from teachergrid.core.jsonl import write_jsonl
     from teachergrid.tiny.build import build_tokenizer
@@ -208,7 +209,14 @@ def main() -> int:
         return {"params_m": round(params / 1e6), "build_and_save_s": round(time.time() - t0, 1)}
 
     rec.section("build_model", build, 0)
-    entry = {"name": args.shape, "local": True, "dtype": "auto", "max_length": 2048}
+    # a base as the validated config gives it to the jobs (the schema's defaults), which also
+    # serves as a teacher (stop strings) for the generation section
+    base = {"name": args.shape, "local": True, "dtype": "auto", "max_length": 2048}
+    entry = {
+        **fill_defaults({"bases": [base]})["bases"][0],
+        "metrics": section("compatibility")["metrics"],
+        "stop": [],
+    }
 
     def tokens_of(batch_rows: list[dict[str, Any]]) -> int:
         pairs = [encode_pair(tokenizer, r["instruction"], r["response"], max_length=2048)
@@ -287,19 +295,22 @@ def main() -> int:
                 "responses": str(responses),
                 "output": str(out),
                 "checkpoints": str(work / f"ckpt-{method}"),
-                "finetune": {
-                    "method": method,
-                    "learning_rate": 2e-5 if method == "full" else 2e-4,
-                    "max_steps": args.steps,
-                    "per_device_batch_size": 4,
-                    "effective_batch_size": 16,
-                    "warmup_steps": 2,
-                    "max_length": 2048,
-                    "save_steps": 10_000,
-                    "bf16": True,
-                    "gradient_checkpointing": True,
-                    **variant,
-                },
+                "finetune": section(
+                    "finetune",
+                    {
+                        "method": method,
+                        "learning_rate": 2e-5 if method == "full" else 2e-4,
+                        "max_steps": args.steps,
+                        "per_device_batch_size": 4,
+                        "effective_batch_size": 16,
+                        "warmup_steps": 2,
+                        "max_length": 2048,
+                        "save_steps": 10_000,
+                        "bf16": True,
+                        "gradient_checkpointing": True,
+                        **variant,
+                    },
+                ),
             }
             t0 = time.time()
             info = run(spec)

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+from helpers import tiny_recipe
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
@@ -33,14 +34,14 @@ def tiny_llama(tmp_path_factory: pytest.TempPathFactory, tokenizer_dirs: dict[st
     from teachergrid.tiny.build import build_model
 
     out = tmp_path_factory.mktemp("models") / "teacher"
-    recipe = {
-        "role": "teacher",
-        "architecture": "llama",
-        "tokenizer": "chatml",
-        "hidden_size": 32,
-        "steps": 20,
-        "dialect": "llama",
-        "batch_size": 8,
-    }
+    recipe = tiny_recipe(
+        role="teacher",
+        architecture="llama",
+        tokenizer="chatml",
+        hidden_size=32,
+        steps=20,
+        dialect="llama",
+        batch_size=8,
+    )
     build_model("teacher", recipe, tokenizer_dirs["chatml"], out, seed=0)
     return out

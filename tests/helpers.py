@@ -149,3 +149,46 @@ def transformers_serve(model: Path, log: Path) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def tiny_recipe(**keys: Any) -> dict[str, Any]:
+    """A tiny model's recipe with the schema's defaults, as the tiny_model job gets it from
+    the validated config (`tiny_world.models.NAME`)."""
+    from teachergrid.config import section
+
+    return section("tiny_world", {"tokenizers": {}, "models": {"m": keys}})["models"]["m"]
+
+
+def model_entry(section: str, **keys: Any) -> dict[str, Any]:
+    """One entry of `teachers`, `bases` or `reward_models` with the schema's defaults, as the
+    validated config gives it to a job."""
+    from teachergrid.config import fill_defaults
+
+    return fill_defaults({section: [keys]})[section][0]
+
+
+def benchmark_prompts(**keys: Any) -> dict[str, Any]:
+    """A benchmark's `prompts` section with the schema's defaults."""
+    from teachergrid.config import section
+
+    return section("evaluation", {"alpaca_eval": {"prompts": keys}})["alpaca_eval"]["prompts"]
+
+
+def judge_entry(**keys: Any) -> dict[str, Any]:
+    """`evaluation.judge` with the schema's defaults (an LLM judge's API section among them)."""
+    from teachergrid.config import section
+
+    return section("evaluation", {"judge": keys})["judge"]
+
+
+def scoring_entry(**keys: Any) -> dict[str, Any]:
+    """A base as the compatibility job gets it: its model keys, and the compatibility
+    section's batch, truncation and metric definitions where it sets none of its own."""
+    from teachergrid.config import section
+
+    compat = section("compatibility")
+    metrics = {**compat["metrics"], **keys.pop("metrics", {})}
+    entry = model_entry("bases", **keys)
+    entry.setdefault("batch_size", compat["batch_size"])
+    entry.setdefault("max_length", compat["max_length"])
+    return {**entry, "metrics": metrics}

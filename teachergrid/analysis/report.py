@@ -132,7 +132,7 @@ def _with_intervals(
     values = ["spearman_rho", "kendall_tau"]
     keys = ["target", "base", "metric"]
     cis = bootstrap.intervals(
-        data, statistics, keys, values, rounds, int(cfg["evaluation"].get("seed", 0))
+        data, statistics, keys, values, rounds, int(cfg["evaluation"]["seed"])
     )
     out = {}
     for target, table in tables.items():
@@ -201,7 +201,7 @@ def build_study(cfg: dict[str, Any], root: Path, into: Path | None = None) -> pd
             tables["accuracy"] = correlations.correlations(sized, metrics, "accuracy")
             tables["ap_accuracy"] = correlations.ap_accuracy(done)
         # (published scores have no judgements to redraw: no intervals)
-        rounds = 0 if published else int(cfg["evaluation"].get("bootstrap", 100))
+        rounds = 0 if published else int(cfg["evaluation"]["bootstrap"])
         if rounds > 0 and len(done):
             tables = _with_intervals(cfg, root, done, sizes, metrics, tables, rounds)
         with atomic_open(dest(layout.CORRELATIONS)) as handle:

@@ -57,7 +57,7 @@ def missing_cells(
         for teacher in names(report_cfg["teachers"]):
             tuned = evaluation and (finetuned is None or [base, teacher] in finetuned)
             step = layout.first_unfinished(
-                root, base, teacher, rms, tuned, report_cfg.get("judge_rule", "evaluate")
+                root, base, teacher, rms, tuned, report_cfg["judge_rule"]
             )
             if step is not None:
                 out[(base, teacher)] = step

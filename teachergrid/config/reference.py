@@ -20,12 +20,30 @@ to the config file. `NAME` stands for a name you choose, `[]` for each entry of 
 """
 
 
+# what an absent JSON-schema keyword means: nothing of that kind
+ABSENT: dict[str, Any] = {
+    "allOf": [],
+    "properties": {},
+    "if": {},
+    "then": {},
+    "else": {},
+    "type": "",
+    "items": {},
+    "description": "",
+}
+
+
+def _kw(node: dict[str, Any], keyword: str) -> Any:
+    """A schema node's keyword, or what its absence means (`ABSENT`)."""
+    return node[keyword] if keyword in node else ABSENT[keyword]
+
+
 # definitions shared by several sections, listed once at the end rather than under each
 FOLDED = {"#/$defs/resources": "resources", "#/$defs/model_common": "model keys"}
 
 
 def _folded(node: dict[str, Any]) -> list[str]:
-    refs = [node.get("$ref"), *(part.get("$ref") for part in node.get("allOf", []))]
+    refs = [node.get("$ref"), *(part.get("$ref") for part in _kw(node, "allOf"))]
     return [FOLDED[r] for r in refs if r in FOLDED]
 
 
@@ -37,11 +55,11 @@ def _node(node: dict[str, Any]) -> dict[str, Any]:
     merged: dict[str, Any] = {}
     for ref in parts:
         merged.update(_node(schema()["$defs"][ref.removeprefix("#/$defs/")]))
-    for part in node.get("allOf", []):
+    for part in _kw(node, "allOf"):
         if part.get("$ref") not in FOLDED:
             merged.update(_node(part))
     if merged:
-        props = {**merged.get("properties", {}), **node.get("properties", {})}
+        props = {**_kw(merged, "properties"), **_kw(node, "properties")}
         out = {**merged, **node, "properties": props}
     return out
 
@@ -49,9 +67,9 @@ def _node(node: dict[str, Any]) -> dict[str, Any]:
 def _conditional_defaults(node: dict[str, Any]) -> dict[str, tuple[Any, str]]:
     """Defaults given under `if`/`then`/`else`, with the condition they hold under."""
     found: dict[str, tuple[Any, str]] = {}
-    condition = node.get("if", {})
+    condition = _kw(node, "if")
     for branch in ("then", "else"):
-        for key, sub in node.get(branch, {}).get("properties", {}).items():
+        for key, sub in _kw(_kw(node, branch), "properties").items():
             if "default" in sub:
                 found[key] = (sub["default"], _condition(condition, branch == "then"))
     return found
@@ -61,7 +79,7 @@ def _condition(condition: dict[str, Any], holds: bool) -> str:
     if "required" in condition:
         key = condition["required"][0]
         return f"without `{key}`" if not holds else f"with `{key}`"
-    ((key, sub),) = condition.get("properties", {}).items()
+    ((key, sub),) = _kw(condition, "properties").items()
     return f"{key} {'=' if holds else '!='} {sub.get('const')}"
 
 
@@ -70,7 +88,7 @@ def _type(node: dict[str, Any]) -> str:
         return " + ".join(_folded(node) + ([node["type"]] if node.get("type") == "array" else []))
     if "enum" in node:
         return " \\| ".join(f"`{v}`" for v in node["enum"])
-    kind = node.get("type", "")
+    kind = _kw(node, "type")
     kinds = kind if isinstance(kind, list) else [kind]
     return " or ".join(k for k in kinds if k) or ("model reference" if "$ref" in node else "")
 
@@ -87,7 +105,7 @@ def rows(node: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, str, str
     """(key, type, default, description) of every key under a node, depth first."""
     node = _node(node)
     conditional = _conditional_defaults(node)
-    for key, sub in node.get("properties", {}).items():
+    for key, sub in _kw(node, "properties").items():
         sub = _node(sub)
         path = f"{prefix}{key}"
         default = ""
@@ -97,9 +115,9 @@ def rows(node: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, str, str
             value, when = conditional[key]
             default = f"{_value(value)} ({when})"
         kind = _type(sub)
-        if sub.get("type") == "array" and _folded(sub.get("items", {})):
+        if sub.get("type") == "array" and _folded(_kw(sub, "items")):
             kind = f"list of ({_type(sub['items'])})"
-        yield path, kind, default, _cell(sub.get("description", ""))
+        yield path, kind, default, _cell(_kw(sub, "description"))
         if sub.get("type") == "array" and isinstance(sub.get("items"), dict):
             yield from rows(sub["items"], f"{path}[].")
         elif "properties" in sub:
@@ -113,7 +131,7 @@ def markdown() -> str:
     lines += [f"| `{k}` | {t} | {d} | {m} |" for k, t, d, m in rows(schema())]
     for ref, title in FOLDED.items():
         node = schema()["$defs"][ref.removeprefix("#/$defs/")]
-        lines += ["", f"## {title}", "", _cell(node.get("description", "")), ""]
+        lines += ["", f"## {title}", "", _cell(_kw(node, "description")), ""]
         lines += ["| key | type | default | meaning |", "|---|---|---|---|"]
         lines += [f"| `{k}` | {t} | {d} | {m} |" for k, t, d, m in rows(node)]
     return "\n".join(lines) + "\n"

@@ -106,7 +106,7 @@ def _keys(node: Any) -> set[str]:
     combines (`$ref`, `allOf`, `anyOf`, `oneOf`)."""
     if not isinstance(node, dict):
         return set()
-    keys = set(node.get("properties", {}))
+    keys = set(node["properties"]) if "properties" in node else set()
     ref = node.get("$ref", "")
     if ref.startswith("#/$defs/"):
         keys |= _keys(schema()["$defs"][ref.removeprefix("#/$defs/")])

@@ -87,7 +87,7 @@ def read_rows(
     from datasets import load_dataset
 
     data = load_dataset(
-        spec["source"], spec.get("subset"), split=spec.get("split", "train"),
+        spec["source"], spec.get("subset"), split=spec["split"],
         revision=spec.get("revision"),
     )  # fmt: skip
     if columns is not None:

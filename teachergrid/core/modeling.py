@@ -38,8 +38,8 @@ def _load_kwargs(
 ) -> dict[str, Any]:
     kwargs: dict[str, Any] = {
         "revision": entry.get("revision"),
-        "trust_remote_code": bool(entry.get("trust_remote_code", False)),
-        "dtype": torch_dtype(dtype or entry.get("dtype", "auto")),
+        "trust_remote_code": bool(entry["trust_remote_code"]),
+        "dtype": torch_dtype(dtype or entry["dtype"]),
     }
     token = os.environ.get("HF_TOKEN")
     if token and not entry.get("local"):

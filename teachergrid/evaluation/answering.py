@@ -26,12 +26,15 @@ def student(
         "backend": settings["backend"],
         "batch_size": settings["batch_size"],
         "tensor_parallel_size": settings["tensor_parallel_size"],
+        "gpu_memory_utilization": settings["gpu_memory_utilization"],
         "max_model_len": settings["max_model_len"],
         "dtype": base["dtype"],
         "chat_template": base["chat_template"] if untuned else None,
         "stop": [],
         "local": True,
-        **({k: base[k] for k in ("revision", "trust_remote_code")} if untuned else {}),
+        # a fine-tuned model is saved as a plain transformers model: no remote code
+        "trust_remote_code": base["trust_remote_code"] if untuned else False,
+        **({"revision": base["revision"]} if untuned else {}),
     }
 
 

@@ -62,7 +62,7 @@ def benchmark_rows(spec: dict[str, Any]) -> list[dict[str, str]]:
     # (instruction difficulty) are keyed by
     rows = [
         {**r, "index": position[r["instruction"]]}
-        for r in sample_instructions(texts, prompts.get("sample"), int(prompts.get("seed", 42)))
+        for r in sample_instructions(texts, prompts["sample"], int(prompts["seed"]))
     ]
     if prompts.get("id"):  # the benchmark's own question id, which its answer files carry
         own = {

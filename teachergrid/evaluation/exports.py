@@ -28,7 +28,7 @@ def model_name(base: str, teacher: str) -> str:
 def _answers_for(answers: Sequence[Mapping[str, Any]], bench: str) -> dict[str, str]:
     """Prompt id -> the answer given to `bench` (a prompt answered at two token limits has one
     record per benchmark)."""
-    return {a["id"]: a["answer"] for a in answers if bench in a.get("benchmarks", [bench])}
+    return {a["id"]: a["answer"] for a in answers if bench in a["benchmarks"]}
 
 
 def alpaca_eval_outputs(

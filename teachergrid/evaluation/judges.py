@@ -308,9 +308,7 @@ class OpenAIJudge:
             self.extra = {"logprobs": True, "top_logprobs": 5}
         elif protocol == "arena_hard":
             self.prompt = arena_hard_prompt(prompt_path)
-            decoding = Decoding(
-                temperature=0.0, n=1, max_new_tokens=int(api.get("max_tokens", 4096))
-            )
+            decoding = Decoding(temperature=0.0, n=1, max_new_tokens=int(api["max_tokens"]))
             self.extra = {}
         else:
             raise ValueError(f"unknown judge protocol {protocol!r}")

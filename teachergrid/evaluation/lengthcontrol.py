@@ -27,6 +27,7 @@ from typing import Any
 
 import pandas as pd
 
+from teachergrid.config import section
 from teachergrid.core.alpaca_eval_files import read_difficulty, read_gamed
 from teachergrid.evaluation.winrates import (
     DIFFICULTY_L2,
@@ -267,12 +268,18 @@ def package_table(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=[*OUTPUT_COLUMNS, "lc_extreme"])
 
 
+def with_defaults(settings: dict[str, Any] | None) -> dict[str, Any]:
+    """`evaluation.length_control` as given (the report's: complete; the command line's or a
+    caller's: perhaps some keys), on top of the schema's defaults."""
+    return {**section("evaluation")["length_control"], **(settings or {})}
+
+
 def method(settings: dict[str, Any] | None = None) -> str:
     """What produced an LC, as metrics.csv records it beside each number: `joint` (the grid's
     own joint fit), `joint+difficulty`, `joint+gamed`, `joint+difficulty+gamed` (with
     AlpacaEval's published files), or `paper-comparable (alpaca-eval VERSION)`."""
-    settings = settings or {}
-    if settings.get("mode", "joint") == "paper-comparable":
+    settings = with_defaults(settings)
+    if settings["mode"] == "paper-comparable":
         from importlib.metadata import PackageNotFoundError, version
 
         try:
@@ -288,13 +295,13 @@ def win_rate_table(frame: pd.DataFrame, settings: dict[str, Any] | None = None) 
     """Win rates of every model in `frame` under `settings` (the config's
     `evaluation.length_control`: `mode`, `difficulty_l2`, `length_l2`; `difficulty_file` and
     `gamed_file`, AlpacaEval's published files where they are used)."""
-    settings = settings or {}
-    mode = settings.get("mode", "joint")
+    settings = with_defaults(settings)
+    mode = settings["mode"]
     if mode == "joint":
         return joint_table(
             frame,
-            float(settings.get("difficulty_l2", DIFFICULTY_L2)),
-            float(settings.get("length_l2", LENGTH_L2)),
+            float(settings["difficulty_l2"]),
+            float(settings["length_l2"]),
             settings.get("difficulty_file"),
             settings.get("gamed_file"),
         )

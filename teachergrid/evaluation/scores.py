@@ -104,7 +104,7 @@ def score_cells(
              "alpaca_eval_lc_extreme": False, "alpaca_eval_lc_method": ""},
         )  # fmt: skip
         # Arena-Hard's own interval (its rounds and seed); `bootstrap: 0` turns intervals off
-        rounds = ARENA_HARD_ROUNDS if int(settings.get("bootstrap", 100)) > 0 else 0
+        rounds = ARENA_HARD_ROUNDS if int(settings["bootstrap"]) > 0 else 0
         h_scores = arena_hard_scores(js, rounds)
         # AP is the paper's: the LC win rate and Arena-Hard's, averaged, on every cell. Where
         # AlpacaEval's own rule calls the LC an extreme change from the raw win rate, the cell

@@ -7,7 +7,7 @@ of the response text in the scoring model's tokens. The model is loaded once per
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tqdm import tqdm
@@ -27,25 +27,25 @@ def per_response(
     set_threads(threads)
     tokenizer = load_tokenizer(
         model_path,
-        entry.get("chat_template"),
-        revision=entry.get("revision"),
-        trust_remote_code=entry.get("trust_remote_code", False),
+        entry["chat_template"],
+        revision=entry["revision"],
+        trust_remote_code=entry["trust_remote_code"],
     )
     model = load_causal_lm(model_path, entry)
-    max_length = int(entry.get("max_length", 4096))
-    batch_size = int(entry.get("batch_size", 8))
-    options = entry.get("metrics") or {}
+    max_length = int(entry["max_length"])
+    batch_size = int(entry["batch_size"])
+    options = entry["metrics"]
     pairs = [
         encode_pair(
             tokenizer,
             r["instruction"],
             r["response"],
             max_length=max_length,
-            turn_end=bool(options.get("score_turn_end", True)),
+            turn_end=bool(options["score_turn_end"]),
         )
         for r in rows
     ]
-    bare = [encode_unconditional(p, tokenizer, options.get("ifd_context", "start")) for p in pairs]
+    bare = [encode_unconditional(p, tokenizer, options["ifd_context"]) for p in pairs]
     with tqdm(total=2 * len(rows), desc=f"loss {entry['name']}") as bar:
         cond = response_losses(
             model, pairs, pad_id=tokenizer.pad_token_id, batch_size=batch_size, progress=bar.update
@@ -56,7 +56,7 @@ def per_response(
     return [
         {
             "id": r["id"],
-            "sample": r.get("sample", 0),
+            "sample": r["sample"],
             "loss": c,
             "loss_unconditional": u,
             "length": len(tokenizer(r["response"], add_special_tokens=False)["input_ids"]),
@@ -66,9 +66,7 @@ def per_response(
     ]
 
 
-def summarize(
-    records: Sequence[dict[str, Any]], options: dict[str, Any] | None = None
-) -> dict[str, float]:
+def summarize(records: Sequence[dict[str, Any]], options: Mapping[str, Any]) -> dict[str, float]:
     """The cell's summary under the configured metric definitions (`compatibility.metrics`)."""
     return compatibility_summary(
         [r["loss"] for r in records],

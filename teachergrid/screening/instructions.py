@@ -53,4 +53,4 @@ def sample_instructions(texts: list[str], sample: int | None, seed: int) -> list
 
 def prepare(source: dict[str, Any]) -> list[dict[str, str]]:
     texts = _load_texts(source)
-    return sample_instructions(texts, source.get("sample"), int(source.get("seed", 42)))
+    return sample_instructions(texts, source["sample"], int(source["seed"]))

@@ -16,7 +16,7 @@ Definitions (paper 2411.07133, Sections 3-4; IFD from Li et al. 2023):
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 
@@ -29,11 +29,6 @@ def mean(values: Iterable[float]) -> float:
     if not values:
         raise MetricError("mean of an empty list")
     return math.fsum(values) / len(values)
-
-
-def token_mean_loss(token_losses: Sequence[float]) -> float:
-    """Per-response loss: the mean NLL over its response tokens."""
-    return mean(token_losses)
 
 
 def perplexity(per_response_losses: Sequence[float], definition: str = "mean_exp") -> float:
@@ -80,14 +75,14 @@ def map_rewards(values: Sequence[float], mapping: dict[str, Any]) -> list[float]
     *raised* by a larger loss and flip the ranking. `shift` adds a constant, `sigmoid` squashes
     into (0, 1) around `center` with width `scale`; `none` leaves the values alone.
     """
-    kind = mapping.get("kind", "none")
+    kind = mapping["kind"]
     if kind == "none":
         return [float(v) for v in values]
     if kind == "shift":
         return [float(v) + float(mapping["offset"]) for v in values]
     if kind == "sigmoid":
-        center = float(mapping.get("center", 0.0))
-        scale = float(mapping.get("scale", 1.0))
+        center = float(mapping["center"])
+        scale = float(mapping["scale"])
         return [1.0 / (1.0 + math.exp(-(float(v) - center) / scale)) for v in values]
     raise MetricError(f"unknown reward mapping {kind!r}")
 
@@ -116,15 +111,14 @@ def compatibility_summary(
     conditional: Sequence[float],
     unconditional: Sequence[float],
     lengths: Sequence[int],
-    n_tokens: Sequence[int] | None = None,
-    options: dict[str, Any] | None = None,
+    n_tokens: Sequence[int] | None,
+    options: Mapping[str, Any],
 ) -> dict[str, float]:
     """Dataset-level compatibility numbers of one scoring model on one teacher's responses.
     `options`: `compatibility.metrics` (`loss_average`, `ppl`)."""
-    options = options or {}
     return {
-        "loss": average_loss(conditional, n_tokens, options.get("loss_average", "response")),
-        "ppl": perplexity(conditional, options.get("ppl", "mean_exp")),
+        "loss": average_loss(conditional, n_tokens, options["loss_average"]),
+        "ppl": perplexity(conditional, options["ppl"]),
         "ifd": ifd(conditional, unconditional),
         "length": mean(float(n) for n in lengths),
         "n": float(len(conditional)),

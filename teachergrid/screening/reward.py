@@ -33,7 +33,7 @@ def score(
         model_path,
         entry.get("chat_template"),
         revision=entry.get("revision"),
-        trust_remote_code=entry.get("trust_remote_code", False),
+        trust_remote_code=entry["trust_remote_code"],
     )
     model = load_reward_model(model_path, entry)
     if model.config.pad_token_id is None:
@@ -43,13 +43,13 @@ def score(
             tokenizer,
             r["instruction"],
             r["response"],
-            max_length=int(entry.get("max_length", 4096)),
+            max_length=int(entry["max_length"]),
         ).input_ids
         for r in rows
     ]
     out = [0.0] * len(rows)
     dev = input_device(model)
-    batches = length_sorted_batches([len(e) for e in encoded], int(entry.get("batch_size", 8)))
+    batches = length_sorted_batches([len(e) for e in encoded], int(entry["batch_size"]))
     with torch.inference_mode(), tqdm(total=len(rows), desc=f"reward {entry['name']}") as bar:
         for batch in batches:
             # Right padding: sequence classifiers read the last non-pad token.

@@ -24,7 +24,7 @@ FINETUNE_UNTRACKED = (
     "gradient_checkpointing",
 )
 # Evaluation settings of the answer-and-judge jobs that only set their speed.
-EVALUATION_UNTRACKED = ("batch_size", "tensor_parallel_size")
+EVALUATION_UNTRACKED = ("batch_size", "tensor_parallel_size", "gpu_memory_utilization")
 # Evaluation settings of the win-rate analysis (the report), not of the judging jobs.
 EVALUATION_ANALYSIS = ("length_control", "bootstrap", "seed")
 # What decides how a model is loaded: a fine-tuning or evaluation job is told only these of a
@@ -247,8 +247,7 @@ class Plan:
         if self.scores and self.accuracy:
             # nothing fine-tuned, no students' answers to check: the teachers' accuracy only
             cfg["accuracy"] = {k: v for k, v in self.accuracy.items() if k != "evaluation"}
-        if ev and self.judge_on_host:
-            cfg["judge_rule"] = "judge"  # the rule that writes the judgements
+        cfg["judge_rule"] = "judge" if self.judge_on_host else "evaluate"  # writes judgements
         return cfg
 
     # ---- the preflight ------------------------------------------------------------------

@@ -51,7 +51,7 @@ def run(cfg: dict[str, Any], model_dir: Any, in_job_env: bool = False) -> list[F
     workflow's preflight job: the generation environment under `--sdm conda`, the driver's
     otherwise). There a vLLM teacher without vLLM is a problem, not a note: its job would
     fail the same way."""
-    tiny = (cfg.get("tiny_world") or {}).get("models", {})
+    tiny = (cfg.get("tiny_world") or {"models": {}})["models"]
     evaluation = cfg.get("evaluation") or {}
     # vLLM's registry, read once (importing vLLM takes seconds) where anything runs in it
     in_vllm = any(t["backend"] == "vllm" for t in cfg["teachers"]) or (
@@ -100,7 +100,7 @@ def check_evaluation_engine(
     evaluation = cfg.get("evaluation") or {}
     if evaluation.get("backend") != "vllm" or evaluation.get("scores"):
         return []
-    tiny = (cfg.get("tiny_world") or {}).get("models", {})
+    tiny = (cfg.get("tiny_world") or {"models": {}})["models"]
     out = []
     for base in cfg["bases"]:
         where = f"{base['name']} (evaluation.backend vllm)"

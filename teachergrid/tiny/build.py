@@ -153,13 +153,13 @@ def build_tokenizer(
 def _arch_config(recipe: dict[str, Any], tokenizer: Any, num_labels: int | None) -> Any:
     import transformers as tf
 
-    hidden = recipe.get("hidden_size", 64)
-    heads = recipe.get("heads", 4)
+    hidden = recipe["hidden_size"]
+    heads = recipe["heads"]
     common = {
         "vocab_size": len(tokenizer),
         "hidden_size": hidden,
         "intermediate_size": hidden * 2,
-        "num_hidden_layers": recipe.get("layers", 2),
+        "num_hidden_layers": recipe["layers"],
         "num_attention_heads": heads,
         "num_key_value_heads": heads,
         "max_position_embeddings": 256,
@@ -204,7 +204,7 @@ def _sft_examples(
     """A teacher's instruction tuning: every task answered in its dialect, with the answers its
     knowledge gaps make wrong (the same facts wrong every time)."""
     gen = tasks.stream(seed)
-    dialect, gap = recipe.get("dialect", "llama"), float(recipe.get("gap", 0.0))
+    dialect, gap = recipe["dialect"], float(recipe["gap"])
     while True:
         kind, question, answer, key = next(gen)
         known = tasks.teacher_answer(name, gap, kind, answer, key)
@@ -220,8 +220,8 @@ def _lm_examples(recipe: dict[str, Any], tokenizer: Any, seed: int) -> Iterator[
     gen = tasks.stream(seed)
     rng = random.Random(seed)
     own = recipe.get("dialect")
-    own_share = float(recipe.get("own_share", 0.85))
-    qa_share = float(recipe.get("qa_share", 0.2))
+    own_share = float(recipe["own_share"])
+    qa_share = float(recipe["qa_share"])
     start = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
     while True:
         kind, question, answer, _ = next(gen)
@@ -272,7 +272,7 @@ def _train_causal(
         examples = _sft_examples(name, recipe, tokenizer, seed)
     else:
         examples = _lm_examples(recipe, tokenizer, seed)
-    batch_size = recipe.get("batch_size", 32)
+    batch_size = recipe["batch_size"]
 
     def step_loss(_: int) -> Any:
         batch = [next(examples) for _ in range(batch_size)]
@@ -285,13 +285,7 @@ def _train_causal(
 
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        return _train_loop(
-            model, recipe.get("steps", 100), recipe.get("learning_rate", 3e-3), step_loss
-        )
-
-
-# The share of a reward model's training pairs that are ties across dialects (`_train_reward`).
-TIE_SHARE = 0.25
+        return _train_loop(model, recipe["steps"], recipe["learning_rate"], step_loss)
 
 
 def _train_reward(model: Any, recipe: dict[str, Any], tokenizer: Any, seed: int) -> list[float]:
@@ -300,9 +294,9 @@ def _train_reward(model: Any, recipe: dict[str, Any], tokenizer: Any, seed: int)
 
     rng = random.Random(seed)
     gen = tasks.stream(seed)
-    batch_size = recipe.get("batch_size", 32)
+    batch_size = recipe["batch_size"]
     dialects = sorted(tasks.DIALECTS)
-    ties = float(recipe.get("tie_share", TIE_SHARE))
+    ties = float(recipe["tie_share"])
 
     def encode(question: str, response: str) -> list[int]:
         return encode_pair(tokenizer, question, response, max_length=128).input_ids
@@ -341,9 +335,7 @@ def _train_reward(model: Any, recipe: dict[str, Any], tokenizer: Any, seed: int)
 
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        return _train_loop(
-            model, recipe.get("steps", 200), recipe.get("learning_rate", 2e-3), step_loss
-        )
+        return _train_loop(model, recipe["steps"], recipe["learning_rate"], step_loss)
 
 
 def build_model(

@@ -103,7 +103,7 @@ def sft_config_kwargs(
         # attention never crosses a sample (transformers turns the position ids into a
         # block-diagonal mask for SDPA and eager attention, varlen kernels for FlashAttention;
         # tests/test_finetune.py checks the loss equals the unpacked one). No padding is left.
-        "packing": bool(cfg.get("packing", False)),
+        "packing": bool(cfg["packing"]),
         "packing_strategy": "bfd",
         # TRL defaults to bf16 even on CPU; only use it where the GPU supports it.
         "bf16": bool(cfg["bf16"]) and cuda,
@@ -145,7 +145,7 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
         spec["model"],
         base.get("chat_template"),
         revision=base.get("revision"),
-        trust_remote_code=base.get("trust_remote_code", False),
+        trust_remote_code=base["trust_remote_code"],
     )
     rows = read_jsonl(spec["responses"])
     dataset = build_dataset(tokenizer, rows, int(cfg["max_length"]))
@@ -183,7 +183,7 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
         tmp = out.with_name(out.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         # saved in the dtype the base is served in (bf16 on GPUs that have it)
-        final = final.to(torch_dtype(base.get("dtype", "auto")))
+        final = final.to(torch_dtype(base["dtype"]))
         final.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
         info = {
@@ -202,7 +202,7 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
         as_umask_allows(tmp)
         shutil.rmtree(out, ignore_errors=True)
         tmp.rename(out)
-        if not spec.get("keep_checkpoints", False):
+        if not cfg["keep_checkpoints"]:
             shutil.rmtree(ckpt_dir, ignore_errors=True)
         return info
     return {}

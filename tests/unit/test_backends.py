@@ -6,6 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 from fake_openai import FakeOpenAI
+from helpers import model_entry
 
 from teachergrid.screening.backends import openai_api, vllm
 from teachergrid.screening.backends.base import Decoding
@@ -159,7 +160,10 @@ def test_openai_gives_up_after_max_retries_and_on_client_errors(monkeypatch):
 def test_openai_missing_key_is_a_clear_error(monkeypatch):
     monkeypatch.delenv("NOT_SET_KEY", raising=False)
     with pytest.raises(openai_api.APIKeyMissing, match="NOT_SET_KEY is not set"):
-        openai_api.OpenAIBackend({"api": {"model": "m", "api_key_env": "NOT_SET_KEY"}}, Decoding())
+        teacher = model_entry(
+            "teachers", name="t", api={"model": "m", "api_key_env": "NOT_SET_KEY"}
+        )
+        openai_api.OpenAIBackend(teacher, Decoding())
 
 
 def test_openai_request_body():

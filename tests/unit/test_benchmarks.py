@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from helpers import benchmark_prompts
 
 from teachergrid.config import ConfigError, load_config
 from teachergrid.core.datafiles import DataFileError, field
@@ -23,7 +24,7 @@ BASELINE = DATA / "arena_hard_v0.1" / "gpt-4-0314.sample.jsonl"
 
 
 def local(path: Path, **keys) -> dict:
-    return {"source": str(path), "local": True, **keys}
+    return {**benchmark_prompts(source=str(path), **keys), "local": True}
 
 
 def test_field_paths_walk_keys_and_positions():
@@ -128,10 +129,12 @@ def test_hub_files_are_read_from_the_hub_cache_at_a_pinned_revision(tmp_path, mo
     monkeypatch.setattr(hub_constants, "HF_HUB_OFFLINE", True)
     spec = {
         "prompts": {
-            "source": "tatsu-lab/alpaca_eval",
-            "file": "alpaca_eval_gpt4_baseline.json",
-            "revision": revision,
-            "column": "instruction",
+            **benchmark_prompts(
+                source="tatsu-lab/alpaca_eval",
+                file="alpaca_eval_gpt4_baseline.json",
+                revision=revision,
+                column="instruction",
+            ),
             "local": False,
         },
         "reference": {"column": "output"},

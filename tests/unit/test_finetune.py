@@ -9,6 +9,7 @@ import sys
 import time
 
 import pytest
+from helpers import model_entry
 
 from teachergrid.config import accumulation_steps, section
 from teachergrid.core.chat import encode_pair, load_tokenizer
@@ -73,7 +74,7 @@ def gold_responses(path):
 def test_killed_job_resumes_from_its_checkpoint(tiny_llama, tmp_path):
     responses = gold_responses(tmp_path / "responses.jsonl")
     spec = {
-        "base": {"name": "tiny-base", "dtype": "float32"},
+        "base": model_entry("bases", name="tiny-base", dtype="float32"),
         "teacher": "gold",
         "model": str(tiny_llama),
         "responses": str(responses),
@@ -138,7 +139,7 @@ def train_ten_steps(tiny_llama, tmp_path, method: str, lr: float) -> dict:
     responses = gold_responses(tmp_path / "responses.jsonl")
     return run(
         {
-            "base": {"name": "tiny-base", "dtype": "bfloat16"},
+            "base": model_entry("bases", name="tiny-base", dtype="bfloat16"),
             "teacher": "gold",
             "model": str(tiny_llama),
             "responses": str(responses),

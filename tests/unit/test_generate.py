@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from helpers import model_entry
 
 from teachergrid.screening import generate
 from teachergrid.screening.backends.base import Decoding, truncate_at_stop
@@ -90,7 +91,7 @@ def test_truncate_at_stop():
 
 
 def test_hf_backend_generates_with_the_teacher_template(tiny_llama):
-    teacher = {"name": "t", "batch_size": 2, "stop": [], "dtype": "float32"}
+    teacher = model_entry("teachers", name="t", batch_size=2, dtype="float32")
     backend = make_backend(teacher, str(tiny_llama), Decoding(max_new_tokens=12), threads=1)
     questions = ["What is the capital of Peru?", "Add 3 and 4.", "What color is snow?"]
     answers = backend.generate(questions)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers import transformers_serve
+from helpers import judge_entry, transformers_serve
 
 from teachergrid.evaluation.judges import make_judge
 from teachergrid.evaluation.judging import judge_cell
@@ -27,7 +27,7 @@ def test_both_benchmark_judges_over_a_real_server(served, monkeypatch, tmp_path,
     monkeypatch.setenv("SERVE_KEY", "sk-local-not-secret")
     api = {"model": served["model"], "api_key_env": "SERVE_KEY", "base_url": served["url"],
            "max_concurrency": 2, "max_tokens": 24}  # fmt: skip
-    spec = {"kind": "openai", "api": api}
+    spec = judge_entry(kind="openai", api=api)
     cache = tmp_path / "judge_cache.jsonl"
     judges = {
         bench: make_judge(spec, None, bench, cache_path=cache)

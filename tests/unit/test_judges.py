@@ -5,6 +5,7 @@ import math
 
 import pytest
 from fake_openai import FakeOpenAI
+from helpers import judge_entry
 
 from teachergrid.evaluation import judges
 
@@ -106,11 +107,11 @@ def test_openai_judges_speak_each_benchmarks_protocol(monkeypatch):
     monkeypatch.setenv("JUDGE_KEY", "sk-judge")
     with JudgeServer(lambda p: []) as server:
         api = {"model": "judge", "api_key_env": "JUDGE_KEY", "base_url": server.base_url}
-        alpaca = judges.make_judge({"kind": "openai", "api": api}, None, "alpaca_eval")
+        alpaca = judges.make_judge(judge_entry(kind="openai", api=api), None, "alpaca_eval")
         assert alpaca.prefer(["q"], ["one"], ["two"]) == [pytest.approx((0.8, 1.0))]
         body = next(iter(server.bodies.values()))
         assert body["max_tokens"] == 1 and body["top_logprobs"] == 5
-        arena = judges.make_judge({"kind": "openai", "api": api}, None, "arena_hard")
+        arena = judges.make_judge(judge_entry(kind="openai", api=api), None, "arena_hard")
         asked = server.requests
         verdicts = arena.prefer(["q"] * 4, ["one", "mute", "late", "reversed"], ["two"] * 4)
         # Arena-Hard v0.1: a reply with no label gets one more turn ('mute' and 'late'), read

@@ -4,16 +4,23 @@ import math
 
 import pytest
 
+from teachergrid.config import section
 from teachergrid.screening import metrics
 from teachergrid.screening.metrics import MetricError
 
+# the configured metric definitions, as every cell has them by default
+OPTIONS = section("compatibility")["metrics"]
 
-def test_token_mean_loss_and_dataset_loss_average_per_response_first():
-    # Two responses: (1 + 3) / 2 = 2 and 4 / 1 = 4; dataset loss = (2 + 4) / 2 = 3, not the
-    # token-weighted (1 + 3 + 4) / 3.
-    per_response = [metrics.token_mean_loss([1.0, 3.0]), metrics.token_mean_loss([4.0])]
-    assert per_response == [2.0, 4.0]
-    summary = metrics.compatibility_summary(per_response, [4.0, 8.0], [2, 1])
+
+def sigmoid(**keys):
+    return section("car", {"reward_mapping": {"kind": "sigmoid", **keys}})["reward_mapping"]
+
+
+def test_dataset_loss_averages_per_response_first():
+    # Two responses with token losses (1, 3) and (4): per-response means 2 and 4; the dataset
+    # loss is (2 + 4) / 2 = 3, not the token-weighted (1 + 3 + 4) / 3.
+    per_response = [2.0, 4.0]
+    summary = metrics.compatibility_summary(per_response, [4.0, 8.0], [2, 1], [2, 1], OPTIONS)
     assert summary["loss"] == 3.0
     assert summary["length"] == 1.5
     assert summary["n"] == 2
@@ -57,14 +64,12 @@ def test_negative_reward_would_invert_ranking_without_mapping():
 def test_reward_mappings_by_hand():
     assert metrics.map_rewards([-1.0, 2.0], {"kind": "none"}) == [-1.0, 2.0]
     assert metrics.map_rewards([-1.0, 2.0], {"kind": "shift", "offset": 3.0}) == [2.0, 5.0]
-    mapped = metrics.map_rewards([0.0, 2.0], {"kind": "sigmoid", "center": 0.0, "scale": 2.0})
+    mapped = metrics.map_rewards([0.0, 2.0], sigmoid(scale=2.0))
     assert mapped[0] == pytest.approx(0.5)
     assert mapped[1] == pytest.approx(1 / (1 + math.exp(-1.0)))
     # the mapping keeps the order of rewards
     values = [-3.0, -0.1, 0.4, 7.0]
-    assert metrics.map_rewards(values, {"kind": "sigmoid"}) == sorted(
-        metrics.map_rewards(values, {"kind": "sigmoid"})
-    )
+    assert metrics.map_rewards(values, sigmoid()) == sorted(metrics.map_rewards(values, sigmoid()))
 
 
 def test_the_other_metric_definitions_by_hand():

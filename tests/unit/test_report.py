@@ -19,6 +19,7 @@ def cfg(mapping=None, beta=0.5):
         "bases": [{"name": "b1"}],
         "reward_models": [{"name": "rm1"}, {"name": "rm2"}],
         "car": {"beta": beta, "reward_model": "rm1", "reward_mapping": mapping or {"kind": "none"}},
+        "judge_rule": "evaluate",
     }
 
 

@@ -5,6 +5,7 @@ import math
 
 import pytest
 import torch
+from helpers import model_entry, scoring_entry
 
 from teachergrid.core.chat import EncodedPair
 from teachergrid.core.logprobs import length_sorted_batches, response_losses
@@ -55,7 +56,7 @@ def test_batched_equals_one_at_a_time_on_a_real_model(tiny_llama):
     from teachergrid.core.modeling import load_causal_lm
 
     tok = load_tokenizer(str(tiny_llama))
-    model = load_causal_lm(str(tiny_llama), {"dtype": "float32"})
+    model = load_causal_lm(str(tiny_llama), model_entry("bases", name="t", dtype="float32"))
     pairs = [
         encode_pair(tok, q, a)
         for q, a in [
@@ -84,20 +85,24 @@ def test_compatibility_options_change_what_is_scored(tiny_llama):
     from teachergrid.screening.metrics import average_loss
 
     rows = [
-        {"id": "a", "instruction": "What is 2 + 3?", "response": "Answer: 5"},
-        {"id": "b", "instruction": "Name a river.", "response": "The Nile is a long river."},
+        {"id": "a", "sample": 0, "instruction": "What is 2 + 3?", "response": "Answer: 5"},
+        {"id": "b", "sample": 0, "instruction": "Name a river.", "response": "The Nile is long."},
     ]
     entry = {"name": "t", "batch_size": 2, "max_length": 128}
-    default = per_response(str(tiny_llama), entry, rows)
-    text_only = per_response(str(tiny_llama), {**entry, "metrics": {"score_turn_end": False}}, rows)
-    header = per_response(str(tiny_llama), {**entry, "metrics": {"ifd_context": "header"}}, rows)
+    default = per_response(str(tiny_llama), scoring_entry(**entry), rows)
+    text_only = per_response(
+        str(tiny_llama), scoring_entry(**entry, metrics={"score_turn_end": False}), rows
+    )
+    header = per_response(
+        str(tiny_llama), scoring_entry(**entry, metrics={"ifd_context": "header"}), rows
+    )
     assert all(t["n_tokens"] < d["n_tokens"] for t, d in zip(text_only, default, strict=True))
     assert [h["loss"] for h in header] == [d["loss"] for d in default]
     assert [h["loss_unconditional"] for h in header] != [d["loss_unconditional"] for d in default]
-    token = summarize(default, {"loss_average": "token"})
+    token = summarize(default, scoring_entry(metrics={"loss_average": "token"})["metrics"])
     assert token["loss"] == pytest.approx(
         average_loss([d["loss"] for d in default], [d["n_tokens"] for d in default], "token")
     )
-    assert summarize(default)["loss"] == pytest.approx(
+    assert summarize(default, scoring_entry()["metrics"])["loss"] == pytest.approx(
         (default[0]["loss"] + default[1]["loss"]) / 2
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from helpers import model_entry, tiny_recipe
 
 from teachergrid.core.chat import stops, turn_end
 from teachergrid.screening.backends.base import Decoding
@@ -22,8 +23,8 @@ def base_chatml(tmp_path_factory) -> Path:
 
     root = tmp_path_factory.mktemp("stops")
     build_tokenizer(root / "tok", 384, "chatml-base", seed=0)
-    recipe = {"role": "teacher", "architecture": "llama", "tokenizer": "x", "hidden_size": 32,
-              "steps": 2, "dialect": "llama", "batch_size": 4}  # fmt: skip
+    recipe = tiny_recipe(role="teacher", architecture="llama", tokenizer="x", hidden_size=32,
+                         steps=2, dialect="llama", batch_size=4)  # fmt: skip
     build_model("stopper", recipe, root / "tok", root / "model", seed=0)
     return root / "model"
 
@@ -49,7 +50,8 @@ def test_stop_tokens_come_from_the_template(base_chatml):
 def test_hf_generation_stops_at_the_end_of_turn_token(base_chatml):
     import torch
 
-    backend = HFBackend(str(base_chatml), {"batch_size": 4}, Decoding(max_new_tokens=32))
+    teacher = model_entry("teachers", name="t", batch_size=4)
+    backend = HFBackend(str(base_chatml), teacher, Decoding(max_new_tokens=32))
     # Make the model certain of token 0, <|im_end|>: with the final norm at zero every logit
     # is 0, and greedy decoding picks the first id.
     with torch.no_grad():

@@ -23,9 +23,8 @@ spec = {
     "checkpoints": str(ckpt),
     "finetune": settings,
     "threads": sm.threads,
-    "keep_checkpoints": settings.get("keep_checkpoints", False),
 }
-gpus = int(sm.resources.get("gpu", 0) or 0)
+gpus = int(sm.resources["gpu"] or 0)
 if gpus > 1:
     ckpt.mkdir(parents=True, exist_ok=True)
     write_json(ckpt / "spec.json", spec)

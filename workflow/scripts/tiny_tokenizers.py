@@ -14,7 +14,7 @@ for name, spec in sm.params.specs.items():
         spec["chat_template"],
         sm.params.seed,
         spec.get("dialect"),
-        spec.get("own_share", 0.85),
+        spec["own_share"],
     )
     log.info(
         "tokenizer %s: vocabulary %d, template %s", name, spec["vocab_size"], spec["chat_template"]

@@ -21,7 +21,7 @@ def make_backend(
 
     `cache_path`: where an API backend keeps the answers it has paid for (ignored by engines
     that run locally)."""
-    kind = teacher.get("backend", "hf")
+    kind = teacher["backend"]
     if kind == "hf":
         from teachergrid.screening.backends.hf import HFBackend
 

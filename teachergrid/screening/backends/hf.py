@@ -26,15 +26,15 @@ class HFBackend:
             model_path,
             teacher.get("chat_template"),
             revision=teacher.get("revision"),
-            trust_remote_code=teacher.get("trust_remote_code", False),
+            trust_remote_code=teacher["trust_remote_code"],
             padding_side="left",
         )
         self.model = load_causal_lm(model_path, teacher)
-        self.batch_size = int(teacher.get("batch_size", 16))
+        self.batch_size = int(teacher["batch_size"])
         # the answer ends where the chat template ends a turn, not only at EOS
         self.stops = stops(
             self.tokenizer,
-            teacher.get("stop", []),
+            teacher["stop"],
             getattr(self.model.generation_config, "eos_token_id", None),
         )
         self.stop_ids = list(self.stops.token_ids)

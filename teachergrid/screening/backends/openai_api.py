@@ -28,6 +28,7 @@ import os
 import random
 import threading
 import time
+from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -61,7 +62,7 @@ class Completion:
 
 
 def api_key(api: dict[str, Any]) -> str:
-    name = api.get("api_key_env", "OPENAI_API_KEY")
+    name = api["api_key_env"]
     key = os.environ.get(name)
     if not key:
         raise APIKeyMissing(f"environment variable {name} is not set (it must hold the API key)")
@@ -200,24 +201,24 @@ class OpenAIBackend:
         self.system = teacher.get("system_prompt")
         self.stop = list(teacher.get("stop") or [])
         self.decoding = decoding
-        self.url = self.api.get("base_url", "https://api.openai.com/v1").rstrip("/")
+        self.url = self.api["base_url"].rstrip("/")
         self.client = openai.OpenAI(
             api_key=api_key(self.api),
             base_url=self.url,
             max_retries=0,
-            timeout=float(self.api.get("timeout_s", 120)),
+            timeout=float(self.api["timeout_s"]),
         )
         self.cache = ResponseCache(cache_path)
         self.requests_sent = 0
         self.retries = 0
-        self.finish_reasons: dict[str, int] = {}
+        self.finish_reasons: Counter[str] = Counter()
         self._count = threading.Lock()
 
     def _post(self, body: dict[str, Any]) -> list[Completion]:
         import openai
 
-        retries = int(self.api.get("max_retries", 8))
-        base_delay = float(self.api.get("backoff_s", 1.0))
+        retries = int(self.api["max_retries"])
+        base_delay = float(self.api["backoff_s"])
         for attempt in range(retries + 1):
             with self._count:
                 self.requests_sent += 1
@@ -262,12 +263,12 @@ class OpenAIBackend:
             with self._count:
                 for c in cached:
                     reason = c.finish_reason or "unknown"
-                    self.finish_reasons[reason] = self.finish_reasons.get(reason, 0) + 1
+                    self.finish_reasons[reason] += 1
             return cached
 
-        with ThreadPoolExecutor(max_workers=int(self.api.get("max_concurrency", 8))) as pool:
+        with ThreadPoolExecutor(max_workers=int(self.api["max_concurrency"])) as pool:
             out = list(pool.map(one, prompts))
-        cut = self.finish_reasons.get("length", 0)
+        cut = self.finish_reasons["length"]
         if cut:
             log.warning("%d answers ended at the token limit (finish_reason 'length')", cut)
         return out

@@ -21,10 +21,10 @@ def engine_kwargs(model_path: str, teacher: dict[str, Any]) -> dict[str, Any]:
     """Arguments for `vllm.LLM(...)` from a teacher's config entry."""
     kwargs: dict[str, Any] = {
         "model": model_path,
-        "tensor_parallel_size": int(teacher.get("tensor_parallel_size", 1)),
-        "trust_remote_code": bool(teacher.get("trust_remote_code", False)),
-        "gpu_memory_utilization": float(teacher.get("gpu_memory_utilization", 0.9)),
-        "dtype": teacher.get("dtype", "auto"),
+        "tensor_parallel_size": int(teacher["tensor_parallel_size"]),
+        "trust_remote_code": bool(teacher["trust_remote_code"]),
+        "gpu_memory_utilization": float(teacher["gpu_memory_utilization"]),
+        "dtype": teacher["dtype"],
     }
     if teacher.get("revision"):
         kwargs["revision"] = teacher["revision"]
@@ -83,13 +83,13 @@ class VLLMBackend:
         tokenizer = AutoTokenizer.from_pretrained(
             model_path,
             revision=teacher.get("revision"),
-            trust_remote_code=bool(teacher.get("trust_remote_code", False)),
+            trust_remote_code=bool(teacher["trust_remote_code"]),
         )
         self.chat_template = resolve_chat_template(tokenizer, teacher.get("chat_template"))
         tokenizer.chat_template = self.chat_template
-        ends = stops(tokenizer, teacher.get("stop", []))
+        ends = stops(tokenizer, teacher["stop"])
         log.info("generation stops at token ids %s and strings %s", ends.token_ids, ends.strings)
-        self.stop_strings = list(dict.fromkeys([*teacher.get("stop", []), *ends.strings]))
+        self.stop_strings = list(dict.fromkeys([*teacher["stop"], *ends.strings]))
         params = sampling_kwargs(decoding, {**teacher, "stop": self.stop_strings}, ends.token_ids)
         self.params = SamplingParams(**params)
 

@@ -5,9 +5,6 @@ from __future__ import annotations
 import os
 from typing import Any
 
-DTYPES = ("auto", "bfloat16", "float16", "float32")
-
-
 def device() -> str:
     import torch
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+
 def device() -> str:
     import torch
 

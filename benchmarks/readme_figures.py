@@ -1,4 +1,4 @@
-"""Print every figure the README states, regenerated from this checkout, in the README's order.
+"""Print every figure of the README and docs/tiny-world.md, regenerated from this checkout.
 
     python benchmarks/readme_figures.py [--seeds 0 1 2] [--keep DIR] [--cores 2]
 

@@ -56,9 +56,8 @@ def missing_cells(
     for base in names(report_cfg["bases"]):
         for teacher in names(report_cfg["teachers"]):
             tuned = evaluation and (finetuned is None or [base, teacher] in finetuned)
-            step = layout.first_unfinished(
-                root, base, teacher, rms, tuned, report_cfg["judge_rule"]
-            )
+            judge_rule = report_cfg["judge_rule"] if evaluation else None
+            step = layout.first_unfinished(root, base, teacher, rms, tuned, judge_rule)
             if step is not None:
                 out[(base, teacher)] = step
     return out

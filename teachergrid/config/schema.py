@@ -3,7 +3,7 @@ every setting's default.
 
 The schema is the one place a default lives. `fill_defaults` writes the `default:` of every
 key a config leaves out into it, in the same walk that validation takes, so that the code
-downstream reads keys and never guesses them again; the README's config reference is printed
+downstream reads keys and never guesses them again; the config reference is printed
 from the same file (`docs/config.md`, `teachergrid config-reference`).
 """
 

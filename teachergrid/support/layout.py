@@ -109,10 +109,11 @@ def cell_steps(
     teacher: str,
     reward_models: list[str],
     evaluation: bool,
-    judge_rule: str = "evaluate",
+    judge_rule: str | None,
 ) -> list[Step]:
     """The jobs behind one (base, teacher) cell, in the order they run. `judge_rule`: the rule
-    that writes the judgements (`evaluate` itself, or `judge` for an LLM judge on the host)."""
+    that writes the judgements (`evaluate` itself, or `judge` for an LLM judge on the host),
+    where the cell is evaluated."""
     steps = [Step("generate", RESPONSES, LOGS["generate"])]
     steps += [
         Step("reward", REWARDS.replace("{rm}", rm), LOGS["reward"].replace("{rm}", rm))
@@ -133,6 +134,7 @@ def cell_steps(
             for bench in BENCHMARKS
         ]
         steps += [Step("evaluate", ANSWERS, LOGS["evaluate"])]
+        assert judge_rule is not None, "an evaluated cell's judgements come from a rule"
         steps += [Step(judge_rule, JUDGMENTS, LOGS[judge_rule])]
     return [
         Step(s.rule, *(p.format(base=base, teacher=teacher) for p in (s.output, s.log)))
@@ -146,7 +148,7 @@ def first_unfinished(
     teacher: str,
     reward_models: list[str],
     evaluation: bool,
-    judge_rule: str = "evaluate",
+    judge_rule: str | None,
 ) -> Step | None:
     """The first job of a cell whose output is not there, or None for a finished cell. `root`:
     the study's folder; the step's output and log are given under it."""

@@ -102,7 +102,7 @@ def sft_config_kwargs(
         # max_length tokens by best-fit decreasing, each keeping its own position ids, so
         # attention never crosses a sample (transformers turns the position ids into a
         # block-diagonal mask for SDPA and eager attention, varlen kernels for FlashAttention;
-        # tests/test_finetune.py checks the loss equals the unpacked one). No padding is left.
+        # tests/unit/test_finetune.py checks the loss equals the unpacked one). No padding is left.
         "packing": bool(cfg["packing"]),
         "packing_strategy": "bfd",
         # TRL defaults to bf16 even on CPU; only use it where the GPU supports it.

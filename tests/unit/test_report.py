@@ -19,7 +19,6 @@ def cfg(mapping=None, beta=0.5):
         "bases": [{"name": "b1"}],
         "reward_models": [{"name": "rm1"}, {"name": "rm2"}],
         "car": {"beta": beta, "reward_model": "rm1", "reward_mapping": mapping or {"kind": "none"}},
-        "judge_rule": "evaluate",
     }
 
 
@@ -126,18 +125,19 @@ def test_a_cell_left_out_of_fine_tuning_is_complete_after_screening(tmp_path):
     from teachergrid.analysis.tables import missing_cells
 
     write_cells(tmp_path, cfg())
-    only_small = {**cfg(), "finetuned": [["b1", "small"]]}
+    only_small = {**cfg(), "finetuned": [["b1", "small"]], "judge_rule": "evaluate"}
     missing = missing_cells(only_small, tmp_path, evaluation=True)
     # big is screened only: nothing of it is missing; small still has to be fine-tuned
     assert set(missing) == {("b1", "small")} and missing[("b1", "small")].rule == "finetune"
-    every = missing_cells(cfg(), tmp_path, evaluation=True)
+    every = missing_cells({**cfg(), "judge_rule": "evaluate"}, tmp_path, evaluation=True)
     assert set(every) == {("b1", "big"), ("b1", "small")}
 
 
 def study_cfg() -> dict:
     """cfg() with the win-rate analysis: the reports of a study that fine-tunes every cell."""
     lc = {"mode": "joint", "difficulty_l2": 0.03, "length_l2": 1000.0}
-    return {**cfg(), "evaluation": {"length_control": lc, "bootstrap": 10, "seed": 0}}
+    evaluation = {"length_control": lc, "bootstrap": 10, "seed": 0}
+    return {**cfg(), "evaluation": evaluation, "judge_rule": "evaluate"}
 
 
 def test_partial_reports_of_a_grid_where_no_cell_finished(tmp_path):

@@ -12,6 +12,29 @@ from teachergrid.core.logprobs import length_sorted_batches, pad_batch
 from teachergrid.core.modeling import input_device, load_reward_model, set_threads
 
 
+def unused_id(batch: Sequence[Sequence[int]], vocabulary: int) -> int:
+    """The smallest token id that no row of a batch contains.
+
+    A sequence classifier reads its score at the row's last real token, and finds it through
+    its pad id: the last token that is not the pad id (transformers' classifiers) or the one
+    before the first pad id (ArmoRM's code). Where the pad id is the EOS (Llama-3 reward
+    models) and a response ends in EOS, either rule reads the wrong token. Padding with an id
+    that no row contains, and telling the model so, makes both rules read the last real token;
+    the padded positions are masked, so which id fills them changes nothing else."""
+    used = {token for row in batch for token in row}
+    return next(i for i in range(vocabulary) if i not in used)
+
+
+def read_scores(model: Any, batch: Sequence[Sequence[int]]) -> list[float]:
+    """One score per row of token ids (right-padded here), read at each row's last token."""
+    pad = unused_id(batch, model.get_input_embeddings().num_embeddings)
+    model.config.pad_token_id = pad
+    ids, mask = pad_batch(batch, pad)
+    dev = input_device(model)
+    scores = _score_of(model(input_ids=ids.to(dev), attention_mask=mask.to(dev)))
+    return [float(s) for s in scores]
+
+
 def _score_of(output: Any) -> Any:
     # Most reward models are sequence classifiers with one logit; some (ArmoRM) expose a
     # preference score of their own next to the per-objective logits.
@@ -36,8 +59,6 @@ def score(
         trust_remote_code=entry["trust_remote_code"],
     )
     model = load_reward_model(model_path, entry)
-    if model.config.pad_token_id is None:
-        model.config.pad_token_id = tokenizer.pad_token_id
     encoded = [
         encode_pair(
             tokenizer,
@@ -48,14 +69,11 @@ def score(
         for r in rows
     ]
     out = [0.0] * len(rows)
-    dev = input_device(model)
     batches = length_sorted_batches([len(e) for e in encoded], int(entry["batch_size"]))
     with torch.inference_mode(), tqdm(total=len(rows), desc=f"reward {entry['name']}") as bar:
         for batch in batches:
-            # Right padding: sequence classifiers read the last non-pad token.
-            ids, mask = pad_batch([encoded[i] for i in batch], tokenizer.pad_token_id)
-            scores = _score_of(model(input_ids=ids.to(dev), attention_mask=mask.to(dev)))
-            for row, i in enumerate(batch):
-                out[i] = float(scores[row])
+            scores = read_scores(model, [encoded[i] for i in batch])
+            for i, value in zip(batch, scores, strict=True):
+                out[i] = value
             bar.update(len(batch))
     return out

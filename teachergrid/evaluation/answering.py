@@ -62,6 +62,7 @@ def answer(
             model_path,
             Decoding.from_config({**decoding, "n": 1, "max_new_tokens": limit}),
             threads=threads,
+            prompts=[r["instruction"] for r in entries.values()],
         )
         rows = list(entries.values())
         generated = backend.generate([r["instruction"] for r in rows])

@@ -185,3 +185,27 @@ def test_openai_request_body():
     )
     assert judge["messages"] == [{"role": "user", "content": "which?"}]
     assert judge["stop"] == ["<|im_end|>"] and judge["top_logprobs"] == 5
+
+
+def test_a_vllm_engine_is_sized_for_the_jobs_prompts(tokenizer_dirs):
+    """The engine's context: the longest prompt as rendered (template and generation prompt)
+    plus the answer's limit, rounded up to vLLM's block of 256, within the model's own."""
+    from transformers import AutoTokenizer
+
+    from teachergrid.core.chat import resolve_chat_template
+
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dirs["chatml"])
+    template = resolve_chat_template(tokenizer, None)
+    short, long = "Add 3 and 4.", "What is the capital of Peru? " * 20
+    lengths = vllm.prompt_lengths(tokenizer, template, [short, long], None)
+    rendered = tokenizer.apply_chat_template(
+        [{"role": "user", "content": long}], chat_template=template,
+        add_generation_prompt=True, tokenize=False,
+    )  # fmt: skip
+    assert lengths[1] == len(tokenizer(rendered, add_special_tokens=False)["input_ids"])
+    assert lengths[0] < lengths[1]
+    # a system prompt is part of every prompt
+    assert vllm.prompt_lengths(tokenizer, template, [short], "Be brief.")[0] > lengths[0]
+    assert vllm.context_length([100, 700], 1024, 131072) == 1792  # 1724 rounded up
+    assert vllm.context_length([100], 156, None) == 256
+    assert vllm.context_length([4000], 4096, 4096) == 4096  # never past the model's own

@@ -28,6 +28,7 @@ def main(sm) -> None:
             decoding,
             threads=sm.threads,
             cache_path=Path(sm.params.shard_dir) / "api_cache.jsonl",
+            prompts=[r["instruction"] for r in instructions],
         ),
         Path(sm.output[0]),
         Path(sm.params.shard_dir),

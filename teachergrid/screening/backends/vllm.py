@@ -35,6 +35,39 @@ def engine_kwargs(model_path: str, teacher: dict[str, Any]) -> dict[str, Any]:
     return kwargs
 
 
+# vLLM's cache is allocated in blocks; a context rounded up to a block wastes nothing
+CONTEXT_BLOCK = 256
+
+
+def context_length(
+    prompt_lengths: Sequence[int], max_new_tokens: int, model_max: int | None
+) -> int:
+    """The engine's `max_model_len` for this job's work: its longest prompt plus the answer's
+    token limit, rounded up to a block, and never past the model's own context. Left at the
+    model's context (128K for Llama-3.1 or Phi-3-128k), vLLM sizes its profiling and its
+    per-sequence limits for sequences this study never makes."""
+    need = max(prompt_lengths, default=0) + int(max_new_tokens)
+    need = -(-need // CONTEXT_BLOCK) * CONTEXT_BLOCK
+    return min(need, int(model_max)) if model_max else need
+
+
+def prompt_lengths(
+    tokenizer: Any, chat_template: str, instructions: Sequence[str], system: str | None
+) -> list[int]:
+    """Each instruction's prompt in tokens, as the engine will be given it (chat template and
+    generation prompt)."""
+    texts = [
+        tokenizer.apply_chat_template(
+            messages(text, system=system),
+            chat_template=chat_template,
+            add_generation_prompt=True,
+            tokenize=False,
+        )
+        for text in instructions
+    ]
+    return [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
+
+
 def sampling_kwargs(
     decoding: Decoding, teacher: dict[str, Any], stop_token_ids: Sequence[int] = ()
 ) -> dict[str, Any]:
@@ -71,15 +104,23 @@ def parse_outputs(outputs: Sequence[Any], n: int, stops: Sequence[str]) -> list[
 
 
 class VLLMBackend:
-    def __init__(self, model_path: str, teacher: dict[str, Any], decoding: Decoding) -> None:
+    """One engine for one job. `prompts`: the instructions the job will give it, from which
+    the engine's context is sized where the config sets no `max_model_len`."""
+
+    def __init__(
+        self,
+        model_path: str,
+        teacher: dict[str, Any],
+        decoding: Decoding,
+        prompts: Sequence[str] | None = None,
+    ) -> None:
         import vllm
-        from transformers import AutoTokenizer
+        from transformers import AutoConfig, AutoTokenizer
         from vllm import LLM, SamplingParams
 
         log.info("vLLM %s serves %s", vllm.__version__, model_path)
         self.teacher = teacher
         self.decoding = decoding
-        self.llm = LLM(**engine_kwargs(model_path, teacher))
         tokenizer = AutoTokenizer.from_pretrained(
             model_path,
             revision=teacher.get("revision"),
@@ -87,6 +128,24 @@ class VLLMBackend:
         )
         self.chat_template = resolve_chat_template(tokenizer, teacher.get("chat_template"))
         tokenizer.chat_template = self.chat_template
+        if not teacher.get("max_model_len") and prompts:
+            config = AutoConfig.from_pretrained(
+                model_path,
+                revision=teacher.get("revision"),
+                trust_remote_code=bool(teacher["trust_remote_code"]),
+            )
+            lengths = prompt_lengths(
+                tokenizer, self.chat_template, prompts, teacher.get("system_prompt")
+            )
+            context = context_length(
+                lengths, decoding.max_new_tokens, getattr(config, "max_position_embeddings", None)
+            )
+            log.info(
+                "engine context %d tokens: longest of %d prompts %d + at most %d new",
+                context, len(lengths), max(lengths), decoding.max_new_tokens,
+            )  # fmt: skip
+            teacher = {**teacher, "max_model_len": context}
+        self.llm = LLM(**engine_kwargs(model_path, teacher))
         ends = stops(tokenizer, teacher["stop"])
         log.info("generation stops at token ids %s and strings %s", ends.token_ids, ends.strings)
         self.stop_strings = list(dict.fromkeys([*teacher["stop"], *ends.strings]))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -44,8 +45,9 @@ def study(tmp_path: Path) -> Path:
     """The tiny study cut to the vLLM-shaped teacher (qwen-s), twice: hf and vllm backends."""
     cfg = tiny_config()
     hf = next(t for t in cfg["teachers"] if t["name"] == "qwen-s")
+    # (no max_model_len: the engine is sized from the job's prompts, within the model's 256)
     served = {**hf, "name": "qwen-s-vllm", "backend": "vllm", "dtype": "float32",
-              "max_model_len": 256, "enforce_eager": True}  # fmt: skip
+              "enforce_eager": True}  # fmt: skip
     cfg["teachers"] = [hf, served]
     cfg["instructions"]["sample"] = 160  # enough to compare the engines, half the generation
     del cfg["evaluation"]  # generation only: no benchmark references needed
@@ -88,6 +90,11 @@ def test_generate_rule_serves_a_tiny_teacher_with_the_real_engine(vllm_python, t
     log = (tmp_path / "results/tiny-offline-grid/logs/generate/qwen-s-vllm.log").read_text()
     assert "vLLM 0.32.0 serves results/tiny-offline-grid/tiny/models/qwen-s" in log
     assert "Resolved architecture: Qwen2ForCausalLM" in log
+    sized = re.search(
+        r"engine context (\d+) tokens: longest of (\d+) prompts (\d+) \+ at most (\d+)", log
+    )
+    context, _, longest, limit = map(int, sized.groups())
+    assert context == min(256, -(-(longest + limit) // 256) * 256)
     read = lambda name: [  # noqa: E731
         json.loads(line)
         for line in (tmp_path / f"results/tiny-offline-grid/responses/{name}.jsonl")

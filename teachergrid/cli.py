@@ -3,6 +3,7 @@
 examples:
   teachergrid check-config FILE               validate a study config without Snakemake
   teachergrid config-reference                every config key with its default (docs/config.md)
+  teachergrid plan FILE [--instructions N]    GPU-hours per stage, estimated before a run
   teachergrid preflight FILE                  can every model of the study load as configured?
   teachergrid analyze --scores F --out DIR    correlations and paradox summary of a per-cell
     [--screening SCREENING_CSV]               table; with a screening.csv, its metrics against
@@ -112,6 +113,38 @@ def _winrates(args: argparse.Namespace) -> int:
     return 0
 
 
+def _plan(args: argparse.Namespace) -> int:
+    from teachergrid.support.costs import MEASURED, Throughputs, estimate, table
+    from teachergrid.support.plan import Plan
+
+    try:
+        plan = Plan(load_config(args.config))
+    except ConfigError as exc:
+        print(f"teachergrid: configuration error: {exc}", file=sys.stderr)
+        return 2
+    inst = plan.cfg["instructions"]
+    count = args.instructions or inst["sample"]
+    if count is None and inst["local"]:
+        from pathlib import Path
+
+        from teachergrid.config import check_instruction_file
+
+        count = check_instruction_file(Path(inst["source"]), inst["column"])
+    if count is None:
+        print(f"teachergrid plan: {args.config}: the instructions are a hub data set read whole; "
+              "give their number with --instructions", file=sys.stderr)  # fmt: skip
+        return 2
+    measured = Throughputs.read(args.throughputs or MEASURED)
+    try:
+        stages = estimate(plan, int(count), measured)
+    except ValueError as exc:
+        print(f"teachergrid plan: {args.config}: {exc}", file=sys.stderr)
+        return 2
+    print(f"{args.config}: {count:,} instructions per teacher")
+    print(table(stages, measured), end="")
+    return 0
+
+
 def _config_reference(args: argparse.Namespace) -> int:
     from teachergrid.config.reference import markdown
 
@@ -156,6 +189,13 @@ def build_parser() -> argparse.ArgumentParser:
     check = command("check-config", "validate a study configuration file")
     check.add_argument("config", help="the study's YAML config (config.yaml, configs/tiny.yaml)")
     check.set_defaults(func=_check_config)
+    cost = command("plan", "GPU-hours per stage of a study, before it runs (an estimate)")
+    cost.add_argument("config", help="the study's YAML config")
+    cost.add_argument("--instructions", type=int, help="instructions per teacher (hub data)")
+    cost.add_argument(
+        "--throughputs", help="a benchmarks/gpu_check.py result (default: the H200's in the repo)"
+    )
+    cost.set_defaults(func=_plan)
     ref = command("config-reference", "print every config key, its default and its meaning")
     ref.set_defaults(func=_config_reference)
     pre = command("preflight", "check that every model loads as configured")

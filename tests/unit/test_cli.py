@@ -31,6 +31,7 @@ def test_every_command_and_argument_has_help():
     assert set(commands) == {
         "check-config",
         "config-reference",
+        "plan",
         "preflight",
         "analyze",
         "winrates",
@@ -49,6 +50,14 @@ def test_the_top_level_help_lists_each_command_on_its_own_line():
         text=True,
         check=True,
     ).stdout
-    for name in ("check-config", "config-reference", "preflight", "analyze", "winrates", "worker"):
+    for name in (
+        "check-config",
+        "config-reference",
+        "plan",
+        "preflight",
+        "analyze",
+        "winrates",
+        "worker",
+    ):
         assert any(line.strip().startswith(name) for line in out.splitlines()), name
         assert f"teachergrid {name}" in out

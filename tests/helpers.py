@@ -185,10 +185,7 @@ def scoring_entry(**keys: Any) -> dict[str, Any]:
     """A base as the compatibility job gets it: its model keys, and the compatibility
     section's batch, truncation and metric definitions where it sets none of its own."""
     from teachergrid.config import section
+    from teachergrid.config.models import scoring_settings
 
-    compat = section("compatibility")
-    metrics = {**compat["metrics"], **keys.pop("metrics", {})}
-    entry = model_entry("bases", **keys)
-    entry.setdefault("batch_size", compat["batch_size"])
-    entry.setdefault("max_length", compat["max_length"])
-    return {**entry, "metrics": metrics}
+    compat = section("compatibility", {"metrics": keys.pop("metrics", {})})
+    return scoring_settings(model_entry("bases", **keys), compat)

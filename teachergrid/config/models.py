@@ -105,6 +105,15 @@ def resolve_model(
         entry["chat_template"] = portable(path, working_dir)
 
 
+def scoring_settings(entry: dict[str, Any], compat: dict[str, Any]) -> dict[str, Any]:
+    """A scoring model (a base, the reference model) scores with the compatibility section's
+    batch, truncation and metric definitions unless it sets its own batch and truncation."""
+    entry.setdefault("batch_size", compat["batch_size"])
+    entry.setdefault("max_length", compat["max_length"])
+    entry["metrics"] = compat["metrics"]
+    return entry
+
+
 def stage_resources(
     cfg: dict[str, Any], stage: str, override: dict[str, Any] | None, file: str, where: str
 ) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from teachergrid.config.models import (
     completed,
     resolve_entry,
     resolve_model,
+    scoring_settings,
     stage_resources,
 )
 from teachergrid.config.schema import ConfigError, entry_name, fill_defaults, schema_problems
@@ -207,17 +208,14 @@ def _car(cfg: dict[str, Any], file: str) -> None:
 
 
 def _compatibility(cfg: dict[str, Any], file: str) -> None:
-    """The bases and the reference model score with the compatibility section's batch,
-    truncation and metric definitions unless they set their own batch and truncation."""
+    """The bases' and the reference model's scoring settings and resources."""
     compat = cfg["compatibility"]
     entries = [
         *((b, entry_name("bases", i, b)) for i, b in enumerate(cfg["bases"])),
         (cfg["reference_model"], "reference_model"),
     ]
     for entry, where in entries:
-        entry.setdefault("batch_size", compat["batch_size"])
-        entry.setdefault("max_length", compat["max_length"])
-        entry["metrics"] = compat["metrics"]
+        scoring_settings(entry, compat)
         entry["resources"] = stage_resources(
             cfg, "compatibility", entry.get("resources"), file, where
         )

@@ -20,6 +20,7 @@ when the judge gave no verdict), `len_model`, `len_reference` (characters).
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from pathlib import Path
@@ -271,7 +272,13 @@ def package_table(frame: pd.DataFrame) -> pd.DataFrame:
 def with_defaults(settings: dict[str, Any] | None) -> dict[str, Any]:
     """`evaluation.length_control` as given (the report's: complete; the command line's or a
     caller's: perhaps some keys), on top of the schema's defaults."""
-    return {**section("evaluation")["length_control"], **(settings or {})}
+    return {**_schema_length_control(), **(settings or {})}
+
+
+@functools.cache
+def _schema_length_control() -> dict[str, Any]:
+    # read once: the fit runs once per bootstrap replicate
+    return section("evaluation")["length_control"]
 
 
 def method(settings: dict[str, Any] | None = None) -> str:

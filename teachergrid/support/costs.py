@@ -122,7 +122,7 @@ def estimate(plan: Plan, instructions: int, measured: Throughputs) -> list[Stage
                 )
                 for t in plan.teachers
             ),
-            "scoring throughput",
+            "scoring throughput (with the reference model's jobs)",
         )
     )
     ft = cfg["finetune"]

@@ -27,13 +27,13 @@ def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentP
 
 
 COMMANDS = (
-        "check-config",
-        "config-reference",
-        "plan",
-        "preflight",
-        "analyze",
-        "winrates",
-        "worker",
+    "check-config",
+    "config-reference",
+    "plan",
+    "preflight",
+    "analyze",
+    "winrates",
+    "worker",
 )
 
 

@@ -107,8 +107,10 @@ def resolve_model(
 
 def scoring_settings(entry: dict[str, Any], compat: dict[str, Any]) -> dict[str, Any]:
     """A scoring model (a base, the reference model) scores with the compatibility section's
-    batch, truncation and metric definitions unless it sets its own batch and truncation."""
+    batch, token budget, truncation and metric definitions unless it sets its own (not the
+    metric definitions: every scoring model's numbers are defined alike)."""
     entry.setdefault("batch_size", compat["batch_size"])
+    entry.setdefault("tokens_per_batch", compat["tokens_per_batch"])
     entry.setdefault("max_length", compat["max_length"])
     entry["metrics"] = compat["metrics"]
     return entry

@@ -33,7 +33,6 @@ def per_response(
     )
     model = load_causal_lm(model_path, entry)
     max_length = int(entry["max_length"])
-    batch_size = int(entry["batch_size"])
     options = entry["metrics"]
     pairs = [
         encode_pair(
@@ -46,13 +45,18 @@ def per_response(
         for r in rows
     ]
     bare = [encode_unconditional(p, tokenizer, options["ifd_context"]) for p in pairs]
-    with tqdm(total=2 * len(rows), desc=f"loss {entry['name']}") as bar:
-        cond = response_losses(
-            model, pairs, pad_id=tokenizer.pad_token_id, batch_size=batch_size, progress=bar.update
+    # the conditional and unconditional passes in one length-sorted stream: short bare
+    # responses fill the batches the long conditioned ones leave
+    with tqdm(total=2 * len(rows), desc=f"loss {entry['name']}", unit="seq") as bar:
+        both = response_losses(
+            model,
+            [*pairs, *bare],
+            pad_id=tokenizer.pad_token_id,
+            batch_size=int(entry["batch_size"]),
+            tokens_per_batch=int(entry["tokens_per_batch"]),
+            progress=bar.update,
         )
-        uncond = response_losses(
-            model, bare, pad_id=tokenizer.pad_token_id, batch_size=batch_size, progress=bar.update
-        )
+    cond, uncond = both[: len(pairs)], both[len(pairs) :]
     return [
         {
             "id": r["id"],

@@ -31,6 +31,7 @@ UNTRACKED_MODEL_KEYS = frozenset(
         "family",
         "params_b",
         "batch_size",
+        "tokens_per_batch",
         "tensor_parallel_size",
         "gpu_memory_utilization",
         "enforce_eager",

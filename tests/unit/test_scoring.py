@@ -8,7 +8,7 @@ import torch
 from helpers import model_entry, scoring_entry
 
 from teachergrid.core.chat import EncodedPair
-from teachergrid.core.logprobs import length_sorted_batches, response_losses
+from teachergrid.core.logprobs import length_sorted_batches, response_losses, token_budget_batches
 
 
 class CopyModel(torch.nn.Module):
@@ -106,3 +106,134 @@ def test_compatibility_options_change_what_is_scored(tiny_llama):
     assert summarize(default, scoring_entry()["metrics"])["loss"] == pytest.approx(
         (default[0]["loss"] + default[1]["loss"]) / 2
     )
+
+
+def random_lm(architecture: str, vocab: int = 512, **extra):
+    """A randomly initialised tiny causal LM (fp32) of a transformers architecture."""
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    torch.manual_seed(0)
+    cfg = AutoConfig.for_model(
+        architecture,
+        vocab_size=vocab,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=8,
+        max_position_embeddings=1024,
+        pad_token_id=0,
+        **extra,
+    )
+    return AutoModelForCausalLM.from_config(cfg, dtype=torch.float32).eval()
+
+
+def random_pairs(n: int, vocab: int, seed: int = 0) -> list[EncodedPair]:
+    import random
+
+    rng = random.Random(seed)
+    return [
+        EncodedPair(
+            [rng.randrange(1, vocab) for _ in range(rng.randint(1, 40))],
+            [rng.randrange(1, vocab) for _ in range(rng.randint(1, 120))],
+        )
+        for _ in range(n)
+    ]
+
+
+def test_token_budget_batches_hold_the_budget_and_every_index_once():
+    lengths = [5, 50, 20, 20, 7, 90, 3]
+    batches = token_budget_batches(lengths, max_rows=3, tokens=60)
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
+    assert batches[0] == [5]  # longer than the budget: a batch of its own, first
+    for b in batches:
+        assert len(b) <= 3
+        assert len(b) == 1 or len(b) * max(lengths[i] for i in b) <= 60
+    assert batches == [[5], [1], [2, 3, 4], [0, 6]]  # 3 x 20 = 60 fits exactly
+
+
+@pytest.mark.parametrize(
+    ("architecture", "extra"),
+    [("llama", {}), ("gemma2", {"final_logit_softcapping": 2.0, "attn_logit_softcapping": 5.0})],
+)
+def test_budgeted_scoring_equals_the_full_logits(architecture, extra, monkeypatch, caplog):
+    """The decoder + chunked-head path gives the losses of the model's whole logits, under a
+    budget that forces many batches and many logit chunks; Gemma-2's logit soft-capping (set
+    strong here so that it matters) is applied, not bypassed by a silent fallback; no logits
+    tensor has more than a chunk of positions and no batch more than the budget's tokens."""
+    import teachergrid.core.logprobs as logprobs
+
+    vocab = 512
+    model = random_lm(architecture, vocab, **extra)
+    pairs = random_pairs(24, vocab)
+    reference = response_losses(model, pairs, pad_id=0, batch_size=1, full_logits=True)
+    monkeypatch.setattr(logprobs, "LOGIT_CHUNK", 50)
+    seen_heads, seen_batches = [], []
+    model.get_output_embeddings().register_forward_hook(
+        lambda _m, args, _o: seen_heads.append(args[0].shape[0])
+    )
+    model.get_decoder().register_forward_hook(
+        lambda _m, _a, kwargs, _o: seen_batches.append(tuple(kwargs["input_ids"].shape)),
+        with_kwargs=True,
+    )
+    with caplog.at_level("WARNING"):
+        budgeted = response_losses(model, pairs, pad_id=0, batch_size=16, tokens_per_batch=400)
+    assert "full logits" not in caplog.text
+    assert budgeted == pytest.approx(reference, abs=1e-5)
+    assert max(seen_heads) <= 50
+    assert len(seen_batches) > 3 and all(r * w <= 400 for r, w in seen_batches[1:])
+
+
+def test_a_head_the_split_does_not_know_falls_back_to_full_logits(caplog):
+    """A scale the model's forward does not apply (here: Llama does not read `logit_scale`)
+    makes the split path disagree on its check: it warns and scores through full logits."""
+    model = random_lm("llama")
+    model.config.logit_scale = 30.0  # random logits are small: a large scale to matter
+    pairs = random_pairs(6, 512)
+    reference = response_losses(model, pairs, pad_id=0, full_logits=True)
+    with caplog.at_level("WARNING"):
+        losses = response_losses(model, pairs, pad_id=0)
+    assert "scoring through full logits" in caplog.text
+    assert losses == pytest.approx(reference, abs=1e-6)
+
+
+PEAK_SCRIPT = """
+import resource, sys, torch
+sys.path.insert(0, {tests!r})
+from unit.test_scoring import random_lm, random_pairs
+from teachergrid.core.logprobs import response_losses
+model = random_lm("llama", {vocab})
+pairs = random_pairs(64, {vocab}, seed=1)
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+losses = response_losses(model, pairs, pad_id=0, batch_size=64, tokens_per_batch={budget},
+                         full_logits={full})
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base, sum(losses))
+"""
+
+
+def test_peak_memory_follows_the_budget_not_the_vocabulary():
+    """In fresh processes: scoring 64 sequences with a 100K vocabulary in one batch of full
+    logits raises the peak resident memory by about their size (64 x 160 x 100K x 4 bytes,
+    4 GB at most); the budgeted path's rise stays far below it, with the same losses."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    vocab = 100_000
+    tests = str(Path(__file__).resolve().parents[1])
+
+    def peak(full: bool, budget: int) -> tuple[float, float]:
+        code = PEAK_SCRIPT.format(tests=tests, vocab=vocab, budget=budget, full=full)
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        ).stdout.split()
+        return int(out[0]) / 2**20, float(out[1])  # ru_maxrss is in KiB: GiB
+
+    full_gib, full_sum = peak(True, 10**9)
+    budget_gib, budget_sum = peak(False, 1024)
+    assert budget_sum == pytest.approx(full_sum, rel=1e-5)
+    positions = sum(len(p.input_ids) for p in random_pairs(64, vocab, seed=1))
+    logits_gib = positions * vocab * 4 / 2**30
+    assert full_gib > 0.5 * logits_gib
+    assert budget_gib < 0.25 * full_gib

@@ -16,12 +16,14 @@ from teachergrid.support.layout import BENCHMARKS, Layout
 from teachergrid.support.params import Untracked, split_entry
 
 # Fine-tuning settings that change how fast a cell trains or how often it checkpoints, never
-# the model it ends with (the per-device batch only splits the effective batch).
+# the model it ends with (the per-device batch only splits the effective batch; sharding only
+# places the same computation).
 FINETUNE_UNTRACKED = (
     "save_steps",
     "keep_checkpoints",
     "per_device_batch_size",
     "gradient_checkpointing",
+    "sharding",
 )
 # Evaluation settings of the answer-and-judge jobs that only set their speed.
 EVALUATION_UNTRACKED = ("batch_size", "tensor_parallel_size", "gpu_memory_utilization")

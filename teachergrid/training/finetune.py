@@ -7,8 +7,11 @@ stage scores, and handed to TRL pre-tokenised (`input_ids` + `completion_mask`, 
 Checkpoints go to a directory Snakemake does not own; a job killed by pre-emption or a time
 limit resumes from the newest one when it is rerun. The final model appears atomically.
 
-Run as `python -m teachergrid.training.finetune SPEC.json`, or under `accelerate launch` for
-several GPUs.
+Run as `python -m teachergrid.training.finetune SPEC.json`, or with one process per GPU through
+`launch_command` (accelerate with the project's own config, never a user's default one).
+Full fine-tuning on several GPUs is sharded with FSDP2: fp32 weights, gradients and AdamW
+state split over the GPUs, bf16 compute, sharded checkpoints; the final model is gathered and
+saved whole in the base's dtype.
 """
 
 from __future__ import annotations
@@ -83,9 +86,93 @@ def checkpointing_option() -> str:
     )
 
 
+def sharded(cfg: dict[str, Any], world_size: int) -> bool:
+    """FSDP for this job: asked for (or `auto` and full fine-tuning) and more than one process."""
+    mode = cfg["sharding"]
+    wanted = mode == "fsdp" or (mode == "auto" and cfg["method"] == "full")
+    return wanted and world_size > 1
+
+
+def fsdp_config(cfg: dict[str, Any]) -> dict[str, Any]:
+    """FSDP2 over the decoder layers (the model's own `_no_split_modules`), resharded after
+    each forward (the least memory), with FSDP's activation checkpointing instead of
+    transformers' (which does not compose with FSDP2's wrapping), checkpoints sharded (no
+    gather of the whole model to one rank at every save)."""
+    return {
+        "version": 2,
+        "auto_wrap_policy": "TRANSFORMER_BASED_WRAP",
+        "reshard_after_forward": True,
+        "state_dict_type": "SHARDED_STATE_DICT",
+        "activation_checkpointing": bool(cfg["gradient_checkpointing"]),
+    }
+
+
+def accelerate_config(processes: int, port: int) -> dict[str, Any]:
+    """The launcher's whole configuration, written per job: `accelerate launch` otherwise reads
+    the user's default config file, whose settings would silently apply. It only starts the
+    processes; what they do (FSDP or DDP, bf16) is the trainer's arguments, kept with the model."""
+    return {
+        "compute_environment": "LOCAL_MACHINE",
+        "distributed_type": "MULTI_GPU",
+        "num_machines": 1,
+        "machine_rank": 0,
+        "num_processes": processes,
+        "main_process_port": port,
+        "mixed_precision": "no",
+        "use_cpu": False,
+        "rdzv_backend": "static",
+        "same_network": True,
+        "gpu_ids": "all",
+        "downcast_bf16": "no",
+    }
+
+
+def launch_command(spec_path: Path, processes: int) -> list[str]:
+    """`accelerate launch` of this module on `processes` processes, with an explicit config
+    written next to the spec (its own free port: two jobs on one node must not collide)."""
+    import yaml
+
+    config = spec_path.with_name("accelerate.yaml")
+    config.write_text(yaml.safe_dump(accelerate_config(processes, free_port()), sort_keys=False))
+    return [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--config_file",
+        str(config),
+        "-m",
+        "teachergrid.training.finetune",
+        str(spec_path),
+    ]
+
+
+def trainer_class() -> type:
+    """TRL's SFTTrainer, able to shard on CPU processes too.
+
+    accelerate turns FSDP on only for accelerator devices; on CPU processes (gloo) it would
+    silently fall back to DDP. FSDP2 itself runs on CPU, so the trainer's state is switched to
+    it there: the sharded path the GPUs take is then the one the CPU tests train."""
+    from trl import SFTTrainer
+
+    class Trainer(SFTTrainer):
+        def create_accelerator_and_postprocess(self) -> None:
+            super().create_accelerator_and_postprocess()
+            if self.args.fsdp_plugin_args is None or self.is_fsdp_enabled:
+                return
+            from accelerate.utils import DistributedType, FullyShardedDataParallelPlugin
+
+            state = self.accelerator.state
+            state.fsdp_plugin = FullyShardedDataParallelPlugin(**self.args.fsdp_plugin_args)
+            state.distributed_type = DistributedType.FSDP
+            self.is_fsdp_enabled = True
+
+    return Trainer
+
+
 def sft_config_kwargs(
     cfg: dict[str, Any], out_dir: Path, world_size: int, cuda: bool
 ) -> dict[str, Any]:
+    shard = sharded(cfg, world_size)
     kwargs: dict[str, Any] = {
         "output_dir": str(out_dir),
         "learning_rate": float(cfg["learning_rate"]),
@@ -107,7 +194,7 @@ def sft_config_kwargs(
         "packing_strategy": "bfd",
         # TRL defaults to bf16 even on CPU; only use it where the GPU supports it.
         "bf16": bool(cfg["bf16"]) and cuda,
-        checkpointing_option(): bool(cfg["gradient_checkpointing"]),
+        checkpointing_option(): bool(cfg["gradient_checkpointing"]) and not shard,
         "save_strategy": "steps",
         "save_steps": int(cfg["save_steps"]),
         "save_total_limit": 2,
@@ -120,6 +207,9 @@ def sft_config_kwargs(
     }
     if cfg.get("max_steps"):
         kwargs["max_steps"] = int(cfg["max_steps"])
+    if shard:
+        kwargs["fsdp"] = True
+        kwargs["fsdp_config"] = fsdp_config(cfg)
     return kwargs
 
 
@@ -127,7 +217,7 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
     """Fine-tune one cell. `spec`: base (config entry), model (path or hub id), responses
     (JSONL), output (final model dir), checkpoints (dir), finetune (config section)."""
     import torch
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTConfig
 
     from teachergrid.core.chat import load_tokenizer
     from teachergrid.core.jsonl import as_umask_allows, read_jsonl, write_json
@@ -170,27 +260,34 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
             ),
         )
     args = SFTConfig(**sft_config_kwargs(cfg, ckpt_dir, world_size, cuda))
-    trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer)
+    trainer = trainer_class()(
+        model=model, args=args, train_dataset=dataset, processing_class=tokenizer
+    )
     resume = last_checkpoint(ckpt_dir)
     if resume:
         log.info("resuming from %s", resume)
     result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
 
+    # every rank takes part in gathering a sharded model; rank 0 alone writes it
+    whole = gathered(trainer.model) if trainer.is_fsdp_enabled else None
     if trainer.is_world_process_zero():
-        final = trainer.model
+        final = trainer.accelerator.unwrap_model(trainer.model)
         if cfg["method"] == "lora":
             final = final.merge_and_unload()
         tmp = out.with_name(out.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         # saved in the dtype the base is served in (bf16 on GPUs that have it)
-        final = final.to(torch_dtype(base["dtype"]))
-        final.save_pretrained(tmp, safe_serialization=True)
+        dtype = torch_dtype(base["dtype"])
+        if whole is not None:
+            final = unsharded(final.config, whole)
+        final.to(dtype).save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
         info = {
             "base": base["name"],
             "teacher": spec.get("teacher"),
             "examples": len(rows),
             "world_size": world_size,
+            "sharded": bool(trainer.is_fsdp_enabled),
             "resumed_from": str(resume) if resume else None,
             "global_step": trainer.state.global_step,
             "train_loss": result.training_loss,
@@ -206,6 +303,32 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
             shutil.rmtree(ckpt_dir, ignore_errors=True)
         return info
     return {}
+
+
+def gathered(model: Any) -> dict[str, Any]:
+    """The whole state dict of an FSDP2-sharded model, in CPU memory on rank 0 (empty on the
+    other ranks); every rank must call it."""
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+
+    options = StateDictOptions(full_state_dict=True, cpu_offload=True)
+    return get_model_state_dict(model, options=options)
+
+
+def unsharded(config: Any, state: dict[str, Any]) -> Any:
+    """A plain model holding a gathered state dict: the FSDP-wrapped one keeps distributed
+    tensors that `save_pretrained` cannot write. Built on the meta device (no second copy of
+    random weights), then the gathered tensors are put in place and the tied ones re-tied."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(config)
+    model.load_state_dict(state, assign=True, strict=False)
+    model.tie_weights()
+    missing = [k for k, v in model.state_dict().items() if v.is_meta]
+    if missing:
+        raise RuntimeError(f"gathered state dict lacks {missing[:5]}")
+    return model
 
 
 def _jsonable(value: Any) -> bool:

@@ -54,7 +54,15 @@ def test_trainer_arguments_follow_the_device(tmp_path):
     assert (gpu["optim"], gpu["bf16"], gpu["use_cpu"]) == ("adamw_torch_fused", True, False)
     assert (cpu["optim"], cpu["bf16"], cpu["use_cpu"]) == ("adamw_torch", False, True)
     assert (gpu["gradient_accumulation_steps"], cpu["gradient_accumulation_steps"]) == (2, 4)
-    assert gpu["activation_checkpointing"] is True
+    # full fine-tuning on 2 GPUs is sharded, with FSDP's activation checkpointing (not both)
+    assert gpu["fsdp"] is True and gpu["fsdp_config"]["version"] == 2
+    assert gpu["fsdp_config"]["activation_checkpointing"] is True
+    assert gpu["activation_checkpointing"] is False
+    assert "fsdp" not in cpu and cpu["activation_checkpointing"] is True  # one process
+    lora = section("finetune", {"method": "lora"})
+    assert "fsdp" not in sft_config_kwargs(lora, tmp_path, world_size=4, cuda=True)  # DDP
+    asked = section("finetune", {"sharding": "ddp"})
+    assert "fsdp" not in sft_config_kwargs(asked, tmp_path, world_size=4, cuda=True)
     named = section("finetune", {"optimizer": "adafactor"})
     assert sft_config_kwargs(named, tmp_path, world_size=1, cuda=True)["optim"] == "adafactor"
 

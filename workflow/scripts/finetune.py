@@ -1,5 +1,6 @@
 """Fine-tune one (base, teacher) cell (rule finetune): in this process on one device, under
-`accelerate launch` with one process per GPU when the rule asks for several."""
+`accelerate launch` with one process per GPU (and the project's own launcher config) when
+the rule asks for several."""
 
 import subprocess
 import sys
@@ -28,20 +29,7 @@ gpus = int(sm.resources["gpu"] or 0)
 if gpus > 1:
     ckpt.mkdir(parents=True, exist_ok=True)
     write_json(ckpt / "spec.json", spec)
-    cmd = [
-        sys.executable,
-        "-m",
-        "accelerate.commands.launch",
-        "--multi_gpu",
-        "--num_processes",
-        str(gpus),
-        # two multi-GPU jobs on one node must not race for accelerate's default port
-        "--main_process_port",
-        str(finetune.free_port()),
-        "-m",
-        "teachergrid.training.finetune",
-        str(ckpt / "spec.json"),
-    ]
+    cmd = finetune.launch_command(ckpt / "spec.json", gpus)
     log.info("launching: %s", " ".join(cmd))
     subprocess.run(cmd, check=True, stdout=sys.stderr, stderr=sys.stderr)
 else:

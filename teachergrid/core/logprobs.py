@@ -136,7 +136,10 @@ def _split_losses(split: SplitHead, pairs: Sequence[EncodedPair], pad_id: int, d
     import torch.nn.functional as F
 
     ids, attention = pad_batch([p.input_ids for p in pairs], pad_id)
-    hidden = split.decoder(input_ids=ids.to(dev), attention_mask=attention.to(dev))[0]
+    # no KV cache: nothing is generated, and a cache would hold every layer's keys and values
+    hidden = split.decoder(
+        input_ids=ids.to(dev), attention_mask=attention.to(dev), use_cache=False
+    )[0]
     rows, cols, targets = _targets(pairs, hidden.device)
     picked = hidden[rows, cols]
     del hidden
@@ -163,7 +166,7 @@ def _full_losses(model: Any, pairs: Sequence[EncodedPair], pad_id: int, dev: Any
     import torch.nn.functional as F
 
     ids, attention = pad_batch([p.input_ids for p in pairs], pad_id)
-    logits = model(input_ids=ids.to(dev), attention_mask=attention.to(dev)).logits
+    logits = model(input_ids=ids.to(dev), attention_mask=attention.to(dev), use_cache=False).logits
     losses = []
     for row, pair in enumerate(pairs):
         start, end = pair.n_prompt - 1, len(pair.input_ids) - 1

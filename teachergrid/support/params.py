@@ -35,6 +35,7 @@ UNTRACKED_MODEL_KEYS = frozenset(
         "tensor_parallel_size",
         "gpu_memory_utilization",
         "enforce_eager",
+        "attention",
     }
 )
 # Keys of an API section that only decide how answers are fetched, never which answers.

@@ -37,6 +37,7 @@ LOADING_KEYS = (
     "revision",
     "dtype",
     "trust_remote_code",
+    "attention",
     "chat_template",
     "local",
     "tiny",

@@ -244,7 +244,10 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
     # AdamW's updates at lr 2e-5 would round away. LoRA trains fp32 adapters (PEFT's default)
     # on a frozen base kept in the base's own dtype.
     weights = "float32" if cfg["method"] == "full" else None
-    model = load_causal_lm(spec["model"], base, for_training=True, dtype=weights)
+    model = load_causal_lm(
+        spec["model"], base, for_training=True, dtype=weights, packed=bool(cfg["packing"])
+    )
+    log.info("attention: %s", model.config._attn_implementation)
     if cfg["method"] == "lora":
         from peft import LoraConfig, get_peft_model
 

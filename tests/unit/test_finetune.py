@@ -215,14 +215,16 @@ def test_lora_trains_adapters_and_saves_them_merged(tiny_llama, tmp_path):
     assert losses[-1] < losses[0]
 
 
-def first_step_loss(model_dir, rows, tmp_path, **config):
+def first_step_loss(model_dir, rows, tmp_path, attention=None, **config):
     """TRL's loss of one step over `rows` in one batch, before any update (lr 0)."""
     import torch
     from transformers import AutoModelForCausalLM
     from trl import SFTConfig, SFTTrainer
 
     tok = load_tokenizer(str(model_dir))
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(
+        model_dir, dtype=torch.float32, attn_implementation=attention
+    )
     strategy = config.pop("packing_strategy", None)
     n = len(rows)
     cfg = section("finetune", {"learning_rate": 0.0, "max_steps": 1, "per_device_batch_size": n,
@@ -257,3 +259,87 @@ def test_a_packed_batch_has_the_loss_of_the_same_samples_unpacked(tiny_llama, tm
         tiny_llama, rows, tmp_path / "w", packing=True, packing_strategy="wrapped"
     )
     assert abs(leaking - unpacked) > 1e-4  # 3.5e-4 here, 35 times the tolerance above
+
+
+@pytest.fixture(scope="module")
+def tiny_gemma2(tiny_llama, tmp_path_factory):
+    """A random tiny Gemma-2 with strong attention and logit soft-capping (so that it
+    matters), on the tiny Llama's tokenizer."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    tok = load_tokenizer(str(tiny_llama))
+    torch.manual_seed(0)
+    cfg = AutoConfig.for_model(
+        "gemma2", vocab_size=len(tok), hidden_size=32, intermediate_size=64,
+        num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, head_dim=8,
+        max_position_embeddings=1024, attn_logit_softcapping=5.0, final_logit_softcapping=2.0,
+        pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+    )  # fmt: skip
+    out = tmp_path_factory.mktemp("gemma2")
+    AutoModelForCausalLM.from_config(cfg).save_pretrained(out)
+    tok.save_pretrained(out)
+    return out
+
+
+def batch_loss(model_dir, rows, tmp_path, attention, **config):
+    """The model's loss on the first batch TRL's collator builds from `rows` (all in one
+    batch), forward only: flex attention has no backward on CPU (it has on GPUs)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+    from trl import SFTConfig, SFTTrainer
+
+    tok = load_tokenizer(str(model_dir))
+    model = AutoModelForCausalLM.from_pretrained(
+        model_dir, dtype=torch.float32, attn_implementation=attention
+    )
+    n = len(rows)
+    strategy = config.pop("packing_strategy", "bfd")
+    cfg = section("finetune", {"per_device_batch_size": n, "effective_batch_size": n,
+                    "max_length": 512, "bf16": False, **config})  # fmt: skip
+    kwargs = sft_config_kwargs(cfg, tmp_path / "out", world_size=1, cuda=False)
+    kwargs["packing_strategy"] = strategy
+    trainer = SFTTrainer(
+        model=model,
+        args=SFTConfig(**{**kwargs, "disable_tqdm": True}),
+        train_dataset=build_dataset(tok, rows, 512),
+        processing_class=tok,
+    )
+    batch = next(iter(trainer.get_train_dataloader()))
+    with torch.no_grad():
+        return model(**batch, use_cache=False).loss.item(), tuple(batch["input_ids"].shape)
+
+
+@pytest.mark.parametrize("model", ["tiny_llama", "tiny_gemma2"])
+def test_padding_free_rows_under_flex_attention_have_the_unpacked_loss(model, request, tmp_path):
+    """Packed rows under flex attention (the GPU default without flash-attn: a document mask
+    from the position ids, no dense block matrix) have the loss of the same samples unpacked,
+    for Gemma-2 too, whose soft-capping SDPA cannot run (eager is the reference)."""
+    model_dir = request.getfixturevalue(model)
+    rows = [{"instruction": t["instruction"], "response": answered(t)} for t in unique_tasks(8, 6)]
+    unpacked, shape = batch_loss(model_dir, rows, tmp_path / "u", "eager")
+    packed, packed_shape = batch_loss(
+        model_dir, rows, tmp_path / "p", "flex_attention", packing=True
+    )
+    assert shape[0] == 6 and packed_shape[0] == 1
+    assert packed == pytest.approx(unpacked, abs=1e-5)
+    # the document mask is what makes them equal: the same rows wrapped without it differ
+    leaking, _ = batch_loss(
+        model_dir, rows, tmp_path / "w", "flex_attention", packing=True, packing_strategy="wrapped"
+    )
+    assert abs(leaking - unpacked) > 1e-4
+
+
+def test_auto_attention_avoids_dense_masks_on_gpus():
+    from teachergrid.core.modeling import attention_for
+
+    def auto(model_type, cuda=True, packed=False, flash=False):
+        return attention_for("auto", model_type, cuda=cuda, packed=packed, flash=flash)
+
+    assert auto("llama", cuda=False, packed=True) is None  # CPU: transformers' own choice
+    assert auto("llama") == "sdpa"
+    assert auto("llama", packed=True) == "flex_attention"
+    assert auto("gemma2") == "flex_attention"  # soft-capping: never eager on a GPU
+    assert auto("gemma2", flash=True) == "flash_attention_2"
+    assert attention_for("eager", "gemma2", cuda=True, packed=True, flash=True) == "eager"

@@ -7,10 +7,16 @@ initialised models with the shapes of Llama-3.2-1B and Llama-3-8B (no hub access
 the weights are random, the throughput is not).
 
     python benchmarks/gpu_check.py --out DIR [--shape 1b] [--big-shape 8b] [--budget 420]
+    python benchmarks/gpu_check.py --out DIR --paper [--paper-shapes minitron-4b,gemma-2-2b]
+
+`--paper` measures the paper's five bases at their published shapes instead
+(`paper_shapes.py`): loss scoring and full fine-tuning on packed 4096-token rows, as a fraction
+of the GPU's bf16 peak, with peak memory and what FSDP would leave per GPU.
 
 Every section writes its figures to DIR/gpu_check.json as soon as it finishes, so a run cut short
-keeps what it measured. `--shape tiny --big-shape none` runs the whole script on CPU in a minute,
-which is how it is checked before spending GPU time.
+keeps what it measured. `--shape tiny --big-shape none` (and `--paper --paper-shapes tiny`) runs
+the whole script on CPU in a minute, which is how it is checked before spending GPU time
+(tests/workflow/test_gpu_check.py).
 """
 
 from __future__ import annotations
@@ -29,6 +35,9 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from paper_shapes import PAPER_SHAPES  # noqa: E402
 
 SHAPES: dict[str, dict[str, Any]] = {
     "tiny": {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
@@ -81,7 +90,12 @@ def make_rows(n: int, seed: int = 0) -> list[dict[str, Any]]:
     """Magpie-like lengths: instructions of 20-120 words, responses of 80-600."""
     rng = random.Random(seed)
     return [
-        {"id": f"r{i}", "instruction": text(rng, 20, 120), "response": text(rng, 80, 600)}
+        {
+            "id": f"r{i}",
+            "sample": 0,
+            "instruction": text(rng, 20, 120),
+            "response": text(rng, 80, 600),
+        }
         for i in range(n)
     ]
 
@@ -158,6 +172,17 @@ def main() -> int:
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--budget", type=float, default=420.0, help="seconds; later sections skip")
     ap.add_argument(
+        "--paper",
+        action="store_true",
+        help="the paper's bases at their shapes instead (scoring, packed fine-tuning, MFU)",
+    )
+    ap.add_argument(
+        "--paper-shapes",
+        default="minitron-4b,gemma-2-2b,qwen2-1.5b,llama-3.2-3b,qwen2.5-3b",
+        help=f"comma-separated, in the order run (a section past --budget is skipped); of "
+        f"{', '.join(PAPER_SHAPES)}",
+    )
+    ap.add_argument(
         "--finetune-variants",
         action="store_true",
         help="after the scoring sections, compare fine-tuning settings instead of the rest",
@@ -197,6 +222,8 @@ def main() -> int:
     rows = make_rows(args.rows)
     responses = work / "responses.jsonl"
     write_jsonl(responses, rows)
+    if args.paper:
+        return paper(args, rec, rows, responses, tokenizer, work)
     model_dir = work / f"model-{args.shape}"
 
     def build() -> dict[str, Any]:
@@ -415,6 +442,36 @@ def main() -> int:
 
     if args.big_shape != "none":
         rec.section(f"scoring_{args.big_shape}", big_scoring, 60)
+    shutil.rmtree(work, ignore_errors=True)
+    print(f"figures in {args.out / 'gpu_check.json'}; {time.time() - rec.start:.0f} s")
+    return 0
+
+
+def paper(
+    args: argparse.Namespace,
+    rec: Recorder,
+    rows: list[dict[str, Any]],
+    responses: Path,
+    tokenizer: Any,
+    work: Path,
+) -> int:
+    """`--paper`: per paper base, build, score and fine-tune (paper_shapes.py)."""
+    import paper_shapes
+
+    from teachergrid.config import fill_defaults, section
+    from teachergrid.config.models import scoring_settings
+
+    def base_entry(shape: str) -> dict[str, Any]:
+        base = {"name": shape, "local": True, "dtype": "auto", "max_length": 4096}
+        entry = fill_defaults({"bases": [base]})["bases"][0]
+        return {**scoring_settings(entry, section("compatibility")), "stop": []}
+
+    device = rec.figures["environment"].get("gpu", "cpu")
+    shapes = [s for s in args.paper_shapes.split(",") if s]
+    for name, fn, need in paper_shapes.sections(
+        shapes, rows, responses, tokenizer, work, base_entry, device, args.steps
+    ):
+        rec.section(name, fn, need)
     shutil.rmtree(work, ignore_errors=True)
     print(f"figures in {args.out / 'gpu_check.json'}; {time.time() - rec.start:.0f} s")
     return 0

@@ -29,6 +29,7 @@ def student(
         "gpu_memory_utilization": settings["gpu_memory_utilization"],
         "max_model_len": settings["max_model_len"],
         "dtype": base["dtype"],
+        "attention": base["attention"],
         "chat_template": base["chat_template"] if untuned else None,
         "stop": [],
         "local": True,
@@ -55,21 +56,23 @@ def answer(
                 r["id"], {"id": r["id"], "instruction": r["instruction"], "benchmarks": []}
             )
             entry["benchmarks"].append(bench)
+    # one engine for the job: sized for its longest prompt at the highest limit, then asked
+    # for each limit's answers in turn (vLLM's start-up and a model's loading paid once)
+    backend = make_backend(
+        generator,
+        model_path,
+        Decoding.from_config({**decoding, "n": 1, "max_new_tokens": max(groups, default=1)}),
+        threads=threads,
+        prompts=[r["instruction"] for entries in groups.values() for r in entries.values()],
+    )
     answers: list[dict[str, Any]] = []
     for limit, entries in sorted(groups.items()):
-        backend = make_backend(
-            generator,
-            model_path,
-            Decoding.from_config({**decoding, "n": 1, "max_new_tokens": limit}),
-            threads=threads,
-            prompts=[r["instruction"] for r in entries.values()],
-        )
         rows = list(entries.values())
-        generated = backend.generate([r["instruction"] for r in rows])
+        generated = backend.generate([r["instruction"] for r in rows], max_new_tokens=limit)
         finish = getattr(backend, "last_finish", None) or [["unknown"]] * len(rows)
-        backend.close()
         for r, texts, reasons in zip(rows, generated, finish, strict=True):
             answers.append({**r, "answer": texts[0], "finish_reason": reasons[0]})
         cut = sum(r["finish_reason"] == "length" for r in answers[-len(rows) :])
         log.info("%d answers at most %d new tokens; %d cut at the limit", len(rows), limit, cut)
+    backend.close()
     return answers

@@ -85,7 +85,56 @@ def run(cfg: dict[str, Any], model_dir: Any, in_job_env: bool = False) -> list[F
         recipe = tiny.get(entry["tiny"]) if entry.get("tiny") else None
         findings += check_model(entry, model_dir(entry), role, backend, recipe, vllm)
     findings += check_evaluation_engine(cfg, model_dir, vllm, in_job_env)
+    findings += check_engine_contexts(cfg, model_dir)
     return findings + check_api_keys(cfg)
+
+
+def model_context(entry: dict[str, Any], path: str) -> int | None:
+    """The longest sequence a model's config says it takes (None where it does not say)."""
+    config = Source(entry, path).json("config.json") or {}
+    text = config.get("text_config") or config
+    value = text.get("max_position_embeddings") or text.get("max_sequence_length")
+    return int(value) if value else None
+
+
+def check_engine_contexts(cfg: dict[str, Any], model_dir: Any) -> list[Finding]:
+    """How long a sequence each vLLM teacher's engine holds. Unset, the generation job sizes it
+    from its longest prompt + the decoding's `max_new_tokens` (`backends.vllm.context_length`),
+    not the model's whole context (128K for Llama-3.1), whose profiling and per-sequence
+    limits a study never needs. Set, it must leave room for a prompt and fit the model."""
+    out = []
+    for teacher in cfg["teachers"]:
+        if teacher["backend"] != "vllm":
+            continue
+        name, fixed = teacher["name"], teacher["max_model_len"]
+        new = int(cfg["decodings"][teacher["decoding"]]["max_new_tokens"])
+        try:
+            model_max = None if teacher.get("tiny") else model_context(teacher, model_dir(teacher))
+        except LookupError as exc:
+            out.append(Finding("note", name, f"engine context not checked: {exc}"))
+            continue
+        own = f"the model's own: {model_max}" if model_max else "the model states none"
+        if fixed and fixed <= new:
+            problem = f"max_model_len {fixed} leaves no room for a prompt before {new} new tokens"
+            out.append(Finding("error", name, f"{problem}: raise it or drop it"))
+        elif fixed and model_max and fixed > model_max:
+            problem = f"max_model_len {fixed} is longer than the model's context {model_max}"
+            out.append(Finding("error", name, f"{problem}: lower it or drop it"))
+        elif model_max and new >= model_max:
+            problem = f"max_new_tokens {new} does not fit the model's context {model_max}"
+            out.append(Finding("error", name, f"{problem}: lower the decoding's limit"))
+        elif fixed:
+            out.append(Finding("ok", name, f"vLLM engine context {fixed} tokens (set; {own})"))
+        else:
+            out.append(
+                Finding(
+                    "ok",
+                    name,
+                    f"vLLM engine context sized in its job: longest prompt + {new} new tokens, "
+                    f"rounded up to 256 ({own})",
+                )
+            )
+    return out
 
 
 def check_evaluation_engine(

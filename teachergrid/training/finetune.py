@@ -169,6 +169,30 @@ def trainer_class() -> type:
     return Trainer
 
 
+def step_clock() -> Any:
+    """A callback that adds `step_seconds` to every log entry: the wall time since the previous
+    one (or the start of training), so `train_log.json` says what the steps cost apart from
+    loading, compilation and saving."""
+    import time
+
+    from transformers import TrainerCallback
+
+    class StepClock(TrainerCallback):
+        last = 0.0
+
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            self.last = time.perf_counter()
+
+        def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kw: Any) -> None:
+            # the trainer has already copied `logs` into the history: add it there
+            now = time.perf_counter()
+            if logs is not None and "loss" in logs and state.log_history:
+                state.log_history[-1]["step_seconds"] = round(now - self.last, 4)
+            self.last = now
+
+    return StepClock()
+
+
 def sft_config_kwargs(
     cfg: dict[str, Any], out_dir: Path, world_size: int, cuda: bool
 ) -> dict[str, Any]:
@@ -264,7 +288,11 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
         )
     args = SFTConfig(**sft_config_kwargs(cfg, ckpt_dir, world_size, cuda))
     trainer = trainer_class()(
-        model=model, args=args, train_dataset=dataset, processing_class=tokenizer
+        model=model,
+        args=args,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        callbacks=[step_clock()],
     )
     resume = last_checkpoint(ckpt_dir)
     if resume:
@@ -291,6 +319,7 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
             "examples": len(rows),
             "world_size": world_size,
             "sharded": bool(trainer.is_fsdp_enabled),
+            "attention": final.config._attn_implementation,
             "resumed_from": str(resume) if resume else None,
             "global_step": trainer.state.global_step,
             "train_loss": result.training_loss,

@@ -173,3 +173,45 @@ def test_each_benchmark_reads_the_answer_made_for_it():
     assert [j["answer_cut"] for j in judgments] == [None, None]
     scores = score_cells({"c": judgments}, {"bootstrap": 0, "seed": 0})["c"]
     assert math.isnan(scores["alpaca_eval_cut"]) and scores["alpaca_eval_judged"] == 1
+
+
+def test_one_engine_answers_every_token_limit(tiny_llama, monkeypatch):
+    """A student's answers at two benchmarks' limits come from one engine (loaded once, sized
+    for the higher limit), each benchmark's answers cut at its own limit; a prompt both hold at
+    one limit is answered once."""
+    from helpers import model_entry
+
+    from teachergrid.evaluation import answering
+    from teachergrid.evaluation.answering import answer, student
+
+    built = []
+
+    def counted(*args, **kwargs):
+        built.append(args[2].max_new_tokens)
+        return make_backend(*args, **kwargs)
+
+    make_backend = answering.make_backend
+    monkeypatch.setattr(answering, "make_backend", counted)
+    settings = {"backend": "hf", "batch_size": 4, "tensor_parallel_size": 1,
+                "gpu_memory_utilization": 0.9, "max_model_len": None}  # fmt: skip
+    base = model_entry("bases", name="b", dtype="float32")
+    generator = student("s", settings, base, untuned=False)
+    rows = [{"id": f"p{i}", "instruction": f"Tell me about item {i}."} for i in range(3)]
+    prompts = {"short": rows, "long": rows[:2], "also_short": rows[:1]}
+    limits = {"short": 3, "also_short": 3, "long": 24}
+    decoding = {"temperature": 0.0, "top_p": 1.0, "seed": 0}
+    answers = answer(generator, str(tiny_llama), decoding, limits, prompts, threads=1)
+    assert built == [24]
+    by_limit = {}
+    for a in answers:
+        by_limit.setdefault(limits[a["benchmarks"][0]], []).append(a)
+    assert sorted(len(v) for v in by_limit.values()) == [2, 3]
+    assert [a["benchmarks"] for a in by_limit[3] if a["id"] == "p0"] == [["short", "also_short"]]
+    from teachergrid.core.chat import load_tokenizer
+
+    tok = load_tokenizer(str(tiny_llama))
+    short = [len(tok(a["answer"], add_special_tokens=False)["input_ids"]) for a in by_limit[3]]
+    long = [len(tok(a["answer"], add_special_tokens=False)["input_ids"]) for a in by_limit[24]]
+    assert max(short) <= 4  # 3 new tokens (decoding may merge or split a token at the edges)
+    assert max(long) > 4
+    assert all(a["finish_reason"] == "length" for a in by_limit[3] if len(a["answer"]) > 0)

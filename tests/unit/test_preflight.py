@@ -186,3 +186,30 @@ def write(path: Path, cfg: dict) -> Path:
 @pytest.fixture(autouse=True)
 def offline(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+
+def test_vllm_engine_context_is_reported_and_checked(tmp_path):
+    """An unset max_model_len is reported as sized per job (not the model's 131072); a set
+    one must leave room for a prompt and fit the model; a token limit past the model's
+    context is an error whatever is set."""
+    from teachergrid.support.preflight import check_engine_contexts
+
+    path = model_folder(tmp_path / "m", "LlamaForCausalLM", max_position_embeddings=131072)
+
+    def check(max_model_len, max_new_tokens=1024):
+        entry = teacher(path, backend="vllm", decoding="d", max_model_len=max_model_len)
+        cfg = {"teachers": [entry], "decodings": {"d": {"max_new_tokens": max_new_tokens}}}
+        [finding] = check_engine_contexts(cfg, lambda e: e["model"])
+        return finding.level, finding.message
+
+    assert check(None) == (
+        "ok",
+        "vLLM engine context sized in its job: longest prompt + 1024 new tokens, rounded up "
+        "to 256 (the model's own: 131072)",
+    )
+    assert check(8192) == ("ok", "vLLM engine context 8192 tokens (set; the model's own: 131072)")
+    assert check(1024)[0] == "error" and "leaves no room for a prompt" in check(1024)[1]
+    assert check(262144)[0] == "error" and "longer than the model's context" in check(262144)[1]
+    assert check(None, 131072)[1] == (
+        "max_new_tokens 131072 does not fit the model's context 131072: lower the decoding's limit"
+    )

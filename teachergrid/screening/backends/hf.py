@@ -39,7 +39,9 @@ class HFBackend:
         )
         self.stop_ids = list(self.stops.token_ids)
 
-    def generate(self, instructions: Sequence[str]) -> list[list[str]]:
+    def generate(
+        self, instructions: Sequence[str], max_new_tokens: int | None = None
+    ) -> list[list[str]]:
         import torch
 
         tok = self.tokenizer
@@ -50,7 +52,7 @@ class HFBackend:
         out: list[list[str]] = [[] for _ in prompts]
         finish: list[list[str]] = [[] for _ in prompts]
         dev = input_device(self.model)
-        d = self.decoding
+        d = self.decoding.limited(max_new_tokens)
         kwargs: dict[str, Any] = {
             "max_new_tokens": d.max_new_tokens,
             "num_return_sequences": d.n,

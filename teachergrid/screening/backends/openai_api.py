@@ -249,12 +249,14 @@ class OpenAIBackend:
         self,
         prompts: Sequence[str | list[dict[str, str]]],
         extra: dict[str, Any] | None = None,
+        max_new_tokens: int | None = None,
     ) -> list[list[Completion]]:
         """`decoding.n` completions of each prompt (an instruction, or a judge's messages),
         from the cache where the same request was answered before."""
+        decoding = self.decoding.limited(max_new_tokens)
 
         def one(prompt: str | list[dict[str, str]]) -> list[Completion]:
-            body = request_body(prompt, self.api, self.decoding, self.system, self.stop, extra)
+            body = request_body(prompt, self.api, decoding, self.system, self.stop, extra)
             key = request_key(body)
             cached = self.cache.get(key)
             if cached is None:
@@ -273,8 +275,10 @@ class OpenAIBackend:
             log.warning("%d answers ended at the token limit (finish_reason 'length')", cut)
         return out
 
-    def generate(self, instructions: Sequence[str]) -> list[list[str]]:
-        completions = self.complete(instructions)
+    def generate(
+        self, instructions: Sequence[str], max_new_tokens: int | None = None
+    ) -> list[list[str]]:
+        completions = self.complete(instructions, max_new_tokens=max_new_tokens)
         self.last_finish = [[c.finish_reason or "unknown" for c in cs] for cs in completions]
         return [[c.text for c in cs] for cs in completions]
 

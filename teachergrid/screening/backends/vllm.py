@@ -116,7 +116,7 @@ class VLLMBackend:
     ) -> None:
         import vllm
         from transformers import AutoConfig, AutoTokenizer
-        from vllm import LLM, SamplingParams
+        from vllm import LLM
 
         log.info("vLLM %s serves %s", vllm.__version__, model_path)
         self.teacher = teacher
@@ -149,13 +149,21 @@ class VLLMBackend:
         ends = stops(tokenizer, teacher["stop"])
         log.info("generation stops at token ids %s and strings %s", ends.token_ids, ends.strings)
         self.stop_strings = list(dict.fromkeys([*teacher["stop"], *ends.strings]))
-        params = sampling_kwargs(decoding, {**teacher, "stop": self.stop_strings}, ends.token_ids)
-        self.params = SamplingParams(**params)
+        self.stop_ids = ends.token_ids
 
-    def generate(self, instructions: Sequence[str]) -> list[list[str]]:
+    def params(self, max_new_tokens: int | None) -> Any:
+        from vllm import SamplingParams
+
+        teacher = {**self.teacher, "stop": self.stop_strings}
+        decoding = self.decoding.limited(max_new_tokens)
+        return SamplingParams(**sampling_kwargs(decoding, teacher, self.stop_ids))
+
+    def generate(
+        self, instructions: Sequence[str], max_new_tokens: int | None = None
+    ) -> list[list[str]]:
         outputs = self.llm.chat(
             conversations(instructions, self.teacher.get("system_prompt")),
-            sampling_params=self.params,
+            sampling_params=self.params(max_new_tokens),
             chat_template=self.chat_template,
             add_generation_prompt=True,
             use_tqdm=True,

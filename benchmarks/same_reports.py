@@ -6,11 +6,13 @@ line per file that differs or exists in one only.
 
 Used to check that a change of the code's structure changes no result: run `make demo` on
 the commit before and the commit after (each in its own clone), then compare. Exit status 0
-when every file is the same."""
+when every file is the same. A text file that differs is compared cell by cell (split at
+commas, tabs, spaces and `|`): where only numbers differ, the line says by how much at most."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import sys
 from pathlib import Path
@@ -25,6 +27,30 @@ def digests(study: Path) -> dict[str, str]:
         for path in sorted((study / folder).rglob("*"))
         if path.is_file()
     }
+
+
+def largest_difference(a: Path, b: Path) -> str:
+    """How two text files differ: the largest absolute difference of numbers in the same
+    place, or that something other than a number differs."""
+    import re
+
+    split = re.compile(r"[,\t |]+")
+    one, two = a.read_text().splitlines(), b.read_text().splitlines()
+    if len(one) != len(two):
+        return f"{len(one)} vs {len(two)} lines"
+    largest = 0.0
+    for x, y in zip(one, two, strict=True):
+        cx, cy = split.split(x), split.split(y)
+        if len(cx) != len(cy):
+            return "a line's cells differ"
+        for u, v in zip(cx, cy, strict=True):
+            if u == v:
+                continue
+            try:
+                largest = max(largest, abs(float(u) - float(v)))
+            except ValueError:
+                return f"text differs ({u[:30]!r} vs {v[:30]!r})"
+    return f"numbers differ by at most {largest:.3g}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,6 +69,9 @@ def main(argv: list[str] | None = None) -> int:
             if name in before and name in after
             else ("only in before" if name in before else "only in after")
         )
+        if where == "differs":
+            with contextlib.suppress(UnicodeDecodeError):
+                where += ": " + largest_difference(args.before / name, args.after / name)
         print(f"{name}: {where}")
     print(f"{len(before) - len(differ)} of {len(before | after)} files byte-identical")
     return 1 if differ else 0

@@ -110,6 +110,7 @@ rule evaluate:
         **scheduler(RESOURCES["evaluation"] or SMALL_JOB),
     params:
         base=lambda wc: tracked(loading(BASES[wc.base])),
+        base_ops=lambda wc: untracked(loading(BASES[wc.base])),
         evaluation=tracked(P.evaluation_job_settings(), *EVALUATION_UNTRACKED),
         evaluation_ops=untracked(P.evaluation_job_settings(), *EVALUATION_UNTRACKED),
         decoding=P.answer_decoding,
@@ -142,6 +143,7 @@ rule evaluate_untuned:
         **scheduler(RESOURCES["evaluation"] or SMALL_JOB),
     params:
         base=lambda wc: tracked(loading(BASES[wc.base])),
+        base_ops=lambda wc: untracked(loading(BASES[wc.base])),
         evaluation=tracked(P.evaluation_job_settings(), *EVALUATION_UNTRACKED),
         evaluation_ops=untracked(P.evaluation_job_settings(), *EVALUATION_UNTRACKED),
         decoding=P.answer_decoding,

@@ -15,7 +15,7 @@ from teachergrid.support.params import join
 def main(sm) -> None:
     log = start(sm)
     settings = join(sm.params.evaluation, sm.params.evaluation_ops)
-    base = sm.params.base
+    base = join(sm.params.base, sm.params.base_ops)
     alpaca = read_jsonl(sm.input.alpaca_eval)
     arena = read_jsonl(sm.input.arena_hard)
     generator = student(f"{base['name']}+{sm.wildcards.teacher}", settings, base, untuned=False)

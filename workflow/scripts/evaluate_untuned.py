@@ -11,7 +11,7 @@ from teachergrid.support.params import join
 
 def main(sm) -> None:
     log = start(sm)
-    base = sm.params.base
+    base = join(sm.params.base, sm.params.base_ops)
     answers = answer(
         student(base["name"], join(sm.params.evaluation, sm.params.evaluation_ops), base, True),
         sm.params.model,

@@ -70,7 +70,15 @@ def _analyze(args: argparse.Namespace) -> int:
         ["metric", "spearman_rho", "kendall_tau", "spearman_rho_raw", "paper_spearman_rho"]
     ]
     print(avg.to_string(index=False))
-    print(f"wrote {args.out}/correlations.csv and {args.out}/paradox.csv")
+    from teachergrid.analysis.figures import Inputs
+    from teachergrid.analysis.page import render
+
+    out = Path(args.out)
+    page, figures = render(
+        Inputs.from_folder(out, metrics="scores.csv"), out, f"teachergrid analyze: {args.scores}"
+    )
+    print(f"wrote {out}/correlations.csv, {out}/paradox.csv, {len(figures)} figures under "
+          f"{out}/figures/ (PNG and SVG) and {page}")  # fmt: skip
     return 0
 
 

@@ -24,6 +24,7 @@ import logging
 import shutil
 import uuid
 from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -269,11 +270,15 @@ def build_study(cfg: dict[str, Any], root: Path, into: Path | None = None) -> pd
 
 
 def build_partial(
-    screening_cfg: dict[str, Any], study_cfg: dict[str, Any], root: Path
+    screening_cfg: dict[str, Any],
+    study_cfg: dict[str, Any],
+    root: Path,
+    gpus: dict[str, Any] | None = None,
 ) -> dict[tuple[str, str], layout.Step]:
     """After a failed run: every report over the cells that finished, under
     `results/<study>/report/partial/`, with `missing.csv` naming each cell that did not (the
-    first job of it that has not finished, that job's output and its log). Returns those cells.
+    first job of it that has not finished, that job's output and its log), and the page of
+    them (`gpus`: `Plan.gpu_counts`, for the cost figure). Returns those cells.
 
     The folder is built beside its place and moved there in one step, after any earlier one
     is removed: a report that fails to build leaves no partial folder rather than a stale or
@@ -293,11 +298,28 @@ def build_partial(
         frame = pd.DataFrame(rows, columns=MISSING_CELL_COLUMNS)
         with atomic_open(work / Path(layout.PARTIAL_MISSING).relative_to(layout.PARTIAL)) as f:
             frame.to_csv(f, index=False)
+        _partial_page(work, root, len(missing), gpus)
         work.rename(final)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
     return missing
+
+
+def _partial_page(folder: Path, root: Path, missing: int, gpus: dict[str, Any] | None) -> None:
+    """The page of the partial reports: the same figures, the missing cells marked."""
+    from teachergrid.analysis.figures import Inputs
+    from teachergrid.analysis.page import render
+    from teachergrid.analysis.plots_study import read_costs
+    from teachergrid.support.plan import job_gpus
+
+    note = (
+        f"Partial report: {missing} cell(s) did not finish; the figures show the cells that did. "
+        "The same command again runs the unfinished jobs and writes the full report."
+    )
+    costs = read_costs(root / "benchmarks", partial(job_gpus, gpus) if gpus else None)
+    render(Inputs.from_folder(folder, costs=costs), folder, f"teachergrid: {root.name} (partial)",
+           notes=[note])  # fmt: skip
 
 
 def withdraw(reports: Iterable[str], root: Path) -> list[str]:
@@ -310,7 +332,10 @@ def withdraw(reports: Iterable[str], root: Path) -> list[str]:
     the run that completes the cells, and the partial reports say meanwhile what finished."""
     removed = []
     for path in reports:
-        if (root / path).is_file():
+        if (root / path).is_dir():  # the page's figures
+            shutil.rmtree(root / path)
+            removed.append(path)
+        elif (root / path).is_file():
             (root / path).unlink()
             removed.append(path)
             # and the folder it leaves empty (the rankings' screening/)

@@ -51,6 +51,9 @@ AP_ACCURACY = "report/ap_accuracy.csv"
 ACCURACY_CORRELATIONS = "report/accuracy_correlations.csv"
 BEST_TEACHERS = "report/best_teachers.csv"
 STUDENT_ACCURACY = "report/student_accuracy.csv"
+# the report as one page, and its figures (PNG and SVG)
+PAGE = "report/index.html"
+FIGURES = "report/figures"
 # After a failed run, the reports over the cells that finished: the same file names under a
 # folder no rule writes, so that Snakemake never takes them for the study's finished reports
 # (a rerun then runs the report jobs, which remove this folder).

@@ -9,6 +9,7 @@ is told is split into a tracked and an untracked part (`support.params`): the re
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from teachergrid.core.published_format import dataset_key
@@ -204,8 +205,30 @@ class Plan:
         return extras
 
     def report_outputs(self) -> list[str]:
-        """Every report of the study: the screening's, metrics.csv and the extras."""
+        """Every report of the study: the screening's, metrics.csv, the extras and the page."""
+        return [*self.report_tables(), self.layout.PAGE]
+
+    def report_tables(self) -> list[str]:
+        """The reports the page is drawn from: the screening's, metrics.csv and the extras."""
         return [*self.screening_outputs(), self.layout.METRICS, *self.study_report_extras()]
+
+    def gpu_counts(self) -> dict[str, Any]:
+        """The GPUs each job holds, by stage and model (`job_gpus` reads it): plain data, for
+        a rule's params."""
+
+        def gpus(resources: dict[str, Any] | None) -> int:
+            return int((resources or {}).get("gpu") or 0)
+
+        res = self.resources
+        return {
+            "generate": {n: gpus(r) for n, r in res["teachers"].items()},
+            "reward": {n: gpus(r) for n, r in res["reward_models"].items()},
+            "compatibility": {n: gpus(r) for n, r in res["bases"].items()},
+            "reference": gpus(res["reference"]),
+            "finetune": gpus(res["finetune"]),
+            "evaluate": gpus(res["evaluation"]),
+            "evaluate_untuned": gpus(res["evaluation"]),
+        }
 
     def screening_report_cfg(self) -> dict[str, Any]:
         """What the screening report reads of the config: names, sizes (printed in the
@@ -282,3 +305,14 @@ class Plan:
                 "models": {n: {"architecture": r["architecture"]} for n, r in models.items()}
             },
         }
+
+
+def job_gpus(counts: dict[str, Any], parts: Sequence[str]) -> int:
+    """The GPUs held by the job whose benchmark file is `benchmarks/<parts...>.tsv` (a stage's
+    folder, then the job's wildcards), from `Plan.gpu_counts`; 0 for what runs on CPUs."""
+    stage, *rest = [p.removesuffix(".tsv") for p in parts]
+    found = counts.get(stage, 0)
+    if isinstance(found, dict):  # per model: the teacher, the base, or the reward model
+        key = rest[-1] if stage == "reward" else (rest[0] if rest else "")
+        return int(found.get(key, 0))
+    return int(found)

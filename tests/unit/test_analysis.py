@@ -108,6 +108,28 @@ def test_a_studys_own_metrics_table_is_analysable(tmp_path):
 def test_cli_analyze(tmp_path, capsys):
     assert main(["analyze", "--scores", str(TABLE6), "--out", str(tmp_path / "out")]) == 0
     assert (tmp_path / "out" / "paradox.csv").exists()
+    # the paper's grid drawn: the heatmap, the Figure-2 view and the paradox, PNG and SVG
+    figures = tmp_path / "out" / "figures"
+    assert sorted(p.name for p in figures.iterdir()) == [
+        f"{name}.{ext}" for name in ("ap_heatmap", "ap_per_teacher", "paradox")
+        for ext in ("png", "svg")
+    ]  # fmt: skip
+    heatmap = (figures / "ap_heatmap.svg").read_text()
+    assert "AP of every cell: 95 of 95 cells" in heatmap
+    table = pd.read_csv(TABLE6)
+    for teacher in table["teacher"]:
+        assert teacher.split("/")[-1] in heatmap
+    # every cell's AP printed in its square, as the table computes it (one decimal)
+    some = table.iloc[7]
+    assert f"{(some['alpaca_eval_lc'] + some['arena_hard_wr']) / 2:.1f}" in heatmap
+    paradox_svg = (figures / "paradox.svg").read_text()
+    para = pd.read_csv(tmp_path / "out" / "paradox.csv").set_index("base")
+    for base, row in para.iterrows():
+        assert f"{base}: Spearman(size, AP) {row['spearman_size_ap']:.2f}, n = 19" in paradox_svg
+    page = (tmp_path / "out" / "index.html").read_text()
+    assert page.count("data:image/png;base64,") == 3 and "http" not in page.replace(
+        "http-equiv", ""
+    )
     bad = tmp_path / "bad.csv"
     bad.write_text("base,teacher\nb,t\n")
     assert main(["analyze", "--scores", str(bad), "--out", str(tmp_path / "x")]) == 2

@@ -157,6 +157,8 @@ def test_partial_reports_of_a_grid_where_no_cell_finished(tmp_path):
         "car_sensitivity.csv",
         "car_transfer.csv",
         "correlations.csv",
+        "figures",
+        "index.html",
         "metrics.csv",
         "missing.csv",
         "paradox.csv",
@@ -164,6 +166,10 @@ def test_partial_reports_of_a_grid_where_no_cell_finished(tmp_path):
         "screening.csv",
     ]
     assert sorted(p.name for p in (tmp_path / layout.REPORT).iterdir()) == ["partial"]
+    # the page draws what there is: a heatmap of two missing cells, nothing measured
+    assert "2 cell(s) are missing from this report" in (partial / "index.html").read_text()
+    heatmap = (partial / "figures" / "ap_heatmap.svg").read_text()
+    assert "0 of 2 cells, 2 missing (hatched)" in heatmap and heatmap.count(">missing<") == 2
     metrics = pd.read_csv(partial / "metrics.csv", keep_default_na=False)
     assert list(metrics["missing"]) == ["generate", "generate"]
     assert (metrics[SCREENING_COLUMNS] == "").all().all()

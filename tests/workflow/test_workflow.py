@@ -698,7 +698,8 @@ def test_a_broken_teacher_leaves_partial_reports_that_a_rerun_completes(grid, tm
     )
     # the complete run's reports are withdrawn (this run changed what they were built from);
     # the partial ones are where no rule writes, so the next run has the reports to make
-    assert "removed 14 reports of an earlier run from results/tiny-offline-grid/report/" in out
+    # (14 tables, the page and its figures' folder)
+    assert "removed 16 reports of an earlier run from results/tiny-offline-grid/report/" in out
     assert sorted(p.name for p in (work / "results/tiny-offline-grid/report").iterdir()) == [
         "partial"
     ]
@@ -727,6 +728,12 @@ def test_a_broken_teacher_leaves_partial_reports_that_a_rerun_completes(grid, tm
     )
     listed = pd.read_csv(partial / "missing.csv")
     assert set(listed["teacher"]) == {"broken"} and set(listed["rule"]) == {"generate"}
+    # the partial page: the same figures over the finished cells, the missing ones marked
+    page = (partial / "index.html").read_text()
+    assert "4 cell(s) are missing from this report" in page and "Partial report" in page
+    heatmap = (partial / "figures/ap_heatmap.svg").read_text()
+    assert "48 of 52 cells, 4 missing (hatched)" in heatmap
+    assert heatmap.count(">missing<") == 4
 
     weights.write_bytes(good)
     snakemake(work, "--keep-going", configfile=config)
@@ -846,3 +853,65 @@ def test_an_llm_judge_judges_on_the_submitting_host(tmp_path, tiny_llama):
     assert not asked or f"alpaca_eval: {asked} of {asked} judge replies had no usable" in log
     kept = (tmp_path / "results/tiny-offline-grid/eval/judge_prompts/arena_hard.txt").read_text()
     assert "[[A>>B]]" in kept and "{question_1}" in kept
+
+
+def test_the_report_page_opens_in_a_real_browser(grid, tmp_path):
+    """The study's page in a headless chromium: every figure decodes to a picture of non-zero
+    size, the page logs nothing to the console, and it needs no network (opened from disk,
+    with every request other than the file itself refused). A screenshot is kept with the
+    test's outputs."""
+    from browser import browser
+
+    report = grid / "results/tiny-offline-grid/report"
+    pngs = sorted(p.stem for p in (report / "figures").glob("*.png"))
+    svgs = sorted(p.stem for p in (report / "figures").glob("*.svg"))
+    assert pngs == svgs == sorted(
+        ["ap_heatmap", "ap_per_teacher", "paradox", "car_against_ap", "table4",
+         "car_sensitivity", "truth", "recommendations", "costs"]
+    )  # fmt: skip
+    driver = browser()
+    try:
+        driver.get((report / "index.html").as_uri())
+        images = driver.execute_script(
+            "return Array.from(document.images).map(i => "
+            "[i.closest('figure').id, i.complete, i.naturalWidth, i.naturalHeight])"
+        )
+        resources = driver.execute_script(
+            "return performance.getEntriesByType('resource').map(r => r.name)"
+        )
+        console = driver.get_log("browser")
+        height = driver.execute_script("return document.body.scrollHeight")
+        driver.set_window_size(1200, height + 100)
+        shot = tmp_path / "report-page.png"
+        assert driver.save_screenshot(str(shot))
+    finally:
+        driver.quit()
+    assert sorted(i[0] for i in images) == pngs
+    assert all(done and width > 100 and high > 100 for _, done, width, high in images), images
+    assert console == []
+    assert [r for r in resources if not r.startswith(("data:", "file:"))] == []
+    assert shot.stat().st_size > 50_000
+    print(f"screenshot: {shot}")
+    # what the figures say is what the tables say
+    table = pd.read_csv(report / "metrics.csv")
+    heatmap = (report / "figures/ap_heatmap.svg").read_text()
+    assert f"AP of every cell: {table['ap'].notna().sum()} of {len(table)} cells" in heatmap
+    costs = (report / "figures/costs.svg").read_text()
+    assert "finetune" in costs and "48 jobs" in costs
+    page = (report / "index.html").read_text()
+    best = pd.read_csv(report / "best_teachers.csv")
+    assert "Against the truth" in page and all(b in page for b in best["base"])
+
+
+def test_snakemake_report_holds_the_page_and_every_figure(grid, tmp_path):
+    """Snakemake's own report of the finished grid carries the page and each figure as report
+    items with their captions."""
+    import zipfile
+
+    work = copy_of(grid, tmp_path)
+    in_grid(work, "--report", str(tmp_path / "report.zip"))
+    with zipfile.ZipFile(tmp_path / "report.zip") as archive:
+        names = archive.namelist()
+    assert any(n.endswith("report/index.html") for n in names)
+    figures = [n for n in names if "/figures/" in n and n.endswith(".png")]
+    assert len(figures) == 9, names

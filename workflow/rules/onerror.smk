@@ -14,7 +14,7 @@ def partial_reports():
             "no job ran, no report\n"
         )
         return
-    reports = dict.fromkeys(P.report_outputs())
+    reports = dict.fromkeys([*P.report_outputs(), L.FIGURES])
     withdrawn = fanin.withdraw([str(Path(r).relative_to(R)) for r in reports], Path(R))
     if withdrawn:
         sys.stderr.write(
@@ -23,7 +23,7 @@ def partial_reports():
         )
     try:
         missing = fanin.build_partial(
-            P.screening_report_cfg(), P.study_report_cfg(), Path(R)
+            P.screening_report_cfg(), P.study_report_cfg(), Path(R), P.gpu_counts()
         )
     except Exception as exc:  # the run has failed already: say why no report, briefly
         sys.stderr.write(

@@ -70,3 +70,34 @@ rule report:
         root=lambda wc: R,
     script:
         "../scripts/report.py"
+
+
+# The report as one HTML page with its figures (PNG and SVG), drawn from the tables above and
+# every job's benchmark file; also items of `snakemake --report`.
+rule report_page:
+    input:
+        P.report_tables(),
+    output:
+        page=report(L.PAGE, caption="../report/page.rst", category="Report"),
+        figures=report(
+            directory(L.FIGURES),
+            patterns=["{name}.png"],
+            caption="../report/figures.rst",
+            category="Figures",
+        ),
+    log:
+        f"{R}/logs/report_page.log",
+    benchmark:
+        f"{R}/benchmarks/report_page.tsv"
+    localrule: True
+    conda:
+        "../../envs/analysis.yaml"
+    threads: cores(SMALL_JOB)
+    resources:
+        **scheduler(SMALL_JOB),
+    params:
+        root=lambda wc: R,
+        study=L.study,
+        gpus=P.gpu_counts(),
+    script:
+        "../scripts/report_page.py"

@@ -5,9 +5,9 @@ examples:
   teachergrid config-reference                every config key with its default (docs/config.md)
   teachergrid plan FILE [--instructions N]    GPU-hours per stage, estimated before a run
   teachergrid preflight FILE                  can every model of the study load as configured?
-  teachergrid analyze --scores F --out DIR    correlations and paradox summary of a per-cell
-    [--screening SCREENING_CSV]               table; with a screening.csv, its metrics against
-                                              F's AP
+  teachergrid analyze --scores F --out DIR    correlations, paradox summary, figures and an
+    [--screening SCREENING_CSV]               HTML page of a per-cell table; with a
+                                              screening.csv, its metrics against F's AP
   teachergrid winrates --judgments F --out F  AlpacaEval-2 win rates (raw and length-controlled)
                                               of every model in a judgement table, fitted
                                               together
@@ -209,7 +209,9 @@ def build_parser() -> argparse.ArgumentParser:
     pre = command("preflight", "check that every model loads as configured")
     pre.add_argument("config", help="the study's YAML config")
     pre.set_defaults(func=_preflight)
-    analyze = command("analyze", "Table-4-style analysis of a per-cell score table")
+    analyze = command(
+        "analyze", "Table-4-style analysis of a per-cell score table, with figures and a page"
+    )
     analyze.add_argument("--scores", required=True, help="CSV: base, teacher, params_b, ...")
     analyze.add_argument(
         "--screening",

@@ -82,7 +82,8 @@ def teacher_order(metrics: pd.DataFrame) -> list[str]:
     table = metrics.drop_duplicates("teacher").copy()
     if "family" not in table.columns:
         table["family"] = table["teacher"]
-    table["family"] = table["family"].fillna(table["teacher"])
+    family = table["family"].astype(object)
+    table["family"] = family.where(family.notna(), table["teacher"]).astype(str)
     size = table["params_b"] if "params_b" in table.columns else pd.Series(0.0, table.index)
     table["size"] = pd.to_numeric(size, errors="coerce").fillna(0.0)
     largest = table.groupby("family")["size"].transform("max")

@@ -175,6 +175,8 @@ def costs(inputs: Inputs) -> tuple[Figure, Any] | None:
     caption = (
         "From Snakemake's benchmark file of every job (results/<study>/benchmarks/): the "
         "stage's jobs' wall time summed, the largest resident memory of any of its jobs, and "
-        "GPU-hours (wall time x the GPUs the stage's jobs hold)."
+        "GPU-hours (wall time x the GPUs the stage's jobs hold). Under `teachergrid worker` "
+        "(`make demo`) each job runs in a process forked from the worker, which the "
+        "benchmark does not measure: there the memory is that of the job's thin client."
     )
     return Figure("costs", "What each stage cost", caption, "Cost"), fig

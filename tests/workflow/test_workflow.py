@@ -912,6 +912,11 @@ def test_snakemake_report_holds_the_page_and_every_figure(grid, tmp_path):
     in_grid(work, "--report", str(tmp_path / "report.zip"))
     with zipfile.ZipFile(tmp_path / "report.zip") as archive:
         names = archive.namelist()
-    assert any(n.endswith("report/index.html") for n in names)
-    figures = [n for n in names if "/figures/" in n and n.endswith(".png")]
-    assert len(figures) == 9, names
+        html = archive.read(next(n for n in names if n.endswith("/report.html"))).decode()
+    stored = {Path(n).name for n in names if "/data/raw/" in n}
+    figures = {p.name for p in (work / "results/tiny-offline-grid/report/figures").glob("*.png")}
+    assert len(figures) == 9 and stored == {"index.html", *figures}
+    # each item with its caption (the figure's name filled in from the file's pattern)
+    assert "self-contained HTML page" in html
+    for name in figures:
+        assert f"The study's figure {Path(name).stem}" in html

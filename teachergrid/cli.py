@@ -8,6 +8,8 @@ examples:
   teachergrid analyze --scores F --out DIR    correlations, paradox summary, figures and an
     [--screening SCREENING_CSV]               HTML page of a per-cell table; with a
                                               screening.csv, its metrics against F's AP
+  teachergrid screen --base B --out DIR       rank the study's teachers for a new base, on as
+    [--config FILE]                           few instructions as it takes; its training set
   teachergrid winrates --judgments F --out F  AlpacaEval-2 win rates (raw and length-controlled)
                                               of every model in a judgement table, fitted
                                               together
@@ -79,6 +81,39 @@ def _analyze(args: argparse.Namespace) -> int:
     )
     print(f"wrote {out}/correlations.csv, {out}/paradox.csv, {len(figures)} figures under "
           f"{out}/figures/ (PNG and SVG) and {page}")  # fmt: skip
+    return 0
+
+
+def _screen(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from teachergrid.analysis.screen_report import base_entry, read_study, write
+    from teachergrid.screening.screen import base_scorer, run
+
+    cfg = load_config(args.config)
+    try:
+        teachers, settings = read_study(cfg)
+    except FileNotFoundError as exc:
+        print(f"teachergrid screen: {exc}", file=sys.stderr)
+        return 2
+    settings.first_round = args.first_round
+    settings.max_instructions = args.max_instructions
+    settings.max_gpu_hours = args.max_gpu_hours
+    settings.confidence = args.confidence
+    settings.seed = args.seed
+    given = {k: v for k, v in (("chat_template", args.chat_template), ("dtype", args.dtype)) if v}
+    entry = base_entry(cfg, args.base, args.name or Path(args.base).name, **given)
+    score = base_scorer(entry["model"], entry, threads=args.threads)
+
+    def progress(line: str) -> None:
+        print(f"teachergrid screen: {line}", file=sys.stderr)
+
+    result = run(teachers, score, settings, entry["metrics"], progress=progress)
+    info = write(Path(args.out), result, teachers, settings.beta, settings, entry)
+    print(f"{info['base']}: {info['best_teacher']} first (P(first) {info['p_first']:.2f}) after "
+          f"{info['instructions_scored']} of {info['instructions_available']} instructions, "
+          f"stopped: {info['stopped_by']}; {info['seconds']} s on {info['device']}; "
+          f"wrote {args.out}/ranking.csv, mix.jsonl, best.jsonl")  # fmt: skip
     return 0
 
 
@@ -220,6 +255,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     analyze.add_argument("--out", required=True, help="output directory")
     analyze.set_defaults(func=_analyze)
+    screen = command(
+        "screen", "rank a study's teachers for a new base on as few instructions as it takes"
+    )
+    screen.add_argument("--base", required=True, help="the base: a hub id or a local folder")
+    screen.add_argument("--out", required=True, help="output directory")
+    screen.add_argument("--config", default="config.yaml", help="the study (default config.yaml)")
+    screen.add_argument(
+        "--name", help="the base's name in the outputs (default: --base's last part)"
+    )
+    screen.add_argument("--first-round", type=int, default=64, help="instructions in round 1")
+    screen.add_argument("--max-instructions", type=int, help="stop after this many instructions")
+    screen.add_argument("--max-gpu-hours", type=float, help="stop after this much GPU time")
+    screen.add_argument("--confidence", type=float, default=0.9,
+                        help="the leader's bootstrap P(first) that settles it")  # fmt: skip
+    screen.add_argument("--seed", type=int, default=0, help="the instructions' order")
+    screen.add_argument("--chat-template", help="as a base's chat_template key")
+    screen.add_argument("--dtype", help="as a base's dtype key")
+    screen.add_argument("--threads", type=int, help="CPU threads (default: torch's)")
+    screen.set_defaults(func=_screen)
     rates = command(
         "winrates", "AlpacaEval-2 win rates of a judgement table, all models fitted together"
     )

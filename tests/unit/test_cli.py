@@ -32,6 +32,7 @@ COMMANDS = (
     "plan",
     "preflight",
     "analyze",
+    "screen",
     "winrates",
     "worker",
 )

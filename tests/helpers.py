@@ -104,15 +104,20 @@ def snakemake_cmd(
 
 # What a dry run plans once one cell's compatibility job has failed (the resume and SLURM tests
 # damage a base's weights and score one of its cells again): that job, then the reports.
-RESCORE_PLAN = {"all": 1, "compatibility": 1, "screening_report": 1, "report": 1, "total": 4}
+RESCORE_PLAN = {"all": 1, "compatibility": 1, "screening_report": 1, "report": 1,
+                "report_page": 1, "total": 5}  # fmt: skip
 
 
 def report_files(workdir: Path) -> dict[str, bytes]:
-    """Every file under a tiny project's report folder, by path: what a resumed run is
-    compared with an uninterrupted one by, byte for byte."""
+    """Every table under a tiny project's report folder, by path: what a resumed run is
+    compared with an uninterrupted one by, byte for byte. The page and its figures are left
+    out: they are drawn from these tables plus the run's own cost (each job's wall time),
+    which no two runs share."""
     root = workdir / "results" / "tiny-offline-grid" / "report"
     return {
-        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != "index.html" and "figures" not in p.relative_to(root).parts
     }
 
 

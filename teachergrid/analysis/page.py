@@ -78,6 +78,7 @@ def draw(inputs: Inputs, out: Path) -> list[Figure]:
     matplotlib.use("Agg")
     # text in the SVGs stays text (editable in a paper's figure, searchable), not glyph paths
     matplotlib.rcParams["svg.fonttype"] = "none"
+    matplotlib.rcParams["svg.hashsalt"] = "teachergrid"  # the same ids in every run
     makers: Sequence[Callable[[Inputs], tuple[Figure, Any] | None]] = (
         plots_grid.heatmap,
         plots_grid.per_teacher,

@@ -105,6 +105,7 @@ def _figure(rounds: pd.DataFrame, out: Path) -> None:
 
     matplotlib.use("Agg")
     matplotlib.rcParams["svg.fonttype"] = "none"
+    matplotlib.rcParams["svg.hashsalt"] = "teachergrid"  # the same ids in every run
     import matplotlib.pyplot as plt
 
     from teachergrid.analysis.figures import MARKERS, PALETTE, save

@@ -243,7 +243,8 @@ def test_jobs_killed_at_four_stages_resume_to_the_uninterrupted_result(uninterru
         "exports": 1,
         "screening_report": 1,
         "report": 1,
-        "total": 26,
+        "report_page": 1,
+        "total": 27,
     }
 
     # The README's resume: the same command again.
@@ -287,7 +288,8 @@ def test_a_job_that_failed_with_an_error_reruns_once_fixed(uninterrupted, tmp_pa
     # the complete run's reports are withdrawn: left in place, they would make the same
     # command find nothing to do (Snakemake does not remake a missing intermediate file while
     # what it fed is present)
-    assert "removed 12 reports of an earlier run from results/tiny-offline-grid/report/" in out
+    # (12 tables, the page and its figures' folder)
+    assert "removed 14 reports of an earlier run from results/tiny-offline-grid/report/" in out
     assert sorted(p.name for p in (workdir / layout.REPORT).iterdir()) == ["partial"]
     # the dry run lists the failed job and the reports; the damaged file is not an input of
     # anything (a model is a folder the tiny_model job made), so nothing else

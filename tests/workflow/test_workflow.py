@@ -239,7 +239,8 @@ def test_one_cell_reruns_alone_then_with_its_reports(grid, tmp_path):
         "compatibility": 1,
         "screening_report": 1,
         "report": 1,
-        "total": 4,
+        "report_page": 1,
+        "total": 5,
     }
 
 
@@ -251,14 +252,16 @@ SIZES = {
     + yaml.safe_load(TINY.read_text())["bases"]
 }
 NOTHING: dict[str, int] = {}
-REPORTS = {"screening_report": 1, "report": 1, "all": 1, "total": 3}
+REPORTS = {"screening_report": 1, "report": 1, "report_page": 1, "all": 1, "total": 4}
+# the report and the page drawn from it
+REPORT = {"report": 1, "report_page": 1, "all": 1, "total": 3}
 # (what is edited, the edit, the jobs a dry run then lists)
 EDITS = [
     ("a teacher's size label", lambda c: c["teachers"][0].update(params_b=70.0), REPORTS),
     (
         "a teacher's family label (metrics.csv's column)",
         lambda c: c["teachers"][1].update(family="Other"),
-        {"report": 1, "all": 1, "total": 2},
+        REPORT,
     ),
     ("a teacher's batch size", lambda c: c["teachers"][2].update(batch_size=7), NOTHING),
     ("compatibility.batch_size", lambda c: c["compatibility"].update(batch_size=5), NOTHING),
@@ -275,25 +278,25 @@ EDITS = [
     (
         "evaluation.bootstrap",
         lambda c: c["evaluation"].update(bootstrap=50),
-        {"report": 1, "all": 1, "total": 2},
+        REPORT,
     ),
     ("car.beta", lambda c: c["car"].update(beta=0.5), REPORTS),
     (
         "a base's truncation for the loss",
         lambda c: c["bases"][0].update(max_length=200),
-        {"compatibility": 12, **REPORTS, "total": 15},
+        {"compatibility": 12, **REPORTS, "total": 16},
     ),
     (
         "finetune.learning_rate",
         lambda c: c["finetune"].update(learning_rate=5e-4),
-        {"finetune": 48, "evaluate": 48, "exports": 1, "report": 1, "all": 1, "total": 99},
+        {"finetune": 48, "evaluate": 48, "exports": 1, **REPORT, "total": 100},
     ),
     (
         "a published instruction difficulty for the LC fit",
         lambda c: c["evaluation"]["length_control"].update(
             instruction_difficulty={"source": "difficulty.csv"}
         ),
-        {"alpaca_eval_lc_file": 1, "report": 1, "all": 1, "total": 3},
+        {"alpaca_eval_lc_file": 1, **REPORT, "total": 4},
     ),
 ]
 

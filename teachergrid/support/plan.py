@@ -278,6 +278,14 @@ class Plan:
 
     # ---- the preflight ------------------------------------------------------------------
 
+    def _engine_limits(self, teacher: dict[str, Any]) -> dict[str, Any]:
+        """What sizes a vLLM teacher's engine: its set context and its answers' token limit."""
+        if teacher["backend"] != "vllm":
+            return {}
+        decoding = self.cfg["decodings"][teacher["decoding"]]
+        return {"max_model_len": teacher["max_model_len"],
+                "max_new_tokens": decoding["max_new_tokens"]}  # fmt: skip
+
     def preflight_cfg(self) -> dict[str, Any]:
         """Every model the study loads, as the preflight checks it: what decides whether and
         how it loads (no labels or speed knobs), and where its job loads it from."""
@@ -291,7 +299,11 @@ class Plan:
         judge = self.judge
         models = self.tiny.get("models") or {}
         return {
-            "teachers": [entry(t) for t in self.cfg["teachers"] if t["backend"] != "dataset"],
+            "teachers": [
+                {**entry(t), **self._engine_limits(t)}
+                for t in self.cfg["teachers"]
+                if t["backend"] != "dataset"
+            ],
             "bases": [entry(b) for b in self.cfg["bases"]],
             "reward_models": [entry(r) for r in self.cfg["reward_models"]],
             "reference_model": entry(self.reference),

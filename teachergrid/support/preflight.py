@@ -106,8 +106,10 @@ def check_engine_contexts(cfg: dict[str, Any], model_dir: Any) -> list[Finding]:
     for teacher in cfg["teachers"]:
         if teacher["backend"] != "vllm":
             continue
+        # (the preflight job's config carries the limit; a whole config, the decoding's)
         name, fixed = teacher["name"], teacher["max_model_len"]
-        new = int(cfg["decodings"][teacher["decoding"]]["max_new_tokens"])
+        limit = teacher.get("max_new_tokens")
+        new = int(limit or cfg["decodings"][teacher["decoding"]]["max_new_tokens"])
         try:
             model_max = None if teacher.get("tiny") else model_context(teacher, model_dir(teacher))
         except LookupError as exc:

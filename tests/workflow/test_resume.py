@@ -314,9 +314,10 @@ def test_published_scores_give_the_judged_studys_correlations(uninterrupted, tmp
     cfg["evaluation"] = {"scores": str(workdir / "t6.csv")}
     (workdir / "small.yaml").write_text(yaml.safe_dump(cfg))
     # the preflight checks the study's models again (the judge is gone), then only the report
+    # and its page
     out = run(workdir)
     ran = set(re.findall(r"^\s*(?:local)?(?:rule|checkpoint) (\w+):", out, re.MULTILINE))
-    assert ran == {"preflight", "report", "all"}, ran
+    assert ran == {"preflight", "report", "report_page", "all"}, ran
     ours = pd.read_csv(workdir / layout.CORRELATIONS)
     theirs = pd.read_csv(uninterrupted / layout.CORRELATIONS)
     keys = ["base", "metric"]

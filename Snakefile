@@ -28,6 +28,7 @@ include: "workflow/rules/compatibility.smk"
 include: "workflow/rules/finetune.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/screen.smk"
 include: "workflow/rules/onerror.smk"
 
 

@@ -44,7 +44,11 @@ FOLDED = {"#/$defs/resources": "resources", "#/$defs/model_common": "model keys"
 
 def _folded(node: dict[str, Any]) -> list[str]:
     refs = [node.get("$ref"), *(part.get("$ref") for part in _kw(node, "allOf"))]
-    return [FOLDED[r] for r in refs if r in FOLDED]
+    out = [FOLDED[r] for r in refs if r in FOLDED]
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref not in FOLDED:  # a definition that itself folds one in
+        out += _folded(schema()["$defs"][ref.removeprefix("#/$defs/")])
+    return out
 
 
 def _node(node: dict[str, Any]) -> dict[str, Any]:

@@ -92,9 +92,15 @@ def validate(
     # every model entry is resolved on its own: the problems of all of them are reported
     # together (a study moved to another cluster has several model paths to fix at once)
     model_problems: list[str] = []
-    for section, role in (("teachers", "teacher"), ("bases", "base"), ("reward_models", "reward")):
-        check_names(cfg[section], section, file)
-        for i, entry in enumerate(cfg[section]):
+    sections = {
+        "teachers": (cfg["teachers"], "teacher"),
+        "bases": (cfg["bases"], "base"),
+        "reward_models": (cfg["reward_models"], "reward"),
+        "screen.bases": (cfg["screen"]["bases"], "base"),
+    }
+    for section, (entries, role) in sections.items():
+        check_names(entries, section, file)
+        for i, entry in enumerate(entries):
             try:
                 resolve_entry(entry, entry_name(section, i, entry), role, cfg, **paths)
             except ConfigError as exc:
@@ -212,6 +218,7 @@ def _compatibility(cfg: dict[str, Any], file: str) -> None:
     compat = cfg["compatibility"]
     entries = [
         *((b, entry_name("bases", i, b)) for i, b in enumerate(cfg["bases"])),
+        *((b, entry_name("screen.bases", i, b)) for i, b in enumerate(cfg["screen"]["bases"])),
         (cfg["reference_model"], "reference_model"),
     ]
     for entry, where in entries:

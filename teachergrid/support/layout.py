@@ -51,6 +51,8 @@ AP_ACCURACY = "report/ap_accuracy.csv"
 ACCURACY_CORRELATIONS = "report/accuracy_correlations.csv"
 BEST_TEACHERS = "report/best_teachers.csv"
 STUDENT_ACCURACY = "report/student_accuracy.csv"
+# a new base screened against the teachers (rule screen_base)
+SCREEN = "screen/{screen}"
 # the report as one page, and its figures (PNG and SVG)
 PAGE = "report/index.html"
 FIGURES = "report/figures"
@@ -75,6 +77,7 @@ LOGS = {
     "evaluate_untuned": "logs/evaluate/untuned/{base}.log",
     "judge": "logs/judge/{base}/{teacher}.log",
     "exports": "logs/exports.log",
+    "screen_base": "logs/screen/{screen}.log",
 }
 
 BENCHMARKS = ("alpaca_eval", "arena_hard")

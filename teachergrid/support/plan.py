@@ -77,6 +77,9 @@ class Plan:
         self.layout = Layout(cfg["study"])
         self.teachers = {t["name"]: t for t in cfg["teachers"]}
         self.bases = {b["name"]: b for b in cfg["bases"]}
+        # new bases screened against the teachers only (rule screen_base)
+        self.screen = cfg["screen"]
+        self.screen_bases = {b["name"]: b for b in self.screen["bases"]}
         self.reward_models = {r["name"]: r for r in cfg["reward_models"]}
         self.reference = cfg["reference_model"]
         self.tiny = cfg.get("tiny_world") or {}
@@ -87,6 +90,7 @@ class Plan:
         self.resources = {
             "teachers": {n: t.pop("resources") for n, t in self.teachers.items()},
             "bases": {n: b.pop("resources") for n, b in self.bases.items()},
+            "screen": {n: b.pop("resources") for n, b in self.screen_bases.items()},
             "reward_models": {n: r.pop("resources") for n, r in self.reward_models.items()},
             "reference": self.reference.pop("resources"),
             "tiny": self.tiny.pop("resources", None),
@@ -224,11 +228,19 @@ class Plan:
             "generate": {n: gpus(r) for n, r in res["teachers"].items()},
             "reward": {n: gpus(r) for n, r in res["reward_models"].items()},
             "compatibility": {n: gpus(r) for n, r in res["bases"].items()},
+            "screen": {n: gpus(r) for n, r in res["screen"].items()},
             "reference": gpus(res["reference"]),
             "finetune": gpus(res["finetune"]),
             "evaluate": gpus(res["evaluation"]),
             "evaluate_untuned": gpus(res["evaluation"]),
         }
+
+    def screen_settings(self) -> dict[str, Any]:
+        """What a screen_base job is told besides its base: the stopping rule and CAR's."""
+        rule = {k: v for k, v in self.screen.items() if k != "bases"}
+        car = self.cfg["car"]
+        return {**rule, "beta": car["beta"], "reward_model": car["reward_model"],
+                "reward_mapping": car["reward_mapping"]}  # fmt: skip
 
     def screening_report_cfg(self) -> dict[str, Any]:
         """What the screening report reads of the config: names, sizes (printed in the

@@ -923,3 +923,53 @@ def test_snakemake_report_holds_the_page_and_every_figure(grid, tmp_path):
     assert "self-contained HTML page" in html
     for name in figures:
         assert f"The study's figure {Path(name).stem}" in html
+
+
+def test_a_new_base_is_screened_in_the_workflow_without_fine_tuning(grid, tmp_path):
+    """`screen.bases` in the config: `snakemake screen_bases` runs one screen_base job per new
+    base on the finished study's responses and rewards, and nothing else; each puts first the
+    teacher that is truly best for that base (the study's own fine-tuned accuracy), on a part
+    of the instructions, and writes a training set `datasets` loads."""
+    import datasets
+
+    from teachergrid.core.jsonl import read_jsonl
+
+    work = copy_of(grid, tmp_path)
+    raw = yaml.safe_load((work / "configs/tiny.yaml").read_text())
+    raw["screen"] = {
+        "bases": [
+            {"name": "new-llama", "model": "tiny:base-llama", "family": "Llama"},
+            {"name": "new-qwen", "model": "tiny:base-qwen", "family": "Qwen"},
+        ],
+        "first_round": 16,
+    }
+    config = work / "configs/with-screen.yaml"
+    config.write_text(yaml.safe_dump(raw))
+    ran = snakemake(work, "screen_bases", configfile=config)
+    assert job_counts(ran) == {"screen_base": 2, "screen_bases": 1, "total": 3}
+    best = pd.read_csv(grid / "results/tiny-offline-grid/report/best_teachers.csv")
+    truth = dict(zip(best["base"], best["accuracy"], strict=True))
+    for name, base in (("new-llama", "base-llama"), ("new-qwen", "base-qwen")):
+        out = work / "results/tiny-offline-grid/screen" / name
+        info = json.loads((out / "screen.json").read_text())
+        assert info["best_teacher"] == truth[base]
+        assert info["stopped_by"] == "settled"
+        assert info["instructions_scored"] < info["instructions_available"]
+        ranking = pd.read_csv(out / "ranking.csv")
+        assert list(ranking["rank"]) == list(range(1, 13))
+        mix = datasets.load_dataset("json", data_files=str(out / "mix.jsonl"), split="train")
+        assert len(mix) == info["instructions_available"]
+        assert (out / "rank_by_round.png").stat().st_size > 0
+        log = (work / f"results/tiny-offline-grid/logs/screen/{name}.log").read_text()
+        assert "instructions scored" in log and "tokens/s" in log
+    # the mix is a training set like any teacher's: a published-style teacher whose responses
+    # are its `response` column, fine-tuned on the base it was built for
+    mix = work / "results/tiny-offline-grid/screen/new-llama/mix.jsonl"
+    raw["teachers"].append({"name": "mix-llama", "family": "Mix",
+                            "dataset": {"source": str(mix), "column": "response"}})  # fmt: skip
+    config.write_text(yaml.safe_dump(raw))
+    model = "results/tiny-offline-grid/models/base-llama/mix-llama"
+    ran = snakemake(work, model, configfile=config)
+    assert job_counts(ran)["finetune"] == 1
+    trained = json.loads((work / model / "finetune_config.json").read_text())
+    assert trained["examples"] == len(read_jsonl(mix)) and trained["global_step"] > 0

@@ -52,6 +52,7 @@ except ConfigError as exc:
 
 CFG = P.cfg
 TEACHERS, BASES, REWARD_MODELS = P.teachers, P.bases, P.reward_models
+SCREEN_BASES = P.screen_bases
 REFERENCE, TINY, EVAL, SCORES, ACCURACY = (
     P.reference,
     P.tiny,
@@ -80,6 +81,7 @@ wildcard_constraints:
     teacher="|".join(map(str, TEACHERS)) or "^$",
     base="|".join(map(str, BASES)) or "^$",
     rm="|".join(map(str, REWARD_MODELS)) or "^$",
+    screen="|".join(map(str, SCREEN_BASES)) or "^$",
     bench="alpaca_eval|arena_hard",
 
 

@@ -945,7 +945,8 @@ def test_a_new_base_is_screened_in_the_workflow_without_fine_tuning(grid, tmp_pa
     }
     config = work / "configs/with-screen.yaml"
     config.write_text(yaml.safe_dump(raw))
-    ran = snakemake(work, "screen_bases", configfile=config)
+    # (a target before --configfile, which takes every value after it)
+    ran = snakemake(work, "screen_bases", "--configfile", str(config), configfile=None)
     assert job_counts(ran) == {"screen_base": 2, "screen_bases": 1, "total": 3}
     best = pd.read_csv(grid / "results/tiny-offline-grid/report/best_teachers.csv")
     truth = dict(zip(best["base"], best["accuracy"], strict=True))
@@ -969,7 +970,7 @@ def test_a_new_base_is_screened_in_the_workflow_without_fine_tuning(grid, tmp_pa
                             "dataset": {"source": str(mix), "column": "response"}})  # fmt: skip
     config.write_text(yaml.safe_dump(raw))
     model = "results/tiny-offline-grid/models/base-llama/mix-llama"
-    ran = snakemake(work, model, configfile=config)
+    ran = snakemake(work, model, "--configfile", str(config), configfile=None)
     assert job_counts(ran)["finetune"] == 1
     trained = json.loads((work / model / "finetune_config.json").read_text())
     assert trained["examples"] == len(read_jsonl(mix)) and trained["global_step"] > 0

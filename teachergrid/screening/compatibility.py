@@ -7,7 +7,7 @@ of the response text in the scoring model's tokens. The model is loaded once per
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from tqdm import tqdm
@@ -17,13 +17,14 @@ from teachergrid.core.logprobs import response_losses
 from teachergrid.core.modeling import load_causal_lm, set_threads
 from teachergrid.screening.metrics import compatibility_summary
 
+Scorer = Callable[..., list[dict[str, Any]]]
 
-def per_response(
-    model_path: str,
-    entry: dict[str, Any],
-    rows: Sequence[dict[str, Any]],
-    threads: int | None = None,
-) -> list[dict[str, Any]]:
+
+def scorer(model_path: str, entry: Mapping[str, Any], threads: int | None = None) -> Scorer:
+    """Load the scoring model once; the returned function gives, per response row, `loss`,
+    `loss_unconditional`, `length` (response text in this model's tokens), `n_tokens` (the
+    scored tokens) and `tokens_read` (both passes' sequences). Shared by the compatibility
+    jobs and the screening of a new base."""
     set_threads(threads)
     tokenizer = load_tokenizer(
         model_path,
@@ -31,43 +32,65 @@ def per_response(
         revision=entry["revision"],
         trust_remote_code=entry["trust_remote_code"],
     )
-    model = load_causal_lm(model_path, entry)
-    max_length = int(entry["max_length"])
+    model = load_causal_lm(model_path, dict(entry))
     options = entry["metrics"]
-    pairs = [
-        encode_pair(
-            tokenizer,
-            r["instruction"],
-            r["response"],
-            max_length=max_length,
-            turn_end=bool(options["score_turn_end"]),
-        )
-        for r in rows
-    ]
-    bare = [encode_unconditional(p, tokenizer, options["ifd_context"]) for p in pairs]
-    # the conditional and unconditional passes in one length-sorted stream: short bare
-    # responses fill the batches the long conditioned ones leave
-    with tqdm(total=2 * len(rows), desc=f"loss {entry['name']}", unit="seq") as bar:
+
+    def score(
+        rows: Sequence[dict[str, Any]], progress: Callable[[int], None] | None = None
+    ) -> list[dict[str, Any]]:
+        pairs = [
+            encode_pair(
+                tokenizer,
+                r["instruction"],
+                r["response"],
+                max_length=int(entry["max_length"]),
+                turn_end=bool(options["score_turn_end"]),
+            )
+            for r in rows
+        ]
+        bare = [encode_unconditional(p, tokenizer, options["ifd_context"]) for p in pairs]
+        # the conditional and unconditional passes in one length-sorted stream: short bare
+        # responses fill the batches the long conditioned ones leave
         both = response_losses(
             model,
             [*pairs, *bare],
             pad_id=tokenizer.pad_token_id,
             batch_size=int(entry["batch_size"]),
             tokens_per_batch=int(entry["tokens_per_batch"]),
-            progress=bar.update,
+            progress=progress,
         )
-    cond, uncond = both[: len(pairs)], both[len(pairs) :]
+        lengths = tokenizer([r["response"] for r in rows], add_special_tokens=False)["input_ids"]
+        return [
+            {
+                "loss": c,
+                "loss_unconditional": u,
+                "length": len(ids),
+                "n_tokens": len(p.response_ids),
+                "tokens_read": len(p.input_ids) + len(b.input_ids),
+            }
+            for c, u, p, b, ids in zip(
+                both[: len(rows)], both[len(rows) :], pairs, bare, lengths, strict=True
+            )
+        ]
+
+    return score
+
+
+def per_response(
+    model_path: str,
+    entry: dict[str, Any],
+    rows: Sequence[dict[str, Any]],
+    threads: int | None = None,
+) -> list[dict[str, Any]]:
+    """The compatibility job's records: `scorer`'s numbers with each response's id."""
+    score = scorer(model_path, entry, threads)
+    with tqdm(total=2 * len(rows), desc=f"loss {entry['name']}", unit="seq") as bar:
+        scored = score(rows, bar.update)
     return [
-        {
-            "id": r["id"],
-            "sample": r["sample"],
-            "loss": c,
-            "loss_unconditional": u,
-            "length": len(tokenizer(r["response"], add_special_tokens=False)["input_ids"]),
-            "n_tokens": len(p.response_ids),
-        }
-        for r, c, u, p in zip(rows, cond, uncond, pairs, strict=True)
-    ]
+        {"id": r["id"], "sample": r["sample"],
+         **{k: v for k, v in found.items() if k != "tokens_read"}}
+        for r, found in zip(rows, scored, strict=True)
+    ]  # fmt: skip
 
 
 def summarize(records: Sequence[dict[str, Any]], options: Mapping[str, Any]) -> dict[str, float]:

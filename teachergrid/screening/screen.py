@@ -21,10 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from teachergrid.core.chat import encode_pair, encode_unconditional, load_tokenizer
 from teachergrid.core.jsonl import read_jsonl
-from teachergrid.core.logprobs import response_losses
-from teachergrid.core.modeling import load_causal_lm
+from teachergrid.screening.compatibility import scorer
 from teachergrid.screening.metrics import compatibility_summary, map_rewards
 from teachergrid.screening.rounds import Standing, schedule, standing, stop_reason
 from teachergrid.support import layout
@@ -92,39 +90,8 @@ Scorer = Callable[[list[dict[str, Any]]], list[dict[str, Any]]]
 
 def base_scorer(model_path: str, entry: Mapping[str, Any], threads: int | None = None) -> Scorer:
     """Per response: the base's loss with and without the instruction, its tokens and length
-    (the compatibility stage's definitions, `entry`: a scoring entry with its metrics)."""
-    from teachergrid.core.modeling import set_threads
-
-    set_threads(threads)
-    tokenizer = load_tokenizer(
-        model_path,
-        entry["chat_template"],
-        revision=entry["revision"],
-        trust_remote_code=entry["trust_remote_code"],
-    )
-    model = load_causal_lm(model_path, dict(entry))
-    options = entry["metrics"]
-
-    def score(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        pairs = [
-            encode_pair(tokenizer, r["instruction"], r["response"],
-                        max_length=int(entry["max_length"]),
-                        turn_end=bool(options["score_turn_end"]))
-            for r in rows
-        ]  # fmt: skip
-        bare = [encode_unconditional(p, tokenizer, options["ifd_context"]) for p in pairs]
-        both = response_losses(model, [*pairs, *bare], pad_id=tokenizer.pad_token_id,
-                               batch_size=int(entry["batch_size"]),
-                               tokens_per_batch=int(entry["tokens_per_batch"]))  # fmt: skip
-        lengths = tokenizer([r["response"] for r in rows], add_special_tokens=False)["input_ids"]
-        return [
-            {"loss": c, "loss_unconditional": u, "n_tokens": len(p.response_ids),
-             "length": len(ids), "tokens_read": len(p.input_ids) + len(b.input_ids)}
-            for c, u, p, b, ids in zip(both[: len(rows)], both[len(rows) :], pairs, bare,
-                                       lengths, strict=True)
-        ]  # fmt: skip
-
-    return score
+    (the compatibility stage's own scorer, `entry`: a scoring entry with its metrics)."""
+    return scorer(model_path, entry, threads)
 
 
 def run(

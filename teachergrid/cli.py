@@ -117,6 +117,25 @@ def _screen(args: argparse.Namespace) -> int:
     return 0
 
 
+def _screen_convergence(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from teachergrid.analysis.screen_report import convergence_report
+
+    try:
+        table = convergence_report(
+            [Path(d) for d in args.screens], Path(args.scores) if args.scores else None,
+            args.truth, args.first,
+        )  # fmt: skip
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"teachergrid screen-convergence: {exc}", file=sys.stderr)
+        return 2
+    print(table.to_string(index=False))
+    if args.out:
+        table.to_csv(args.out, index=False)
+    return 0
+
+
 def _winrates(args: argparse.Namespace) -> int:
     import logging
 
@@ -274,6 +293,25 @@ def build_parser() -> argparse.ArgumentParser:
     screen.add_argument("--dtype", help="as a base's dtype key")
     screen.add_argument("--threads", type=int, help="CPU threads (default: torch's)")
     screen.set_defaults(func=_screen)
+    conv = command(
+        "screen-convergence",
+        "after how many instructions a screen's rankings stop changing, against a truth",
+    )
+    conv.add_argument("screens", nargs="+", metavar="DIR", help="`teachergrid screen` outputs")
+    conv.add_argument(
+        "--scores",
+        help="per-cell truth, CSV with base and teacher (e.g. data/paper/table6.csv); a "
+        "screen's base is matched by its --name",
+    )
+    conv.add_argument(
+        "--truth",
+        default="ap",
+        help="the truth's column, higher is better (default ap: from alpaca_eval_lc and "
+        "arena_hard_wr where no such column)",
+    )
+    conv.add_argument("--first", type=int, default=16, help="the smallest prefix (then doubling)")
+    conv.add_argument("--out", help="write the summary table to this CSV")
+    conv.set_defaults(func=_screen_convergence)
     rates = command(
         "winrates", "AlpacaEval-2 win rates of a judgement table, all models fitted together"
     )

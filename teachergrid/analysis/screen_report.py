@@ -124,3 +124,47 @@ def _figure(rounds: pd.DataFrame, out: Path) -> None:
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
     ax.grid(alpha=0.3)
     save(fig, out, "rank_by_round")
+
+
+def convergence_report(
+    screens: list[Path], scores: Path | None, truth_column: str = "ap", first: int = 16
+) -> pd.DataFrame:
+    """`teachergrid screen-convergence`: for each screen folder, convergence.csv (every prefix
+    of its instructions) and convergence_summary.csv in it, and all summaries as one table
+    (a row per screen and metric). The truth per teacher is `truth_column` of the `scores` rows
+    of the screen's base, teachers matched by name or hub id."""
+    from teachergrid.analysis.correlations import with_ap
+    from teachergrid.core.jsonl import read_json, read_jsonl
+    from teachergrid.core.published_format import same_teacher
+    from teachergrid.screening.convergence import convergence
+
+    table = None
+    if scores is not None:
+        table = pd.read_csv(scores)
+        if truth_column == "ap" and "ap" not in table.columns:
+            table = with_ap(table)
+        if truth_column not in table.columns or "base" not in table.columns:
+            raise ValueError(f"{scores}: needs columns base, teacher and {truth_column}")
+    summaries = []
+    for folder in screens:
+        info_path, records_path = folder / "screen.json", folder / "records.jsonl"
+        for path in (info_path, records_path):
+            if not path.is_file():
+                raise FileNotFoundError(f"{path}: not there (a `teachergrid screen` --out folder?)")
+        info = read_json(info_path)
+        records = read_jsonl(records_path)
+        truth = None
+        if table is not None:
+            rows = table[table["base"] == info["base"]]
+            if rows.empty:
+                raise ValueError(f"{scores}: no row of base {info['base']!r} ({folder})")
+            teachers = {r["teacher"] for r in records}
+            pairs = zip(rows["teacher"], rows[truth_column], strict=True)
+            truth = {t: float(v) for name, v in pairs for t in teachers if same_teacher(name, t)}
+        steps, summary = convergence(records, float(info["settings"]["beta"]), truth, first)
+        for name, frame in (("convergence.csv", steps), ("convergence_summary.csv", summary)):
+            with atomic_open(folder / name) as handle:
+                frame.to_csv(handle, index=False)
+        summaries.append(summary.assign(base=info["base"]))
+    out = pd.concat(summaries, ignore_index=True)
+    return out[["base", *[c for c in out.columns if c != "base"]]]

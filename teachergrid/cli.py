@@ -10,6 +10,9 @@ examples:
                                               screening.csv, its metrics against F's AP
   teachergrid screen --base B --out DIR       rank the study's teachers for a new base, on as
     [--config FILE]                           few instructions as it takes; its training set
+  teachergrid screen-convergence DIR...       after how many instructions the screens' CAR and
+    [--scores CSV] [--truth COLUMN]           reward rankings stop changing, against a truth
+                                              (e.g. the paper's Table 6)
   teachergrid winrates --judgments F --out F  AlpacaEval-2 win rates (raw and length-controlled)
                                               of every model in a judgement table, fitted
                                               together

@@ -34,13 +34,14 @@ def base_entry(cfg: Mapping[str, Any], model: str, name: str, **given: Any) -> d
 
 
 def read_study(cfg: Mapping[str, Any]) -> tuple[dict[str, Teacher], Settings]:
-    """The study's teachers (responses and CAR's reward model's scores) and CAR's beta."""
+    """The study's teachers a new base is screened against (`screen.teachers`: responses and
+    CAR's reward model's scores) and CAR's beta."""
     from teachergrid.screening.screen import read_teachers
 
     car = cfg["car"]
     teachers = read_teachers(
         Path(study_root(cfg["study"])),
-        [t["name"] for t in cfg["teachers"]],
+        cfg["screen"]["teachers"],
         car["reward_model"],
         car["reward_mapping"],
     )

@@ -118,6 +118,7 @@ def validate(
     _car(cfg, file)
     _compatibility(cfg, file)
     normalize_finetune(cfg, file)
+    normalize_screen(cfg, file)
     normalize_evaluation(cfg, **paths)
     tiny = cfg.get("tiny_world")
     if tiny:
@@ -125,6 +126,22 @@ def validate(
             cfg, "tiny", {"threads": tiny["threads"]}, file, "tiny_world"
         )
     return cfg
+
+
+def normalize_screen(cfg: dict[str, Any], file: str) -> None:
+    """`screen.teachers`: the teachers a new base is screened against, listed or by default
+    those whose responses are published (`dataset`), or every teacher where none is: the
+    paper's study screens the Generator Zoo's 19 without generating GPT-4's responses."""
+    screen = cfg["screen"]
+    names = [t["name"] for t in cfg["teachers"]]
+    for name in screen["teachers"]:
+        if name not in names:
+            raise ConfigError(f"{file}: screen.teachers: {name!r} is not a configured teacher")
+    if not screen["teachers"]:
+        published = [t["name"] for t in cfg["teachers"] if t["backend"] == "dataset"]
+        screen["teachers"] = published or names
+    if len(screen["teachers"]) < 2:
+        raise ConfigError(f"{file}: screen.teachers: a ranking needs at least two teachers")
 
 
 def _tiny_world(cfg: dict[str, Any], base_dir: Path, file: str, working_dir: Path | None) -> None:

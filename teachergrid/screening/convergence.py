@@ -69,9 +69,9 @@ def convergence(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per prefix (first, 2 x first, ..., every instruction) and metric: the leader, the
     Spearman with the metric's own ranking on every instruction and, with `truth` (higher is
-    better, per teacher), the leader's rank by the truth and the Spearman and Kendall with it.
-    Then per metric: from how many instructions on the leader, the top three (as a set) and
-    the whole order no longer change."""
+    better, per teacher), the leader's rank by the truth (ties share the better rank) and the
+    Spearman and Kendall with it. Then per metric: from how many instructions on the leader,
+    the top three (as a set) and the whole order no longer change."""
     from scipy.stats import kendalltau, spearmanr
 
     order, rewards, losses = per_instruction(records)
@@ -90,7 +90,7 @@ def convergence(
                 "instructions": n,
                 "metric": metric,
                 "leader": leader,
-                "leader_truth_rank": truth_order.index(leader) + 1 if leader in truth else None,
+                "leader_truth_rank": _rank(truth, leader),
                 "top3": "/".join(sorted(ranked(values)[:3])),
                 "spearman_final": spearmanr(mine, [final[metric][t] for t in teachers])[0],
                 "spearman_truth": np.nan,
@@ -120,6 +120,13 @@ def convergence(
             }
         )
     return steps_table[STEP_COLUMNS], pd.DataFrame(summary, columns=SUMMARY_COLUMNS)
+
+
+def _rank(values: Mapping[str, float], teacher: str) -> int | None:
+    """1 + the teachers strictly better by `values` (tied teachers share the better rank)."""
+    if teacher not in values:
+        return None
+    return 1 + sum(v > values[teacher] for v in values.values())
 
 
 def _stable_from(part: pd.DataFrame, values: pd.Series) -> int:

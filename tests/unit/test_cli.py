@@ -33,6 +33,7 @@ COMMANDS = (
     "preflight",
     "analyze",
     "screen",
+    "screen-convergence",
     "winrates",
     "worker",
 )

@@ -51,6 +51,9 @@ def test_shipped_configs_are_valid():
     # GPT-4 is fine-tuned on one base, as in the paper; the open teachers on all five
     gpt4 = [base for base, teacher in real["finetune_cells"] if teacher == "GPT-4"]
     assert gpt4 == ["Llama-3.1-Minitron-4B"] and len(real["finetune_cells"]) == 19 * 5 + 1
+    # a new base is screened against the 19 published teachers (GPT-4's responses would have
+    # to be generated through the API first)
+    assert real["screen"]["teachers"] == published
 
 
 def test_unknown_key(tiny_raw, tmp_path):
@@ -272,6 +275,24 @@ def test_finetune_cells_filter_which_cells_are_fine_tuned(tiny_raw, tmp_path):
     raw["finetune"]["cells"] = {"qwen-l": ["base-mistral"]}
     path.write_text(yaml.safe_dump(raw))
     with pytest.raises(ConfigError, match=r"finetune\.cells\.qwen-l: 'base-mistral' is not"):
+        load_config(path)
+
+
+def test_screen_teachers_default_to_every_teacher_of_a_generated_study(tiny_raw, tmp_path):
+    raw = with_absolute_sources(tiny_raw)
+    path = tmp_path / "study.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    assert load_config(path)["screen"]["teachers"] == [t["name"] for t in raw["teachers"]]
+    raw["screen"] = {"teachers": ["llama-m", "qwen-m"]}
+    path.write_text(yaml.safe_dump(raw))
+    assert load_config(path)["screen"]["teachers"] == ["llama-m", "qwen-m"]
+    raw["screen"] = {"teachers": ["llama-m", "mistral-m"]}
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ConfigError, match=r"screen\.teachers: 'mistral-m' is not a configured"):
+        load_config(path)
+    raw["screen"] = {"teachers": ["llama-m"]}
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ConfigError, match=r"screen\.teachers: a ranking needs at least two"):
         load_config(path)
 
 

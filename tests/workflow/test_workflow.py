@@ -963,6 +963,29 @@ def test_a_new_base_is_screened_in_the_workflow_without_fine_tuning(grid, tmp_pa
         assert (out / "rank_by_round.png").stat().st_size > 0
         log = (work / f"results/tiny-offline-grid/logs/screen/{name}.log").read_text()
         assert "instructions scored" in log and "tokens/s" in log
+    # how many instructions the rankings needed, against the study's fine-tuned accuracy
+    from teachergrid.cli import main
+
+    screens = [
+        str(work / "results/tiny-offline-grid/screen" / n) for n in ("new-llama", "new-qwen")
+    ]
+    metrics = work / "results/tiny-offline-grid/report/metrics.csv"
+    renamed = pd.read_csv(metrics).replace(
+        {"base": {"base-llama": "new-llama", "base-qwen": "new-qwen"}}
+    )
+    renamed.to_csv(tmp_path / "truth.csv", index=False)
+    summary = tmp_path / "convergence.csv"
+    args = ["screen-convergence", *screens, "--scores", str(tmp_path / "truth.csv")]
+    assert main([*args, "--truth", "accuracy", "--out", str(summary)]) == 0
+    table = pd.read_csv(summary).set_index(["base", "metric"])
+    for name in ("new-llama", "new-qwen"):
+        info = json.loads((Path(screens[0]).parent / name / "screen.json").read_text())
+        row = table.loc[(name, "car")]
+        assert row["leader"] == info["best_teacher"] and row["leader_truth_rank"] == 1
+        assert row["instructions"] == info["instructions_scored"]
+        assert row["leader_stable_from"] <= row["instructions"] and row["spearman_truth"] > 0
+        steps = pd.read_csv(Path(screens[0]).parent / name / "convergence.csv")
+        assert steps["instructions"].max() == info["instructions_scored"]
     # the mix is a training set like any teacher's: a published-style teacher whose responses
     # are its `response` column, fine-tuned on the base it was built for
     mix = work / "results/tiny-offline-grid/screen/new-llama/mix.jsonl"

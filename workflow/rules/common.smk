@@ -53,6 +53,7 @@ except ConfigError as exc:
 CFG = P.cfg
 TEACHERS, BASES, REWARD_MODELS = P.teachers, P.bases, P.reward_models
 SCREEN_BASES = P.screen_bases
+SCREEN_TEACHERS = P.screen["teachers"]
 REFERENCE, TINY, EVAL, SCORES, ACCURACY = (
     P.reference,
     P.tiny,

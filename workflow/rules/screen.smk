@@ -5,8 +5,10 @@
 
 rule screen_base:
     input:
-        responses=expand(L.RESPONSES, teacher=TEACHERS),
-        rewards=expand(L.REWARDS, teacher=TEACHERS, rm=[CFG["car"]["reward_model"]]),
+        responses=expand(L.RESPONSES, teacher=SCREEN_TEACHERS),
+        rewards=expand(
+            L.REWARDS, teacher=SCREEN_TEACHERS, rm=[CFG["car"]["reward_model"]]
+        ),
         model=lambda wc: model_input(SCREEN_BASES[wc.screen]),
     output:
         directory(L.SCREEN),
@@ -24,7 +26,7 @@ rule screen_base:
         base_ops=lambda wc: untracked(SCREEN_BASES[wc.screen]),
         model=lambda wc: model_dir(SCREEN_BASES[wc.screen]),
         settings=P.screen_settings(),
-        teachers=list(TEACHERS),
+        teachers=SCREEN_TEACHERS,
         root=lambda wc: R,
     script:
         "../scripts/screen_base.py"
@@ -34,4 +36,13 @@ rule screen_base:
 rule screen_bases:
     input:
         expand(L.SCREEN, screen=SCREEN_BASES),
+    localrule: True
+
+
+# `snakemake screen_teachers`: what `teachergrid screen` reads, the screened teachers' responses
+# and CAR's reward scores of them (for published teachers, read from the data set on the host)
+rule screen_teachers:
+    input:
+        rules.screen_base.input.responses,
+        rules.screen_base.input.rewards,
     localrule: True

@@ -84,8 +84,8 @@ def best(accuracy: pd.DataFrame, base: str) -> tuple[list[str], float]:
 
 
 def mix_cells(seed_dir: Path, bases: list[str], cores: int) -> pd.DataFrame:
-    """Fine-tune and evaluate each base's mixes (in a copy of the study); their cells' rows of
-    metrics.csv."""
+    """Fine-tune and evaluate each base's mixes (in a copy of the study); the rows of
+    metrics.csv of the mixes' teachers (each fine-tuned on its own base only)."""
     work = seed_dir.parent / f"{seed_dir.name}-mix"
     metrics = work / STUDY / "report/metrics.csv"
     names = [f"mix-{how}-{b}" for b in bases for how in MIXES]
@@ -136,7 +136,8 @@ def evaluate_seed(seed_dir: Path, seed: int, cores: int) -> list[dict[str, Any]]
     mixes = mix_cells(seed_dir, bases, cores)
     for row in rows:
         for how in MIXES:
-            cell = mixes[mixes["teacher"] == f"mix-{how}-{row['base']}"]
+            cell = mixes[(mixes["teacher"] == f"mix-{how}-{row['base']}")
+                         & (mixes["base"] == row["base"])]  # fmt: skip
             row[f"mix_{how}_accuracy"] = float(cell["accuracy"].iloc[0])
     return rows
 

@@ -25,9 +25,14 @@ def dataset_key(reward_model: dict[str, Any]) -> str | None:
 
 
 def score_keys(spec: dict[str, Any]) -> list[str] | None:
-    """The reward scores a published column holds (a local parquet's struct fields), or None
-    when that is only known by reading the data (hub sources, JSON lines)."""
-    if not spec.get("local") or Path(spec["source"]).suffix != ".parquet":
+    """The reward scores a published column holds (a local parquet's struct fields, or those
+    of a local JSON-lines file's first row; none where the column holds plain text, as a
+    screen's mix.jsonl does), or None when that is only known by reading the data (hub
+    sources)."""
+    suffix = Path(spec["source"]).suffix
+    if spec.get("local") and suffix == ".jsonl":
+        return _jsonl_score_keys(Path(spec["source"]), spec["column"])
+    if not spec.get("local") or suffix != ".parquet":
         return None
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -41,6 +46,25 @@ def score_keys(spec: dict[str, Any]) -> list[str] | None:
     if pa.types.is_struct(kind):
         return [kind.field(i).name for i in range(kind.num_fields) if kind.field(i).name != CONTENT]
     return []
+
+
+def _jsonl_score_keys(path: Path, column: str) -> list[str]:
+    import json
+
+    with open(path, encoding="utf-8") as handle:
+        first = next((line for line in handle if line.strip()), None)
+    if first is None:
+        raise PublishedDataError(f"{path}: empty")
+    try:
+        row = json.loads(first)
+    except json.JSONDecodeError as exc:
+        raise PublishedDataError(f"{path}: line 1: not JSON ({exc.msg})") from None
+    if column not in row:
+        raise PublishedDataError(
+            f"{path}: line 1: no column {column!r} (columns: {', '.join(row)})"
+        )
+    value = row[column]
+    return [k for k in value if k != CONTENT] if isinstance(value, dict) else []
 
 
 def same_teacher(name: str, other: str) -> bool:

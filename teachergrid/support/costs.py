@@ -86,7 +86,7 @@ def estimate(plan: Plan, instructions: int, measured: Throughputs) -> list[Stage
         (t, r)
         for t in plan.teachers
         for r in plan.reward_models
-        if not (t in plan.dataset_teachers and r in plan.published_rms)
+        if not (t in plan.scored_teachers and r in plan.published_rms)
     ]
     stages.append(
         Stage(

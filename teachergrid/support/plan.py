@@ -119,7 +119,12 @@ class Plan:
         self.answer_decoding = (
             cfg["decodings"][self.evaluation["decoding"]] if self.evaluated else None
         )
-        self.published_rms = self._published_reward_models() if self.dataset_teachers else []
+        # published teachers whose data carries reward scores (not those known to hold only
+        # text, as a screen's mix.jsonl: the reward models score those)
+        self.scored_teachers = [
+            n for n in self.dataset_teachers if self.teachers[n]["dataset"].get("scores") != []
+        ]
+        self.published_rms = self._published_reward_models() if self.scored_teachers else []
         benches = BENCHMARKS if self.evaluated else ()
         self.host_benches = [
             b
@@ -130,11 +135,11 @@ class Plan:
         self.node_benches = [b for b in benches if b not in self.host_benches]
 
     def _published_reward_models(self) -> list[str]:
-        """Reward models whose scores of every published teacher are read from the data set:
+        """Reward models whose scores of every scored published teacher are read from its data:
         a key in the data (`dataset_key`), present in every published teacher's column as far
         as the config step could read it (local parquet files; hub data is checked by the
         job)."""
-        known = [self.teachers[t]["dataset"].get("scores") for t in self.dataset_teachers]
+        known = [self.teachers[t]["dataset"].get("scores") for t in self.scored_teachers]
         return [
             name
             for name, rm in self.reward_models.items()

@@ -122,6 +122,34 @@ def test_config_knows_which_scores_a_local_file_publishes(tmp_path):
         load_config(tmp_path / "bad.yaml")
 
 
+def test_a_published_teacher_of_plain_text_is_scored_by_the_reward_models(tmp_path):
+    """A JSON-lines training set whose column is text (a screen's mix.jsonl) publishes no
+    scores: its rewards come from the reward-model job, while the Zoo-format teachers' stay
+    read from their data."""
+    from teachergrid.support.plan import Plan
+
+    path = published_config(tmp_path)
+    raw = yaml.safe_load(path.read_text())
+    lines = Path(raw["instructions"]["source"]).read_text().splitlines()
+    texts = [json.loads(line)["instruction"] for line in lines]
+    mix = tmp_path / "mix.jsonl"
+    mix.write_text("".join(json.dumps({"instruction": t, "response": "a"}) + "\n" for t in texts))
+    struct = tmp_path / "scored.jsonl"
+    row = {"instruction": texts[0], "answer": {"content": "a", "ArmoRM-Llama3-8B-v0.1": 1.0}}
+    struct.write_text(json.dumps(row) + "\n")
+    raw["teachers"].append({"name": "mix", "dataset": {"source": str(mix), "column": "response"}})
+    path.write_text(yaml.safe_dump(raw))
+    cfg = load_config(path)
+    assert cfg["teachers"][-1]["dataset"]["scores"] == []
+    plan = Plan(cfg)
+    assert plan.scored_teachers == ["gemma9", "qwen7"] and plan.published_rms == ["rm-llama"]
+    assert score_keys({"source": str(struct), "local": True, "column": "answer"}) == [
+        "ArmoRM-Llama3-8B-v0.1"
+    ]
+    with pytest.raises(PublishedDataError, match=r"scored\.jsonl: line 1: no column 'reply'"):
+        score_keys({"source": str(struct), "local": True, "column": "reply"})
+
+
 @pytest.mark.workflow
 def test_screening_of_published_teachers_runs_no_generation_or_reward_job(tmp_path):
     import os

@@ -993,7 +993,10 @@ def test_a_new_base_is_screened_in_the_workflow_without_fine_tuning(grid, tmp_pa
                             "dataset": {"source": str(mix), "column": "response"}})  # fmt: skip
     config.write_text(yaml.safe_dump(raw))
     model = "results/tiny-offline-grid/models/base-llama/mix-llama"
-    ran = snakemake(work, model, "--configfile", str(config), configfile=None)
-    assert job_counts(ran)["finetune"] == 1
+    # its text carries no scores: the reward model scores it, as a generated teacher's
+    rewards = "results/tiny-offline-grid/rewards/mix-llama/rm-llama.jsonl"
+    ran = snakemake(work, model, rewards, "--configfile", str(config), configfile=None)
+    counts = job_counts(ran)
+    assert counts["finetune"] == 1 and counts["reward"] == 1 and "published_rewards" not in counts
     trained = json.loads((work / model / "finetune_config.json").read_text())
     assert trained["examples"] == len(read_jsonl(mix)) and trained["global_step"] > 0

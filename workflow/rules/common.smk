@@ -69,6 +69,8 @@ API_TEACHERS, DATASET_TEACHERS, ENGINE_TEACHERS = (
     P.engine_teachers,
 )
 JUDGE_ON_HOST, PUBLISHED_RMS = P.judge_on_host, P.published_rms
+# published teachers whose data carries reward scores
+SCORED_TEACHERS = P.scored_teachers
 HOST_BENCHES, NODE_BENCHES = P.host_benches, P.node_benches
 # every output of the study goes under results/<study>/ (teachergrid/support/layout.py)
 L = P.layout

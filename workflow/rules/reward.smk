@@ -36,7 +36,7 @@ rule published_rewards:
     benchmark:
         f"{R}/benchmarks/reward/{{teacher}}/{{rm}}.tsv"
     wildcard_constraints:
-        teacher=alternatives(DATASET_TEACHERS),
+        teacher=alternatives(SCORED_TEACHERS),
         rm=alternatives(PUBLISHED_RMS),
     localrule: True
     conda:

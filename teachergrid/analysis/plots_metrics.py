@@ -97,10 +97,14 @@ def table4(inputs: Inputs) -> tuple[Figure, Any] | None:
         y = np.arange(len(metrics))
         rho = sub["spearman_rho"].to_numpy(dtype=float)
         if "spearman_rho_ci_low" in sub.columns:
-            low = rho - sub["spearman_rho_ci_low"].to_numpy(dtype=float)
-            high = sub["spearman_rho_ci_high"].to_numpy(dtype=float) - rho
-            ax.errorbar(rho, y, xerr=[np.nan_to_num(low), np.nan_to_num(high)], fmt="none",
-                        ecolor="0.5", elinewidth=1, capsize=2)  # fmt: skip
+            # the interval from its own ends: a percentile bootstrap interval need not contain
+            # the point estimate (errorbar's offsets from the point would turn negative)
+            low = sub["spearman_rho_ci_low"].to_numpy(dtype=float)
+            high = sub["spearman_rho_ci_high"].to_numpy(dtype=float)
+            known = ~(np.isnan(low) | np.isnan(high))
+            ax.hlines(y[known], low[known], high[known], color="0.5", linewidth=1)
+            for end in (low, high):
+                ax.plot(end[known], y[known], "|", color="0.5", markersize=5)
         ax.scatter(rho, y, color="black", s=18, zorder=3, label="this study")
         if has_paper:
             ax.scatter(sub["paper_spearman_rho"], y, facecolor="none", edgecolor="#D55E00",

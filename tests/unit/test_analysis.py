@@ -277,3 +277,32 @@ def test_table4_from_a_screening_and_published_scores(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.endswith("twice.csv: cell Qwen2-1.5B/gemma-2-2b-it appears twice")
     assert "\n" not in err
+
+
+def test_table4_draws_an_interval_that_does_not_contain_its_point():
+    """A percentile bootstrap interval can lie wholly on one side of the point estimate (seed
+    1 of the tiny world has one): the figure draws it from its own ends."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.collections import LineCollection
+
+    from teachergrid.analysis.figures import Inputs
+    from teachergrid.analysis.plots_metrics import table4
+
+    corr = pd.DataFrame(
+        {
+            "base": ["b", "b"],
+            "metric": ["car", "reward"],
+            "n_teachers": [12, 12],
+            "spearman_rho": [0.50, 0.20],
+            "spearman_rho_ci_low": [0.55, -0.10],
+            "spearman_rho_ci_high": [0.90, 0.40],
+        }
+    )
+    made = table4(Inputs(metrics=pd.DataFrame(), correlations=corr))
+    assert made is not None
+    ax = made[1].axes[0]
+    lines = [c for c in ax.collections if isinstance(c, LineCollection)]
+    segments = [[tuple(map(float, end)) for end in s] for s in lines[0].get_segments()]
+    assert segments == [[(0.55, 0.0), (0.90, 0.0)], [(-0.10, 1.0), (0.40, 1.0)]]

@@ -23,7 +23,7 @@ demo: $(BIN)/teachergrid
 	@echo "screening report: $(DEMO)/report/metrics.csv, rankings: $(DEMO)/report/screening/"
 
 test: $(BIN)/teachergrid
-	$(BIN)/python -m pytest -v tests
+	$(BIN)/python -m pytest -v --durations=30 tests
 
 bench: $(BIN)/teachergrid
 	$(BIN)/python benchmarks/tiny_grid.py --cores $(CORES)

@@ -14,11 +14,15 @@ the study's own responses and rewards, three ways:
   everywhere (the default screen's mix chooses only on the instructions it scored and takes
   the leading teacher's responses on the rest).
 
-The truth is the study's own: per base, the teacher whose fine-tuned student is most accurate
-(exact answers on the evaluation split; teachers tied at that accuracy are all counted as
-best). Then, in a copy of the finished study (DIR/seed-N-mix), the `default` and `all` mixes
-of each base become published-style teachers fine-tuned and evaluated on that base alone
-(`finetune.cells`), and their students' accuracy is set beside the best single teacher's.
+The truth is the study's own: per base, the teacher whose fine-tuned student is most
+accurate (exact answers on the evaluation split; teachers tied at that accuracy are all
+counted as best). On the `all` screens, `teachergrid screen-convergence`'s table with that
+accuracy as the truth: from how many instructions CAR's and the mean reward's leader and top
+three no longer change, and whether that leader is the truly best. Then, in a copy of the
+finished study (DIR/seed-N-mix), the `default` and `all` mixes of each base become
+published-style teachers fine-tuned and evaluated on that base alone (`finetune.cells`), and
+their students' accuracy is set beside the best single teacher's. About 35 minutes from
+nothing on a 2-core machine (three whole studies, 36 screens, 24 more cells).
 """
 
 from __future__ import annotations
@@ -41,6 +45,8 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 sys.path.insert(0, str(REPO))
 
 from tiny_seeds import STUDY, collect, run  # noqa: E402
+
+from teachergrid.analysis.screen_report import convergence_report  # noqa: E402
 
 # the screens run for each base: name -> extra arguments (N: instructions available)
 SCREENS = {
@@ -133,6 +139,18 @@ def evaluate_seed(seed_dir: Path, seed: int, cores: int) -> list[dict[str, Any]]
             row[f"{how}_stopped_by"] = info["stopped_by"]
             row[f"{how}_seconds"] = info["seconds"]
         rows.append(row)
+    # how many of the instructions CAR and the reward needed, against the students' accuracy
+    truth = seed_dir / "screen" / "truth.csv"
+    accuracy.to_csv(truth, index=False)
+    folders = [seed_dir / "screen" / "all" / b for b in bases]
+    table = convergence_report(folders, truth, "accuracy").set_index(["base", "metric"])
+    for row in rows:
+        for metric in ("car", "reward"):
+            found = table.loc[(row["base"], metric)]
+            row[f"{metric}_leader_all"] = found["leader"]
+            row[f"{metric}_leader_right"] = bool(found["leader_truth_rank"] == 1)
+            for key in ("leader_stable_from", "top3_stable_from", "spearman_truth"):
+                row[f"{metric}_{key}"] = found[key].item()
     mixes = mix_cells(seed_dir, bases, cores)
     for row in rows:
         for how in MIXES:
@@ -159,6 +177,13 @@ def report(rows: list[dict[str, Any]]) -> list[str]:
             f"share of instructions scored {scored.mean():.2f} [{scored.min():.2f}, "
             f"{scored.max():.2f}]; stopped by {stops}"
         )
+    for metric in ("car", "reward"):
+        right = int(table[f"{metric}_leader_right"].sum())
+        parts = [f"{metric} over every instruction: truly best first on {right} of {pairs}"]
+        for key in ("leader_stable_from", "top3_stable_from", "spearman_truth"):
+            v = table[f"{metric}_{key}"]
+            parts.append(f"{key} {v.mean():.3g} [{v.min():.3g}, {v.max():.3g}]")
+        lines.append("; ".join(parts))
     for how in MIXES:
         diff = table[f"mix_{how}_accuracy"] - table["best_accuracy"]
         lines.append(

@@ -27,13 +27,11 @@ nothing on a 2-core machine (three whole studies, 36 screens, 24 more cells).
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +42,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 sys.path.insert(0, str(REPO))
 
-from tiny_seeds import STUDY, collect, run  # noqa: E402
+from tiny_seeds import STUDY, collect, run, seed_arguments  # noqa: E402
 
 from teachergrid.analysis.screen_report import convergence_report  # noqa: E402
 
@@ -195,13 +193,7 @@ def report(rows: list[dict[str, Any]]) -> list[str]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--cores", type=int, default=2)
-    parser.add_argument("--keep", default=None, help="run in DIR/seed-N and keep the runs")
-    parser.add_argument("--json", default=None, help="write every row to this file")
-    args = parser.parse_args()
-    root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="teachergrid-screen-"))
+    args, root = seed_arguments(__doc__, "write every row to this file", "teachergrid-screen-")
     rows = []
     for seed in args.seeds:
         collect([seed], root, args.cores)

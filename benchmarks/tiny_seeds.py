@@ -118,14 +118,22 @@ def summary_lines(per_seed: dict[int, dict[str, Any]]) -> list[str]:
     return lines
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
+def seed_arguments(description: str, json_help: str, prefix: str) -> tuple[Any, Path]:
+    """The command line every benchmark over seeds of the tiny world takes, and the folder its
+    seeds run in (--keep's, or a temporary one)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--keep", default=None, help="run in DIR/seed-N and keep the runs")
-    parser.add_argument("--json", default=None, help="write every figure per seed to this file")
+    parser.add_argument("--json", default=None, help=json_help)
     args = parser.parse_args()
-    root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="teachergrid-seeds-"))
+    return args, Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix=prefix))
+
+
+def main() -> int:
+    args, root = seed_arguments(
+        __doc__, "write every figure per seed to this file", "teachergrid-seeds-"
+    )
     per_seed = collect(args.seeds, root, args.cores)
     print(f"tiny world, seeds {args.seeds}: mean [min, max] over seeds (per seed)")
     for line in summary_lines(per_seed):

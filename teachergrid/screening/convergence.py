@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from teachergrid.screening.rounds import schedule
+from teachergrid.screening.rounds import per_instruction, schedule
 
 METRICS = ("car", "reward")
 
@@ -25,26 +25,6 @@ STEP_COLUMNS = ["instructions", "metric", "leader", "leader_truth_rank", "top3",
 SUMMARY_COLUMNS = ["metric", "instructions", "leader", "leader_truth_rank", "truth_best",
                    "leader_stable_from", "top3_stable_from", "order_stable_from",
                    "spearman_truth"]  # fmt: skip
-
-
-def per_instruction(records: Sequence[Mapping[str, Any]]) -> tuple[list[str], dict, dict]:
-    """The instructions in the order the screen drew them, and each teacher's mean reward and
-    mean loss per instruction in that order (teachers x instructions)."""
-    order = list(dict.fromkeys(r["id"] for r in records))
-    sums: dict[tuple[str, str], list[float]] = {}
-    for r in records:
-        acc = sums.setdefault((r["teacher"], r["id"]), [0.0, 0.0, 0.0])
-        acc[0] += r["reward"]
-        acc[1] += r["loss"]
-        acc[2] += 1
-    teachers = list(dict.fromkeys(r["teacher"] for r in records))
-    missing = [(t, i) for t in teachers for i in order if (t, i) not in sums]
-    if missing:
-        t, i = missing[0]
-        raise ValueError(f"records: teacher {t} has no response to instruction {i}")
-    rewards = {t: np.array([sums[(t, i)][0] / sums[(t, i)][2] for i in order]) for t in teachers}
-    losses = {t: np.array([sums[(t, i)][1] / sums[(t, i)][2] for i in order]) for t in teachers}
-    return order, rewards, losses
 
 
 def scores_at(rewards: Mapping[str, np.ndarray], losses: Mapping[str, np.ndarray], beta: float,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -57,6 +58,29 @@ class Standing:
 
     def top(self, k: int = 3) -> frozenset[str]:
         return frozenset(self.order[:k])
+
+
+def per_instruction(
+    records: Sequence[Mapping[str, Any]], order: Sequence[str] | None = None
+) -> tuple[list[str], dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The instructions (`order`, or as the records first name them: the order the screen drew
+    them in) and each teacher's mean reward and mean loss per instruction in that order; a
+    teacher with several responses to an instruction counts their mean once."""
+    order = list(order) if order is not None else list(dict.fromkeys(r["id"] for r in records))
+    sums: dict[tuple[str, str], list[float]] = {}
+    for r in records:
+        acc = sums.setdefault((r["teacher"], r["id"]), [0.0, 0.0, 0.0])
+        acc[0] += r["reward"]
+        acc[1] += r["loss"]
+        acc[2] += 1
+    teachers = list(dict.fromkeys(r["teacher"] for r in records))
+    missing = [(t, i) for t in teachers for i in order if (t, i) not in sums]
+    if missing:
+        t, i = missing[0]
+        raise ValueError(f"records: teacher {t} has no response to instruction {i}")
+    rewards = {t: np.array([sums[(t, i)][0] / sums[(t, i)][2] for i in order]) for t in teachers}
+    losses = {t: np.array([sums[(t, i)][1] / sums[(t, i)][2] for i in order]) for t in teachers}
+    return order, rewards, losses
 
 
 def standing(

@@ -24,7 +24,13 @@ import numpy as np
 from teachergrid.core.jsonl import read_jsonl
 from teachergrid.screening.compatibility import scorer
 from teachergrid.screening.metrics import compatibility_summary, map_rewards
-from teachergrid.screening.rounds import Standing, schedule, standing, stop_reason
+from teachergrid.screening.rounds import (
+    Standing,
+    per_instruction,
+    schedule,
+    standing,
+    stop_reason,
+)
 from teachergrid.support import layout
 
 log = logging.getLogger(__name__)
@@ -153,15 +159,9 @@ def _standing(
     records: list[dict[str, Any]], teachers: Mapping[str, Teacher], ids: list[str], s: Settings
 ) -> Standing:
     """Per-instruction means of each teacher's mapped reward and loss, then `standing`."""
-    sums: dict[tuple[str, str], list[float]] = {}
-    for r in records:
-        acc = sums.setdefault((r["teacher"], r["id"]), [0.0, 0.0, 0.0])
-        acc[0] += r["reward"]
-        acc[1] += r["loss"]
-        acc[2] += 1
-    rewards = {t: np.array([sums[(t, i)][0] / sums[(t, i)][2] for i in ids]) for t in teachers}
-    losses = {t: np.array([sums[(t, i)][1] / sums[(t, i)][2] for i in ids]) for t in teachers}
-    return standing(rewards, losses, s.beta, s.replicates, s.seed + len(ids))
+    _, rewards, losses = per_instruction(records, ids)
+    return standing({t: rewards[t] for t in teachers}, {t: losses[t] for t in teachers},
+                    s.beta, s.replicates, s.seed + len(ids))  # fmt: skip
 
 
 def _device() -> str:

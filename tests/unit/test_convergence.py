@@ -3,7 +3,8 @@ prefixes of a screen's records, on a case worked out by hand."""
 
 import pytest
 
-from teachergrid.screening.convergence import convergence, per_instruction
+from teachergrid.screening.convergence import convergence
+from teachergrid.screening.rounds import per_instruction
 
 # per teacher: (reward, loss) on instructions i1..i4, in the order the screen drew them
 CASE = {

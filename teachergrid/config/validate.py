@@ -130,16 +130,15 @@ def validate(
 
 def normalize_screen(cfg: dict[str, Any], file: str) -> None:
     """`screen.teachers`: the teachers a new base is screened against, listed or by default
-    those whose responses are published (`dataset`), or every teacher where none is: the
-    paper's study screens the Generator Zoo's 19 without generating GPT-4's responses."""
+    every teacher not answered through an API (whose responses to every instruction would be
+    paid calls): the paper's study screens the Generator Zoo's 19 without GPT-4."""
     screen = cfg["screen"]
     names = [t["name"] for t in cfg["teachers"]]
     for name in screen["teachers"]:
         if name not in names:
             raise ConfigError(f"{file}: screen.teachers: {name!r} is not a configured teacher")
     if not screen["teachers"]:
-        published = [t["name"] for t in cfg["teachers"] if t["backend"] == "dataset"]
-        screen["teachers"] = published or names
+        screen["teachers"] = [t["name"] for t in cfg["teachers"] if t["backend"] != "openai"]
     if len(screen["teachers"]) < 2:
         raise ConfigError(f"{file}: screen.teachers: a ranking needs at least two teachers")
 

@@ -278,11 +278,19 @@ def test_finetune_cells_filter_which_cells_are_fine_tuned(tiny_raw, tmp_path):
         load_config(path)
 
 
-def test_screen_teachers_default_to_every_teacher_of_a_generated_study(tiny_raw, tmp_path):
+def test_screen_teachers_default_to_every_teacher_not_answered_through_an_api(tiny_raw, tmp_path):
     raw = with_absolute_sources(tiny_raw)
     path = tmp_path / "study.yaml"
     path.write_text(yaml.safe_dump(raw))
-    assert load_config(path)["screen"]["teachers"] == [t["name"] for t in raw["teachers"]]
+    names = [t["name"] for t in raw["teachers"]]
+    assert load_config(path)["screen"]["teachers"] == names
+    # a published training set (a screen's mix) joins the generated teachers
+    mix = tmp_path / "mix.jsonl"
+    mix.write_text(json.dumps({"instruction": "q", "response": "a"}) + "\n")
+    raw["teachers"].append({"name": "mix", "dataset": {"source": str(mix), "column": "response"}})
+    path.write_text(yaml.safe_dump(raw))
+    assert load_config(path)["screen"]["teachers"] == [*names, "mix"]
+    raw["teachers"].pop()
     raw["screen"] = {"teachers": ["llama-m", "qwen-m"]}
     path.write_text(yaml.safe_dump(raw))
     assert load_config(path)["screen"]["teachers"] == ["llama-m", "qwen-m"]

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from teachergrid.screening.rounds import per_instruction, schedule
+from teachergrid.screening.rounds import per_instruction, ranked, schedule
 
 METRICS = ("car", "reward")
 
@@ -34,11 +34,6 @@ def scores_at(rewards: Mapping[str, np.ndarray], losses: Mapping[str, np.ndarray
     reward = {t: float(v[:n].mean()) for t, v in rewards.items()}
     car = {t: reward[t] / (1.0 + beta * float(losses[t][:n].mean())) for t in rewards}
     return {"car": car, "reward": reward}
-
-
-def ranked(values: Mapping[str, float]) -> list[str]:
-    """Teachers best first (ties by name, as the screen orders them)."""
-    return sorted(values, key=lambda t: (-values[t], t))
 
 
 def convergence(
@@ -65,13 +60,14 @@ def convergence(
             teachers = list(values)
             mine = [values[t] for t in teachers]
             judged = [t for t in teachers if t in truth]
-            leader = ranked(values)[0]
+            order_now = ranked(values)
+            leader = order_now[0]
             row = {
                 "instructions": n,
                 "metric": metric,
                 "leader": leader,
                 "leader_truth_rank": _rank(truth, leader),
-                "top3": "/".join(sorted(ranked(values)[:3])),
+                "top3": "/".join(sorted(order_now[:3])),
                 "spearman_final": spearmanr(mine, [final[metric][t] for t in teachers])[0],
                 "spearman_truth": np.nan,
                 "kendall_truth": np.nan,
@@ -80,7 +76,7 @@ def convergence(
                 x, y = [values[t] for t in judged], [truth[t] for t in judged]
                 row["spearman_truth"] = spearmanr(x, y)[0]
                 row["kendall_truth"] = kendalltau(x, y)[0]
-            rows.append({**row, "_order": tuple(ranked(values))})
+            rows.append({**row, "_order": tuple(order_now)})
     steps_table = pd.DataFrame(rows)
     summary = []
     for metric in METRICS:

@@ -35,6 +35,11 @@ def schedule(total: int, first: int, cap: int | None = None) -> list[int]:
         n = min(2 * n, limit)
 
 
+def ranked(values: Mapping[str, float]) -> list[str]:
+    """Teachers best first by `values`, ties by name."""
+    return sorted(values, key=lambda t: (-values[t], t))
+
+
 @dataclass(frozen=True)
 class Standing:
     """The teachers after one round: point CAR, P(first) and a 95% rank interval each."""
@@ -47,7 +52,7 @@ class Standing:
 
     @property
     def order(self) -> list[str]:
-        return sorted(self.car, key=lambda t: (-self.car[t], t))
+        return ranked(self.car)
 
     @property
     def leader(self) -> str:

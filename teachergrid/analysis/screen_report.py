@@ -144,8 +144,9 @@ def convergence_report(
         table = pd.read_csv(scores)
         if truth_column == "ap" and "ap" not in table.columns:
             table = with_ap(table)
-        if truth_column not in table.columns or "base" not in table.columns:
-            raise ValueError(f"{scores}: needs columns base, teacher and {truth_column}")
+        missing = {"base", "teacher", truth_column} - set(table.columns)
+        if missing:
+            raise ValueError(f"{scores}: missing columns {', '.join(sorted(missing))}")
     summaries = []
     for folder in screens:
         info_path, records_path = folder / "screen.json", folder / "records.jsonl"

@@ -65,3 +65,14 @@ def test_without_a_truth_only_the_final_ranking_is_compared():
     assert list(steps["instructions"].unique()) == [2, 4]
     assert steps["spearman_truth"].isna().all()
     assert summary["truth_best"].isna().all()
+
+
+def test_a_truth_table_without_the_columns_it_needs_is_one_line(tmp_path):
+    import pandas as pd
+
+    from teachergrid.analysis.screen_report import convergence_report
+
+    scores = tmp_path / "scores.csv"
+    pd.DataFrame({"base": ["b"], "ap": [1.0]}).to_csv(scores, index=False)
+    with pytest.raises(ValueError, match=r"scores\.csv: missing columns accuracy, teacher$"):
+        convergence_report([tmp_path], scores, "accuracy")
